@@ -1,0 +1,48 @@
+# Two commands on a fresh machine with only python3 and make: `make demo`, `make test`.
+# The Makefile bootstraps its own tooling: uv goes into .tools/ when it is not on PATH,
+# the project and its locked dependencies into .venv/.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT := false
+export PREFECT_HOME := $(CURDIR)/var/prefect
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: setup demo test test-fast lint typecheck fmt clean bench
+
+setup: $(BIN)/bihuan
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(BIN)/bihuan: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+demo: setup
+	$(BIN)/bihuan demo
+
+test: setup
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not server and not postgres"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache

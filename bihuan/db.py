@@ -1,0 +1,151 @@
+"""The database adapter: engines (SQLite in WAL mode or PostgreSQL), sessions, bulk upserts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, SQLModel, select
+
+import models
+from models import AuditLog, Jurisdiction, utc_now
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+@lru_cache(maxsize=16)
+def get_engine(url: str) -> Engine:
+    """One engine per URL. SQLite: WAL, busy timeout, foreign keys, BEGIN IMMEDIATE for writes."""
+    if url.startswith("sqlite"):
+        path = url.split("sqlite:///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            json_serializer=_dumps,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            poolclass=NullPool,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy issue BEGIN itself (pysqlite's own transaction handling is off) so
+            # that a write transaction takes the lock up front instead of failing half-way.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, json_serializer=_dumps, pool_pre_ping=True)
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """A unit of work: commit on success, roll back on any error. Only entry points open one."""
+    with Session(get_engine(url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def create_all(url: str) -> None:
+    """For throwaway databases in tests; real installations use `bihuan db upgrade`."""
+    SQLModel.metadata.create_all(get_engine(url))
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
+    name = session.get_bind().dialect.name
+    return pg_insert(table) if name == "postgresql" else sqlite_insert(table)
+
+
+def upsert(
+    session: Session,
+    model: type[SQLModel],
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update: Iterable[str] | None = None,
+) -> None:
+    """Bulk INSERT ... ON CONFLICT on the natural key: update `update` columns, or do nothing."""
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    update = list(update) if update is not None else []
+    chunk = max(1, 30_000 // max(1, len(rows[0])))
+    for start in range(0, len(rows), chunk):
+        stmt = dialect_insert(session, table).values(list(rows[start : start + chunk]))
+        if update:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+        session.execute(stmt)
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_key: str,
+    jurisdiction_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one row to the audit log, in the caller's transaction."""
+    session.add(
+        AuditLog(
+            jurisdiction_id=jurisdiction_id,
+            at=utc_now(),
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_key=entity_key,
+            details=json.loads(_dumps(details or {})),
+        )
+    )
+
+
+def get_jurisdiction(session: Session, code: str) -> Jurisdiction | None:
+    return session.exec(select(Jurisdiction).where(Jurisdiction.code == code)).first()
+
+
+__all__ = [
+    "audit",
+    "create_all",
+    "dialect_insert",
+    "get_engine",
+    "get_jurisdiction",
+    "models",
+    "session_scope",
+    "upsert",
+]

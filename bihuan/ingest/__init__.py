@@ -1,0 +1,1 @@
+"""Importing a year's inputs: the documented workbook format, readers, validation, writing."""

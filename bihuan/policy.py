@@ -1,0 +1,307 @@
+"""Policy as validated data: the pydantic models behind config/policy.toml.
+
+Scoring rules and weights, board sizes, comprehensive-assessment points, the reminder ladder,
+working-day calendar overrides and schedules are the office's decisions, not code. A bad value
+stops the program at start with the file, the key and the reason (exit code 2).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+POLICY_FILE = "policy.toml"
+
+Score = Annotated[float, Field(ge=0, le=100)]
+Share = Annotated[float, Field(ge=0, le=1)]
+PositiveDays = Annotated[int, Field(ge=1, le=366)]
+
+
+class PolicyError(Exception):
+    """A policy file that cannot be used; str() names the file, the key and the reason."""
+
+    def __init__(self, path: Path, problems: list[tuple[str, str]]):
+        self.path = path
+        self.problems = problems
+        lines = [f"{path}: {key}: {reason}" for key, reason in problems]
+        super().__init__("\n".join(lines))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MonthDay(_Strict):
+    month: int = Field(ge=1, le=12)
+    day: int = Field(ge=1, le=31)
+
+    def on(self, year: int) -> date:
+        return date(year, self.month, self.day)
+
+
+def _parse_month_day(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            month, day = (int(part) for part in value.split("-"))
+        except ValueError as exc:
+            raise ValueError(f"expected MM-DD such as 06-01, got {value!r}") from exc
+        date(2024, month, day)  # leap year: 02-29 is a valid month-day
+        return {"month": month, "day": day}
+    return value
+
+
+class PhaseWindow(_Strict):
+    """The one-month concentrated assessment window (集中监管评估) of a phase."""
+
+    opens: MonthDay
+    closes: MonthDay
+
+    _md = field_validator("opens", "closes", mode="before")(_parse_month_day)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PhaseWindow:
+        if (self.closes.month, self.closes.day) < (self.opens.month, self.opens.day):
+            raise ValueError("closes must not be before opens")
+        return self
+
+
+class Phases(_Strict):
+    mid_year: PhaseWindow = Field(alias="mid-year")
+    year_end: PhaseWindow = Field(alias="year-end")
+
+
+class DrawPolicy(_Strict):
+    """Double-random on-site draw (双随机): random departments, random inspectors."""
+
+    share: Share = 0.2
+    min_departments: int = Field(default=1, ge=0)
+    inspectors_per_department: int = Field(default=2, ge=1, le=10)
+    exclude_former_department: bool = True
+    exclude_contracting_team: bool = True
+
+
+class Weights(_Strict):
+    """Component weights of a department's total score; they must sum to 1."""
+
+    ledger: Share
+    staffing: Share
+    central_tasks: Share
+    satisfaction: Share
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> Weights:
+        total = self.ledger + self.staffing + self.central_tasks + self.satisfaction
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            raise ValueError(f"weights must sum to 1.0, got {total:g}")
+        return self
+
+
+class QualitativeScores(_Strict):
+    not_formulated: Score = 0
+    formulated: Score = 60
+    implemented: Score = 100
+
+    @model_validator(mode="after")
+    def _monotonic(self) -> QualitativeScores:
+        if not self.not_formulated <= self.formulated <= self.implemented:
+            raise ValueError("need not_formulated <= formulated <= implemented")
+        return self
+
+
+class QuantitativeRule(_Strict):
+    """Comparison with prior years (纵向比对) and with a target where one is set."""
+
+    at_par: Score = 80
+    points_per_percent: float = Field(default=2.0, gt=0, le=100)
+    no_baseline: Score = 80
+    target_share: Share = 0.5
+
+    @field_validator("at_par")
+    @classmethod
+    def _room(cls, value: float) -> float:
+        if value >= 100:
+            raise ValueError("at_par must leave room for improvement (below 100)")
+        return value
+
+
+class StaffingRule(_Strict):
+    """Staffing execution (机构编制执行): each of the five checks starts at 100."""
+
+    pass_score: Score = 100
+    deduction_per_problem: Score = 25
+
+
+class SatisfactionRule(_Strict):
+    town: Share = 0.4
+    peer: Share = 0.3
+    public: Share = 0.3
+    satisfied: Score = 100
+    basically_satisfied: Score = 70
+    unsatisfied: Score = 0
+    min_raters: int = Field(default=5, ge=1)
+    hotline_sample_share: Share = 0.1
+
+    @model_validator(mode="after")
+    def _parts(self) -> SatisfactionRule:
+        total = self.town + self.peer + self.public
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            raise ValueError(f"town + peer + public must sum to 1.0, got {total:g}")
+        if not self.unsatisfied <= self.basically_satisfied <= self.satisfied:
+            raise ValueError("need unsatisfied <= basically_satisfied <= satisfied")
+        return self
+
+
+class Scoring(_Strict):
+    weights: Weights
+    qualitative: QualitativeScores = QualitativeScores()
+    quantitative: QuantitativeRule = QuantitativeRule()
+    staffing: StaffingRule = StaffingRule()
+    satisfaction: SatisfactionRule = SatisfactionRule()
+    rating_scale_max: float = Field(default=5, gt=0)
+    year_end_weight: Share = 0.6
+
+
+class Board(_Strict):
+    """Red / yellow / green board (红黄绿榜)."""
+
+    green: int = Field(default=10, ge=0)
+    red: int = Field(default=10, ge=0)
+    scope: Literal["all", "category"] = "all"
+
+
+class Points(_Strict):
+    economic: float = Field(ge=0, le=100)
+    non_economic: float = Field(ge=0, le=100)
+
+
+class FindingRules(_Strict):
+    indicator_fail_below: Score = 60
+    satisfaction_low_below: Score = 70
+    hotline_late_share_above: Share = 0.1
+
+
+class Deadlines(_Strict):
+    high: PositiveDays = 10
+    medium: PositiveDays = 20
+    low: PositiveDays = 30
+
+
+class Reminders(_Strict):
+    """Reminder ladder, in Chinese working days."""
+
+    pre_due: list[PositiveDays] = [5, 2, 1]
+    due_day: bool = True
+    overdue_every: list[PositiveDays] = [1, 2, 4, 8]
+    escalate_after: list[int] = [0, 3, 6, 10]
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_backoff_minutes: list[PositiveDays] = [1, 5, 30, 120]
+
+    @field_validator("pre_due")
+    @classmethod
+    def _desc(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("pre_due offsets must be distinct")
+        return sorted(value, reverse=True)
+
+    @field_validator("escalate_after")
+    @classmethod
+    def _ladder(cls, value: list[int]) -> list[int]:
+        if len(value) != 4:
+            raise ValueError(
+                "escalate_after needs four steps: contact, head, supervising section, leadership"
+            )
+        if value != sorted(value) or value[0] < 0:
+            raise ValueError("escalate_after must be non-negative and rising")
+        return value
+
+
+class CalendarYear(_Strict):
+    holidays: list[date] = []
+    workdays: list[date] = []
+
+
+class Calendar(_Strict):
+    """Overrides of the chinese_calendar package; whole years it does not cover go in years."""
+
+    extra_holidays: list[date] = []
+    extra_workdays: list[date] = []
+    years: dict[int, CalendarYear] = {}
+
+
+class Schedules(_Strict):
+    timezone: str = "Asia/Shanghai"
+    mid_year: str = "0 18 30 6 *"
+    year_end: str = "0 18 31 12 *"
+    track: str = "0 9 * * *"
+    recheck: str = "0 9 10 1 *"
+
+    @field_validator("mid_year", "year_end", "track", "recheck")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"expected a five-field cron expression, got {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class Policy(_Strict):
+    phases: Phases
+    draw: DrawPolicy = DrawPolicy()
+    scoring: Scoring
+    board: Board = Board()
+    points: dict[int, Points]
+    findings: FindingRules = FindingRules()
+    deadlines: Deadlines = Deadlines()
+    reminders: Reminders = Reminders()
+    calendar: Calendar = Calendar()
+    schedules: Schedules = Schedules()
+
+    @field_validator("points")
+    @classmethod
+    def _some_points(cls, value: dict[int, Points]) -> dict[int, Points]:
+        if not value:
+            raise ValueError("give the points of at least one year, e.g. [points.2022]")
+        return value
+
+    def points_for(self, year: int) -> Points:
+        """Points of the latest configured year not after `year` (or the earliest one)."""
+        known = sorted(self.points)
+        chosen = [y for y in known if y <= year]
+        return self.points[chosen[-1] if chosen else known[0]]
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def load_policy(config_dir: Path) -> Policy:
+    """Read and validate config/policy.toml; raise PolicyError naming file, key and reason."""
+    path = config_dir / POLICY_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(
+            path, [("(file)", "not found; copy config/policy.toml from the repository")]
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(path, [("(syntax)", str(exc))]) from None
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        problems = [(_key(err["loc"]), err["msg"]) for err in exc.errors()]
+        raise PolicyError(path, problems) from None

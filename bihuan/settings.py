@@ -1,0 +1,66 @@
+"""Installation settings (env prefix BIHUAN_): where the database, config and var/ live."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bihuan.runtime import project_home
+
+
+def normalise_db_url(value: str) -> str:
+    """Accept a database URL or a plain path to a SQLite file; PostgreSQL goes through psycopg 3."""
+    value = value.strip()
+    if "://" not in value:
+        return f"sqlite:///{Path(value).expanduser().resolve()}"
+    if value.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BIHUAN_", extra="ignore")
+
+    home: Path = Field(default_factory=project_home)
+    database_url: str = ""
+    config_dir: Path | None = None
+    jurisdiction: str = "juxian"
+    # The secret behind the one-way tokens of anonymous peer ratings (部门互评). Never stored in
+    # the database; without it, a stored token cannot be matched to a rater.
+    peer_token_secret: SecretStr = SecretStr("bihuan-local-development-secret")
+    apprise_config: Path | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return normalise_db_url(value) if value else value
+
+    @property
+    def var_dir(self) -> Path:
+        return self.home / "var"
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir / 'bihuan.db'}"
+
+    @property
+    def policy_dir(self) -> Path:
+        return self.config_dir or (self.home / "config")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.var_dir / "outbox"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

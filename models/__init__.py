@@ -1,0 +1,76 @@
+"""SQLModel tables of the whole cycle, one module per aggregate; importing this registers all."""
+
+from sqlmodel import SQLModel
+
+from models.assessment import DepartmentAssessment
+from models.audit import AuditLog, JobState
+from models.base import BUSINESS_TZ, UTCDateTime, business_today, utc_now
+from models.central import CentralTask, CentralTaskLink, CentralTaskResult
+from models.cycle import Cycle, Phase
+from models.draw import OnsiteAssignment, OnsiteDraw
+from models.enums import *  # noqa: F403
+from models.ledger import (
+    Indicator,
+    IndicatorHistory,
+    StaffingCheck,
+    Submission,
+    SubmissionRequest,
+)
+from models.loop import Finding, ProblemList, RectificationEvent, RectificationItem
+from models.notification import Notification, NotificationAttempt
+from models.org import (
+    AssessmentTeam,
+    BusinessSection,
+    Commissioner,
+    Department,
+    DepartmentPublic,
+    Jurisdiction,
+    Town,
+)
+from models.results import BoardEntry, Consequence
+from models.survey import HotlineCase, PeerBallot, PeerRating, PublicRating, TownRating
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "BUSINESS_TZ",
+    "AssessmentTeam",
+    "AuditLog",
+    "BoardEntry",
+    "BusinessSection",
+    "CentralTask",
+    "CentralTaskLink",
+    "CentralTaskResult",
+    "Commissioner",
+    "Consequence",
+    "Cycle",
+    "Department",
+    "DepartmentAssessment",
+    "DepartmentPublic",
+    "Finding",
+    "HotlineCase",
+    "Indicator",
+    "IndicatorHistory",
+    "JobState",
+    "Jurisdiction",
+    "Notification",
+    "NotificationAttempt",
+    "OnsiteAssignment",
+    "OnsiteDraw",
+    "PeerBallot",
+    "PeerRating",
+    "Phase",
+    "ProblemList",
+    "PublicRating",
+    "RectificationEvent",
+    "RectificationItem",
+    "StaffingCheck",
+    "Submission",
+    "SubmissionRequest",
+    "Town",
+    "TownRating",
+    "UTCDateTime",
+    "business_today",
+    "metadata",
+    "utc_now",
+]

@@ -1,0 +1,64 @@
+"""Shared column types and helpers: UTC timestamps, string enums with Chinese labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import DateTime, String
+from sqlalchemy.types import TypeDecorator
+
+BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def utc_now() -> datetime:
+    """The one place that reads the clock for timestamps; logic takes `as_of` instead."""
+    return datetime.now(UTC)
+
+
+def business_today() -> date:
+    """Today in Asia/Shanghai, for command-line defaults only."""
+    return datetime.now(BUSINESS_TZ).date()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware timestamps stored in UTC, read back aware on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use models.base.utc_now() or an aware value")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def enum_col(length: int = 24) -> Any:
+    """Enums are stored as plain strings (portable, no PostgreSQL ENUM types to migrate)."""
+    return String(length)
+
+
+class LabelledEnum(StrEnum):
+    """A str enum whose members carry the Chinese label used in documents."""
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.value, self.value)
+
+
+LABELS: dict[str, str] = {}
+
+
+def labels(mapping: dict[str, str]) -> None:
+    LABELS.update(mapping)

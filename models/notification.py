@@ -1,0 +1,46 @@
+"""The notification outbox: written with the change that causes it, sent by the dispatcher."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import UTCDateTime, enum_col, utc_now
+from models.enums import NotificationStatus
+
+
+class Notification(SQLModel, table=True):
+    """One message to one recipient tag; `idempotency_key` = (item or digest, step, recipient)."""
+
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
+    idempotency_key: str = Field(max_length=200)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    recipient_tag: str = Field(max_length=100)
+    kind: str = Field(max_length=40)
+    subject: str = Field(max_length=300)
+    body: str
+    business_date: date
+    status: NotificationStatus = Field(
+        default=NotificationStatus.PENDING, sa_type=enum_col(), index=True
+    )
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class NotificationAttempt(SQLModel, table=True):
+    """Every delivery attempt and its outcome (errors with secrets masked)."""
+
+    __table_args__ = (UniqueConstraint("notification_id", "attempt_no"),)
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notification.id", index=True)
+    attempt_no: int
+    at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    ok: bool
+    error: str = Field(default="", max_length=500)

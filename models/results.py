@@ -1,0 +1,33 @@
+"""Results (结果运用): the red / yellow / green board and the consequences per department."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import enum_col
+from models.enums import Colour, ConsequenceKind
+
+
+class BoardEntry(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("cycle_id", "department_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    scope: str = Field(max_length=24)
+    score: float
+    rank: int
+    colour: Colour = Field(sa_type=enum_col())
+
+
+class Consequence(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("cycle_id", "department_id", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    kind: ConsequenceKind = Field(sa_type=enum_col())
+    detail: str = Field(default="", max_length=300)
+    points: float | None = None
+    due_on: date | None = None
