@@ -1,0 +1,66 @@
+"""Unit tests of the next-year re-check decision table (次年复查)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bihuan.core.recheck import FINDING_KEY_MAX, PriorItem, carried_key, recheck
+
+RESULTS = {"IND-PASS": True, "IND-FAIL": False}
+
+
+@pytest.mark.parametrize(
+    ("status", "indicator", "alternative_valid", "outcome", "reason_has", "lineage"),
+    [
+        ("verified_closed", "IND-PASS", True, "stays_closed", "已达标", ""),
+        ("verified_closed", "IND-FAIL", True, "recurring", "再次未达标", "2022年问题复发: k"),
+        ("verified_closed", None, True, "stays_closed", "无对应履职指标", ""),
+        ("verified_closed", "IND-GONE", True, "stays_closed", "无指标", ""),
+        ("open", "IND-PASS", True, "carried", "待整改", "2022年问题延续: k"),
+        ("in_progress", None, True, "carried", "整改中", "2022年问题延续: k"),
+        ("reopened", "IND-FAIL", True, "carried", "未整改到位", "2022年问题延续: k"),
+        # reported fixed but never verified: not fixed, even if the indicator now passes
+        ("reported_fixed", "IND-PASS", True, "carried", "未验收", "2022年问题延续: k"),
+        ("cannot_solve_requested", None, True, "carried", "未审核", "2022年问题延续: k"),
+        ("cannot_solve", "IND-FAIL", True, "stays_cannot_solve", "替代措施仍然有效", ""),
+        ("cannot_solve", None, False, "carried", "替代措施已失效", "2022年问题延续: k"),
+    ],
+)
+def test_decision_table(
+    status: str,
+    indicator: str | None,
+    alternative_valid: bool,
+    outcome: str,
+    reason_has: str,
+    lineage: str,
+) -> None:
+    item = PriorItem(
+        item_id=7,
+        year=2022,
+        finding_key="k",
+        department_code="D01",
+        status=status,
+        indicator_code=indicator,
+        alternative_valid=alternative_valid,
+    )
+    (d,) = recheck([item], RESULTS)
+    assert d.item_id == 7 and d.department_code == "D01"
+    assert d.outcome == outcome
+    assert reason_has in d.reason
+    assert d.lineage == lineage
+    assert d.carried == (outcome in ("carried", "recurring"))
+    assert (d.new_finding_key == "carried:2022:k") == d.carried
+
+
+def test_decisions_come_in_item_order() -> None:
+    items = [PriorItem(i, 2022, f"k{i}", "D", "open") for i in (5, 1, 3)]
+    assert [d.item_id for d in recheck(items, {})] == [1, 3, 5]
+
+
+def test_carried_key_fits_the_column_and_stays_distinct() -> None:
+    long_a = "x" * 200 + "a"
+    long_b = "x" * 200 + "b"
+    ka, kb = carried_key(2022, long_a), carried_key(2022, long_b)
+    assert len(ka) <= FINDING_KEY_MAX and len(kb) <= FINDING_KEY_MAX
+    assert ka != kb
+    assert carried_key(2022, long_a) == ka
