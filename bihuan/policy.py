@@ -145,6 +145,8 @@ class SatisfactionRule(_Strict):
     unsatisfied: Score = 0
     min_raters: int = Field(default=5, ge=1)
     hotline_sample_share: Share = 0.1
+    # share of the public part (群众评价) taken by the 12345 hotline on-time rate; 0 = not scored
+    hotline_in_public: Share = 0.0
 
     @model_validator(mode="after")
     def _parts(self) -> SatisfactionRule:
@@ -156,13 +158,21 @@ class SatisfactionRule(_Strict):
         return self
 
 
+class ChainRule(_Strict):
+    """Chain assessment (链条式评估) of central tasks: lead weighting and attribution line."""
+
+    lead_weight: float = Field(default=2.0, ge=1, le=10)
+    attribution_below: Score = 80
+
+
 class Scoring(_Strict):
     weights: Weights
     qualitative: QualitativeScores = QualitativeScores()
     quantitative: QuantitativeRule = QuantitativeRule()
     staffing: StaffingRule = StaffingRule()
     satisfaction: SatisfactionRule = SatisfactionRule()
-    rating_scale_max: float = Field(default=5, gt=0)
+    chain: ChainRule = ChainRule()
+    rating_scale_max: float = Field(default=5, gt=1)
     year_end_weight: Share = 0.6
 
 

@@ -1,0 +1,1 @@
+"""Pure core: scoring, draws, deadlines and state rules over plain data, with no I/O."""

@@ -1,0 +1,921 @@
+"""Scoring of a department's assessment (监管评估计分): indicators, components, total, annual.
+
+Pure functions over plain frozen dataclasses; policy values come in as the pydantic models of
+bihuan/policy.py (``Scoring`` and its parts), which are plain data. Nothing here reads a clock,
+a database or a file.
+
+The rules, in words a coordinator understands (configured in config/policy.toml, ``[scoring]``):
+
+Qualitative indicator (定性指标): not formulated 0, formulated but not implemented 60,
+formulated and implemented 100 (``[scoring.qualitative]``).
+未制定记0分,已制定未落实记60分,已制定并落实记100分。
+
+Quantitative indicator (定量指标, ``[scoring.quantitative]``): compared with last year's value
+(纵向比对). change % = (this year − last year) ÷ |last year| × 100, counted the other way round
+when lower is better. Trend score = 80 + 2 points per 1 % of improvement, kept within 0–100
+(at_par, points_per_percent). No value last year, or last year was 0: trend score 80
+(no_baseline). With a target: target score = 100 × value ÷ target (higher is better) or
+100 × target ÷ value (lower is better; a value of 0 scores 100), kept within 0–100, and the
+indicator score = 50 % target score + 50 % trend score (target_share). A missing submission
+scores 0 and is marked missing.
+与上年数值比较:变化率 =(本年−上年)÷|上年|×100%,越低越好的指标反向计算;趋势得分 = 80 +
+每改善1%加2分(每退步1%减2分),最低0分、最高100分;上年无数据或为0的,趋势得分按80分计;设有
+目标值的,目标得分 = 本年值÷目标值×100(越低越好的为目标值÷本年值×100,本年值为0得100分),
+最高100分,指标得分 = 目标得分×50% + 趋势得分×50%;未报送的记0分并标记“未报送”。
+
+Performance ledger (主责主业履职成效): weighted mean of the department's indicator scores by
+indicator weight, with a subtotal per business section (业务科室).
+台账得分 = 各指标得分按指标权重的加权平均,并按业务科室给出小计。
+
+Staffing execution (机构编制执行情况, ``[scoring.staffing]``): each of the five checks scores
+100 − 25 × problems found (not below 0); the component is the mean of the checks carried out.
+A check not carried out is left out of the mean (not counted as passed); if none was carried
+out, the component is not assessed and its weight goes to the other components.
+五项检查每项满分100分,每发现1个问题扣25分,扣完为止;取已检查项目的平均分。未检查的项目
+不计入平均(不视为合格);五项均未检查的,本部分不计分,其权重按比例分给其他部分。
+
+Central tasks (中心工作, chain assessment 链条式评估): the mean of the department's own
+delivered % over the chains it is a link of (see bihuan/core/chain.py). No chain: not assessed.
+本部门在所参与各项中心工作链条中的完成率平均值;未参与中心工作的,本部分不计分。
+
+Satisfaction (三评满意度, ``[scoring.satisfaction]``): towns (镇街道评县直) and departments (部门互评)
+rate 1–5 on five dimensions; a rating is the mean of its five dimensions mapped onto 0–100
+(1 → 0, 5 → 100); each part is the mean over its raters. The public part (群众评价) is the mean
+of satisfied 100 / basically satisfied 70 / unsatisfied 0, blended with the 12345 hotline
+on-time rate by ``hotline_in_public``. The parts are combined town 40 % / peer 30 % /
+public 30 %. A part with fewer than ``min_raters`` (5) raters is suppressed: it is not shown
+and its weight goes to the other parts.
+乡镇街道评价和部门互评按五个维度1–5分打分,每份评价取五项平均后折算为百分制(1分→0,5分→
+100),各部分取全部评价人平均;群众评价按满意100、基本满意70、不满意0取平均,并按
+hotline_in_public 的比例计入12345热线按时办结率;三部分按40%、30%、30%合成。评价人数少于
+min_raters(5)人的部分不予公开、不计分,其权重按比例分给其他部分。
+
+Department total (总分, ``[scoring.weights]``): ledger 55 % + staffing 15 % + central tasks 10 %
++ satisfaction 20 %. A component with nothing to assess has its weight shared out among the
+others in proportion to their weights. Scores are kept at full precision; only display rounds to
+one decimal (half up). The annual score = 40 % mid-year + 60 % year-end (year_end_weight); with
+only one phase assessed, the annual score is that phase's score.
+总分 = 台账55% + 机构编制15% + 中心工作10% + 三评20%;某部分无评估内容的,其权重按比例分给
+其他部分。计算保留全部精度,仅显示时四舍五入保留一位小数。年度得分 = 年中×40% + 年底×60%,
+只评估了一个阶段的,以该阶段得分为年度得分。
+
+Inputs, built from rows by the flows: ``IndicatorInput`` (codes as str, values as float|None,
+``kind``/``direction``/``level`` as the str values of models.enums), ``StaffingCheckInput``,
+``SatisfactionInput`` (tuples of rating dimensions, public levels, hotline on-time flags),
+``DepartmentInput``; central-task links come from ``chain.assess_chains``. Output:
+``DepartmentScore`` with ``breakdown()`` (JSON for DepartmentAssessment.breakdown) and
+``explain()`` (Chinese text).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from bihuan.core.chain import (
+    ROLE_LABELS,
+    CentralTaskInput,
+    ChainResult,
+    LinkResult,
+    assess_chains,
+)
+from bihuan.policy import (
+    QualitativeScores,
+    QuantitativeRule,
+    SatisfactionRule,
+    Scoring,
+    StaffingRule,
+    Weights,
+)
+
+QUALITATIVE = "qualitative"
+QUANTITATIVE = "quantitative"
+HIGHER = "higher"
+LOWER = "lower"
+
+# The str values of models.enums, repeated here so that the core does not import sqlmodel.
+LEVEL_LABELS = {
+    "not_formulated": "未制定",
+    "formulated": "已制定未落实",
+    "implemented": "已制定并落实",
+}
+STAFFING_LABELS = {
+    "party_management": "党管机构编制原则落实情况",
+    "approved_matters": "机构编制事项落实情况",
+    "setup_compliance": "机构设置合规情况",
+    "real_name": "实名制管理情况",
+    "off_establishment": "编外人员管理情况",
+}
+PUBLIC_LEVELS = ("satisfied", "basically_satisfied", "unsatisfied")
+COMPONENTS = ("ledger", "staffing", "central_tasks", "satisfaction")
+COMPONENT_LABELS = {
+    "ledger": "主责主业履职成效",
+    "staffing": "机构编制执行情况",
+    "central_tasks": "中心工作(链条式评估)",
+    "satisfaction": "三评满意度",
+}
+PART_LABELS = {"town": "镇街道评县直", "peer": "部门互评", "public": "群众评价"}
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def round1(value: float) -> float:
+    """Round half up to one decimal, for display only (71.45 -> 71.5, not banker's 71.4)."""
+    return float(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def display(value: float | None) -> str:
+    """A score as shown to people: one decimal, half up; '—' when not assessed."""
+    return "—" if value is None else f"{round1(value):.1f}"
+
+
+def _num(value: float) -> str:
+    """A number in a Chinese sentence: at most two decimals, no trailing zeros."""
+    text = f"{Decimal(repr(value)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _pct(share: float) -> str:
+    return f"{_num(share * 100)}%"
+
+
+def _clamp(value: float) -> float:
+    return min(100.0, max(0.0, value))
+
+
+def _finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+# ---------------------------------------------------------------- indicators
+
+
+@dataclass(frozen=True)
+class IndicatorInput:
+    """One indicator of the ledger with this phase's submission and its prior-year values.
+
+    kind: "qualitative" | "quantitative"; direction: "higher" | "lower"; level: a
+    QualitativeLevel value or None; value None or level None means not submitted.
+    history maps year -> value (IndicatorHistory rows).
+    """
+
+    code: str
+    kind: str
+    name: str = ""
+    section: str = ""
+    weight: float = 1.0
+    direction: str = HIGHER
+    target: float | None = None
+    value: float | None = None
+    level: str | None = None
+    history: Mapping[int, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IndicatorScore:
+    """The score of one indicator with its inputs and a short Chinese explanation (rule)."""
+
+    code: str
+    kind: str
+    score: float
+    rule: str
+    missing: bool = False
+    value: float | None = None
+    baseline: float | None = None
+    target: float | None = None
+    level: str | None = None
+    direction: str | None = None
+    change_pct: float | None = None
+    trend_score: float | None = None
+    target_score: float | None = None
+    name: str = ""
+    section: str = ""
+    weight: float = 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "section": self.section,
+            "kind": self.kind,
+            "weight": self.weight,
+            "score": self.score,
+            "missing": self.missing,
+            "value": self.value,
+            "baseline": self.baseline,
+            "target": self.target,
+            "level": self.level,
+            "direction": self.direction,
+            "change_pct": self.change_pct,
+            "trend_score": self.trend_score,
+            "target_score": self.target_score,
+            "rule": self.rule,
+        }
+
+
+def score_qualitative(
+    level: str | None,
+    rule: QualitativeScores,
+    *,
+    code: str = "",
+    name: str = "",
+    section: str = "",
+    weight: float = 1.0,
+) -> IndicatorScore:
+    """Score a qualitative indicator (定性) from its level; None (not submitted) scores 0."""
+    if level is None:
+        score, text = 0.0, "未报送,得0分"
+    elif level in LEVEL_LABELS:
+        score = float(getattr(rule, level))
+        text = f"{LEVEL_LABELS[level]},得分{_num(score)}"
+    else:
+        raise ValueError(f"indicator {code}: unknown qualitative level {level!r}")
+    return IndicatorScore(
+        code=code,
+        kind=QUALITATIVE,
+        score=score,
+        rule=text,
+        missing=level is None,
+        level=level,
+        name=name,
+        section=section,
+        weight=weight,
+    )
+
+
+def _target_score(value: float, target: float, direction: str) -> float:
+    # Meeting the target scores 100; short of it, the ratio to the target (never below 0).
+    if direction == HIGHER:
+        if value >= target:
+            return 100.0
+        return 0.0 if target <= 0 else _clamp(100.0 * value / target)
+    if value <= target:
+        return 100.0
+    return 0.0 if target <= 0 else _clamp(100.0 * target / value)
+
+
+def score_quantitative(
+    value: float | None,
+    history: Mapping[int, float],
+    year: int,
+    direction: str,
+    target: float | None,
+    rule: QuantitativeRule,
+    *,
+    code: str = "",
+    name: str = "",
+    section: str = "",
+    weight: float = 1.0,
+) -> IndicatorScore:
+    """Score a quantitative indicator (定量) against last year's value and its target, if any."""
+    if direction not in (HIGHER, LOWER):
+        raise ValueError(f"indicator {code}: unknown direction {direction!r}")
+    baseline = history.get(year - 1)
+    if baseline is not None:
+        baseline = _finite(baseline, f"indicator {code}: value of {year - 1}")
+    if target is not None:
+        target = _finite(target, f"indicator {code}: target")
+    result = IndicatorScore(
+        code=code,
+        kind=QUANTITATIVE,
+        score=0.0,
+        rule="未报送数据,得0分",
+        missing=True,
+        baseline=baseline,
+        target=target,
+        direction=direction,
+        name=name,
+        section=section,
+        weight=weight,
+    )
+    if value is None:
+        return result
+    value = _finite(value, f"indicator {code}: value")
+
+    change: float | None = None
+    if baseline is None or baseline == 0:
+        trend = float(rule.no_baseline)
+        why = "上年无数据" if baseline is None else "上年为0"
+        trend_text = f"{why},趋势得分按{_num(trend)}分计"
+    else:
+        raw = (value - baseline) / abs(baseline) * 100.0
+        change = -raw if direction == LOWER else raw
+        trend = _clamp(rule.at_par + rule.points_per_percent * change)
+        moved = "持平" if raw == 0 else f"{'提高' if raw > 0 else '下降'}{_num(abs(raw))}%"
+        better = ""
+        if direction == LOWER and raw != 0:
+            better = f"(越低越好,{'改善' if change > 0 else '退步'}{_num(abs(change))}%)"
+        trend_text = (
+            f"上年{_num(baseline)},本年{_num(value)},较上年{moved}{better},趋势得分{_num(trend)}"
+        )
+
+    if target is None:
+        return replace(
+            result,
+            score=trend,
+            rule=f"{trend_text},得分{_num(trend)}",
+            missing=False,
+            value=value,
+            change_pct=change,
+            trend_score=trend,
+        )
+    target_points = _target_score(value, target, direction)
+    share = rule.target_share
+    score = share * target_points + (1 - share) * trend
+    text = (
+        f"{trend_text};目标{_num(target)},目标得分{_num(target_points)};"
+        f"得分 = 目标得分×{_pct(share)} + 趋势得分×{_pct(1 - share)} = {_num(score)}"
+    )
+    return replace(
+        result,
+        score=score,
+        rule=text,
+        missing=False,
+        value=value,
+        change_pct=change,
+        trend_score=trend,
+        target_score=target_points,
+    )
+
+
+def score_indicator(indicator: IndicatorInput, *, year: int, scoring: Scoring) -> IndicatorScore:
+    """Score one indicator by its kind."""
+    code, name, section, weight = (
+        indicator.code,
+        indicator.name,
+        indicator.section,
+        indicator.weight,
+    )
+    if indicator.kind == QUALITATIVE:
+        return score_qualitative(
+            indicator.level,
+            scoring.qualitative,
+            code=code,
+            name=name,
+            section=section,
+            weight=weight,
+        )
+    if indicator.kind == QUANTITATIVE:
+        return score_quantitative(
+            indicator.value,
+            indicator.history,
+            year,
+            indicator.direction,
+            indicator.target,
+            scoring.quantitative,
+            code=code,
+            name=name,
+            section=section,
+            weight=weight,
+        )
+    raise ValueError(f"indicator {indicator.code}: unknown kind {indicator.kind!r}")
+
+
+# ---------------------------------------------------------------- components
+
+
+@dataclass(frozen=True)
+class SectionSubtotal:
+    section: str
+    score: float
+    weight: float
+    indicators: int
+    missing: int
+
+
+@dataclass(frozen=True)
+class LedgerScore:
+    """The ledger component: weighted mean of indicator scores, with section subtotals."""
+
+    score: float | None
+    sections: tuple[SectionSubtotal, ...]
+    indicators: tuple[IndicatorScore, ...]
+
+
+def _weighted_mean(pairs: Iterable[tuple[float, float]]) -> float | None:
+    pairs = list(pairs)
+    total_weight = sum(w for w, _ in pairs)
+    if total_weight <= 0:
+        return None
+    return sum(w * s for w, s in pairs) / total_weight
+
+
+def score_ledger(indicators: Sequence[IndicatorScore]) -> LedgerScore:
+    """Weighted mean of the indicator scores; None when there is nothing (of weight) to assess."""
+    for ind in indicators:
+        if ind.weight < 0 or not math.isfinite(ind.weight):
+            raise ValueError(f"indicator {ind.code}: weight must be >= 0, got {ind.weight!r}")
+    by_section: dict[str, list[IndicatorScore]] = {}
+    for ind in indicators:
+        by_section.setdefault(ind.section, []).append(ind)
+    sections = []
+    for section in sorted(by_section):
+        members = by_section[section]
+        mean = _weighted_mean((i.weight, i.score) for i in members)
+        if mean is None:
+            continue
+        sections.append(
+            SectionSubtotal(
+                section=section,
+                score=mean,
+                weight=sum(i.weight for i in members),
+                indicators=len(members),
+                missing=sum(1 for i in members if i.missing),
+            )
+        )
+    return LedgerScore(
+        score=_weighted_mean((i.weight, i.score) for i in indicators),
+        sections=tuple(sections),
+        indicators=tuple(indicators),
+    )
+
+
+@dataclass(frozen=True)
+class StaffingCheckInput:
+    """One staffing check (StaffingCheck row): kind is a StaffingCheckKind value."""
+
+    kind: str
+    problems: int
+    problem_type: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StaffingCheckScore:
+    kind: str
+    problems: int
+    score: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StaffingScore:
+    score: float | None
+    checks: tuple[StaffingCheckScore, ...]
+    not_assessed: tuple[str, ...]
+
+
+def score_staffing(checks: Sequence[StaffingCheckInput], rule: StaffingRule) -> StaffingScore:
+    """Mean of the checks carried out, each pass_score − problems × deduction (not below 0)."""
+    seen: dict[str, StaffingCheckScore] = {}
+    for check in checks:
+        if check.kind not in STAFFING_LABELS:
+            raise ValueError(f"unknown staffing check kind {check.kind!r}")
+        if check.kind in seen:
+            raise ValueError(f"staffing check {check.kind!r} given twice")
+        if check.problems < 0:
+            raise ValueError(f"staffing check {check.kind!r}: problems must be >= 0")
+        score = max(0.0, rule.pass_score - check.problems * rule.deduction_per_problem)
+        seen[check.kind] = StaffingCheckScore(check.kind, check.problems, score, check.note)
+    ordered = tuple(seen[k] for k in STAFFING_LABELS if k in seen)
+    return StaffingScore(
+        score=sum(c.score for c in ordered) / len(ordered) if ordered else None,
+        checks=ordered,
+        not_assessed=tuple(k for k in STAFFING_LABELS if k not in seen),
+    )
+
+
+@dataclass(frozen=True)
+class CentralScore:
+    score: float | None
+    links: tuple[LinkResult, ...]
+
+
+def score_central_tasks(links: Sequence[LinkResult]) -> CentralScore:
+    """Mean of the department's own delivered % over its chains; None when it has none."""
+    return CentralScore(
+        score=sum(link.score for link in links) / len(links) if links else None,
+        links=tuple(links),
+    )
+
+
+# ---------------------------------------------------------------- satisfaction
+
+
+@dataclass(frozen=True)
+class SatisfactionInput:
+    """Ratings of one department in one phase.
+
+    town / peer: one tuple per rating with its five dimensions (1..rating_scale_max);
+    public: PublicLevel values; hotline_on_time: one flag per 12345 case (closed by its due date).
+    """
+
+    town: Sequence[Sequence[float]] = ()
+    peer: Sequence[Sequence[float]] = ()
+    public: Sequence[str] = ()
+    hotline_on_time: Sequence[bool] = ()
+
+
+@dataclass(frozen=True)
+class SatisfactionPart:
+    """One of town / peer / public. A suppressed part shows neither its score nor its count."""
+
+    name: str
+    score: float | None
+    raters: int | None
+    suppressed: bool
+    weight: float
+    effective_weight: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "raters": self.raters,
+            "suppressed": self.suppressed,
+            "weight": self.weight,
+            "effective_weight": self.effective_weight,
+            **self.details,
+        }
+
+
+@dataclass(frozen=True)
+class SatisfactionScore:
+    score: float | None
+    parts: tuple[SatisfactionPart, ...]
+    min_raters: int
+
+
+def _rating_to_100(row: Sequence[float], scale_max: float, part: str) -> float:
+    if not row:
+        raise ValueError(f"{part} rating without dimensions")
+    for v in row:
+        if not (math.isfinite(v) and 1 <= v <= scale_max):
+            raise ValueError(f"{part} rating {v!r} outside 1–{_num(scale_max)}")
+    return (sum(row) / len(row) - 1) / (scale_max - 1) * 100.0
+
+
+def _aggregate(scores: Sequence[float], min_raters: int) -> tuple[float | None, int | None, bool]:
+    """(mean, count, suppressed); under min_raters the mean and the count are withheld."""
+    if not scores:
+        return None, 0, False
+    if len(scores) < min_raters:
+        return None, None, True
+    return sum(scores) / len(scores), len(scores), False
+
+
+def score_satisfaction(
+    ratings: SatisfactionInput, rule: SatisfactionRule, rating_scale_max: float
+) -> SatisfactionScore:
+    """Combine town, peer and public parts; suppressed or empty parts give up their weight."""
+    level_points = {
+        "satisfied": rule.satisfied,
+        "basically_satisfied": rule.basically_satisfied,
+        "unsatisfied": rule.unsatisfied,
+    }
+    for level in ratings.public:
+        if level not in level_points:
+            raise ValueError(f"unknown public satisfaction level {level!r}")
+    town = _aggregate(
+        [_rating_to_100(r, rating_scale_max, "town") for r in ratings.town], rule.min_raters
+    )
+    peer = _aggregate(
+        [_rating_to_100(r, rating_scale_max, "peer") for r in ratings.peer], rule.min_raters
+    )
+    public_ratings = _aggregate([level_points[x] for x in ratings.public], rule.min_raters)
+    hotline = _aggregate(
+        [100.0 if on_time else 0.0 for on_time in ratings.hotline_on_time], rule.min_raters
+    )
+
+    # The public part blends citizens' ratings with the hotline on-time rate; either alone
+    # stands for the whole part when the other is absent or suppressed.
+    h = rule.hotline_in_public if hotline[0] is not None else 0.0
+    public_score: float | None
+    if public_ratings[0] is not None:
+        public_score = (1 - h) * public_ratings[0] + h * (hotline[0] or 0.0)
+    elif hotline[0] is not None and rule.hotline_in_public > 0:
+        public_score = hotline[0]
+    else:
+        public_score = None
+    public_details = {
+        "ratings": {
+            "score": public_ratings[0],
+            "raters": public_ratings[1],
+            "suppressed": public_ratings[2],
+        },
+        "hotline": {
+            "on_time_pct": hotline[0],
+            "cases": hotline[1],
+            "suppressed": hotline[2],
+            "share_in_public": rule.hotline_in_public,
+        },
+    }
+    public = (
+        public_score,
+        public_ratings[1],
+        public_score is None and (public_ratings[2] or hotline[2]),
+    )
+
+    parts_raw = {"town": town, "peer": peer, "public": public}
+    weights = {"town": rule.town, "peer": rule.peer, "public": rule.public}
+    present = {k: weights[k] for k, v in parts_raw.items() if v[0] is not None}
+    present_weight = sum(present.values())
+    parts = []
+    for name, (score, raters, suppressed) in parts_raw.items():
+        effective = present[name] / present_weight if name in present and present_weight else 0.0
+        parts.append(
+            SatisfactionPart(
+                name=name,
+                score=score,
+                raters=raters,
+                suppressed=suppressed,
+                weight=weights[name],
+                effective_weight=effective,
+                details=public_details if name == "public" else {},
+            )
+        )
+    total = (
+        sum(p.effective_weight * p.score for p in parts if p.score is not None)
+        if present_weight > 0
+        else None
+    )
+    return SatisfactionScore(score=total, parts=tuple(parts), min_raters=rule.min_raters)
+
+
+# ---------------------------------------------------------------- department total
+
+
+@dataclass(frozen=True)
+class DepartmentInput:
+    """Everything assessed of one department in one phase (central tasks come from chains)."""
+
+    code: str
+    name: str = ""
+    category: str = ""
+    indicators: Sequence[IndicatorInput] = ()
+    staffing: Sequence[StaffingCheckInput] = ()
+    satisfaction: SatisfactionInput = SatisfactionInput()
+
+
+@dataclass(frozen=True)
+class ComponentScore:
+    """A component of the total: its score (None: nothing to assess) and weights."""
+
+    score: float | None
+    weight: float
+    effective_weight: float
+    details: dict[str, Any]
+
+
+def combine(
+    components: Mapping[str, float | None], weights: Weights
+) -> tuple[float | None, dict[str, float]]:
+    """Weighted sum of the components; absent ones give their weight to the others pro rata.
+
+    Returns the total (None if nothing was assessed) and the effective weight of each component.
+    """
+    nominal = {name: float(getattr(weights, name)) for name in COMPONENTS}
+    scores = {n: s for n in COMPONENTS if (s := components.get(n)) is not None}
+    present_weight = sum(nominal[n] for n in scores)
+    if present_weight <= 0:
+        return None, dict.fromkeys(COMPONENTS, 0.0)
+    effective = {n: (nominal[n] / present_weight if n in scores else 0.0) for n in COMPONENTS}
+    total = sum(effective[n] * s for n, s in scores.items())
+    return total, effective
+
+
+@dataclass(frozen=True)
+class DepartmentScore:
+    """A department's score in a phase, with everything needed to explain it."""
+
+    code: str
+    name: str
+    category: str
+    total: float | None
+    components: dict[str, ComponentScore]
+    indicators: list[IndicatorScore]
+    sections: tuple[SectionSubtotal, ...] = ()
+    staffing: StaffingScore | None = None
+    central: CentralScore | None = None
+    satisfaction: SatisfactionScore | None = None
+
+    @property
+    def total_display(self) -> str:
+        return display(self.total)
+
+    def component(self, name: str) -> float | None:
+        return self.components[name].score
+
+    def breakdown(self) -> dict[str, Any]:
+        """JSON-able breakdown down to the indicator (for DepartmentAssessment.breakdown)."""
+        return {
+            "code": self.code,
+            "total": self.total,
+            "total_display": self.total_display,
+            "components": {
+                name: {
+                    "label": COMPONENT_LABELS[name],
+                    "score": c.score,
+                    "weight": c.weight,
+                    "effective_weight": c.effective_weight,
+                    **c.details,
+                }
+                for name, c in self.components.items()
+            },
+            "indicators": [i.as_dict() for i in self.indicators],
+        }
+
+    def explain(self) -> str:
+        """Chinese text answering "why did we get 71.4": the total, then each component."""
+        title = f"{self.name}({self.code})" if self.name else self.code
+        if self.total is None:
+            return f"{title}本阶段无任何评估内容,不计总分。"
+        lines = [f"{title}总分 {self.total_display} 分。", "总分 = 各部分得分 × 权重之和:"]
+        redistributed = False
+        for name, c in self.components.items():
+            label = COMPONENT_LABELS[name]
+            if c.score is None:
+                redistributed = redistributed or c.weight > 0
+                lines.append(f"  {label}:本阶段无评估内容,其权重{_pct(c.weight)}按比例分给其他部分")
+            else:
+                lines.append(
+                    f"  {label}:{display(c.score)} 分 × {_pct(c.effective_weight)}"
+                    f" = {display(c.score * c.effective_weight)}"
+                )
+        if redistributed:
+            lines.append("  (上列权重为按比例调整后的实际权重)")
+        lines.append("  (计算保留全部精度,各项显示时四舍五入保留一位小数,合计可能相差0.1)")
+        lines.extend(self._explain_ledger())
+        lines.extend(self._explain_staffing())
+        lines.extend(self._explain_central())
+        lines.extend(self._explain_satisfaction())
+        return "\n".join(lines)
+
+    def _explain_ledger(self) -> list[str]:
+        score = self.components["ledger"].score
+        out = [f"一、主责主业履职成效 {display(score)} 分(各指标得分按指标权重加权平均)"]
+        for sec in self.sections:
+            missing = f",其中{sec.missing}项未报送" if sec.missing else ""
+            out.append(
+                f"  科室 {sec.section or '(未分科室)'}:小计 {display(sec.score)} 分"
+                f"({sec.indicators}项指标{missing})"
+            )
+            for ind in self.indicators:
+                if ind.section == sec.section:
+                    kind = "定性" if ind.kind == QUALITATIVE else "定量"
+                    label = f"{ind.code} {ind.name}".strip()
+                    out.append(f"    · {label}({kind},权重{_num(ind.weight)}):{ind.rule}")
+        return out
+
+    def _explain_staffing(self) -> list[str]:
+        st = self.staffing
+        out = [
+            f"二、机构编制执行情况 {display(self.components['staffing'].score)} 分(已检查项目平均)"
+        ]
+        if st is None:
+            return out
+        for check in st.checks:
+            out.append(
+                f"  · {STAFFING_LABELS[check.kind]}:发现问题{check.problems}个,得分{_num(check.score)}"
+            )
+        for kind in st.not_assessed:
+            out.append(f"  · {STAFFING_LABELS[kind]}:未检查,不计入平均")
+        return out
+
+    def _explain_central(self) -> list[str]:
+        out = [
+            f"三、中心工作(链条式评估){display(self.components['central_tasks'].score)} 分"
+            "(本部门在各链条中的完成率平均)"
+        ]
+        if self.central is None:
+            return out
+        for link in self.central.links:
+            chain = "、".join(
+                f"{v.department}({ROLE_LABELS[v.role]}){_num(v.delivered_pct)}%"
+                for v in link.chain.links
+            )
+            out.append(f"  · {link.chain.task_code} {link.chain.task_name}:{link.attribution}")
+            out.append(f"    全链条:{chain}")
+        return out
+
+    def _explain_satisfaction(self) -> list[str]:
+        sat = self.satisfaction
+        out = [f"四、三评满意度 {display(self.components['satisfaction'].score)} 分"]
+        if sat is None:
+            return out
+        for part in sat.parts:
+            label = PART_LABELS[part.name]
+            if part.suppressed:
+                out.append(
+                    f"  · {label}:评价人数少于{sat.min_raters}人,不予公开、不计分,"
+                    f"权重{_pct(part.weight)}按比例分给其他评价"
+                )
+            elif part.score is None:
+                out.append(f"  · {label}:无评价,权重{_pct(part.weight)}按比例分给其他评价")
+            else:
+                raters = f"{part.raters}人评价" if part.raters else "无有效群众评价"
+                out.append(
+                    f"  · {label}:{display(part.score)} 分({raters}),"
+                    f"实际权重{_pct(part.effective_weight)}"
+                )
+                hotline = part.details.get("hotline", {})
+                if hotline.get("on_time_pct") is not None and hotline.get("share_in_public"):
+                    out.append(
+                        f"    含12345热线按时办结率{display(hotline['on_time_pct'])}%"
+                        f"({hotline['cases']}件,占群众评价{_pct(hotline['share_in_public'])})"
+                    )
+        return out
+
+
+def score_department(
+    department: DepartmentInput,
+    *,
+    year: int,
+    scoring: Scoring,
+    links: Sequence[LinkResult] = (),
+) -> DepartmentScore:
+    """Score one department in one phase; `links` are its results from chain.assess_chains."""
+    indicators = [score_indicator(i, year=year, scoring=scoring) for i in department.indicators]
+    ledger = score_ledger(indicators)
+    staffing = score_staffing(department.staffing, scoring.staffing)
+    central = score_central_tasks(links)
+    satisfaction = score_satisfaction(
+        department.satisfaction, scoring.satisfaction, scoring.rating_scale_max
+    )
+    scores = {
+        "ledger": ledger.score,
+        "staffing": staffing.score,
+        "central_tasks": central.score,
+        "satisfaction": satisfaction.score,
+    }
+    total, effective = combine(scores, scoring.weights)
+    details: dict[str, dict[str, Any]] = {
+        "ledger": {
+            "sections": [
+                {
+                    "section": s.section,
+                    "score": s.score,
+                    "weight": s.weight,
+                    "indicators": s.indicators,
+                    "missing": s.missing,
+                }
+                for s in ledger.sections
+            ],
+            "missing": sum(1 for i in indicators if i.missing),
+        },
+        "staffing": {
+            "checks": [
+                {"kind": c.kind, "problems": c.problems, "score": c.score} for c in staffing.checks
+            ],
+            "not_assessed": list(staffing.not_assessed),
+        },
+        "central_tasks": {"links": [link.as_dict() for link in central.links]},
+        "satisfaction": {
+            "min_raters": satisfaction.min_raters,
+            "parts": {p.name: p.as_dict() for p in satisfaction.parts},
+        },
+    }
+    components = {
+        name: ComponentScore(
+            score=scores[name],
+            weight=float(getattr(scoring.weights, name)),
+            effective_weight=effective[name],
+            details=details[name],
+        )
+        for name in COMPONENTS
+    }
+    return DepartmentScore(
+        code=department.code,
+        name=department.name,
+        category=department.category,
+        total=total,
+        components=components,
+        indicators=indicators,
+        sections=ledger.sections,
+        staffing=staffing,
+        central=central,
+        satisfaction=satisfaction,
+    )
+
+
+def score_departments(
+    departments: Iterable[DepartmentInput],
+    tasks: Iterable[CentralTaskInput],
+    *,
+    year: int,
+    scoring: Scoring,
+) -> tuple[dict[str, DepartmentScore], list[ChainResult]]:
+    """Score a whole phase: assess the chains, then every department; keyed by department code."""
+    chains, links = assess_chains(tasks, scoring.chain)
+    scores = {
+        d.code: score_department(d, year=year, scoring=scoring, links=links.get(d.code, ()))
+        for d in departments
+    }
+    return scores, chains
+
+
+def annual_score(
+    mid_year: float | None, year_end: float | None, year_end_weight: float
+) -> float | None:
+    """Annual score = (1 − w) × mid-year + w × year-end; one phase alone stands for the year."""
+    if mid_year is None:
+        return year_end
+    if year_end is None:
+        return mid_year
+    return (1 - year_end_weight) * mid_year + year_end_weight * year_end
