@@ -65,8 +65,9 @@ class Sheet:
         return next(c for c in self.columns if c.key == key)
 
 
-def _code(key: str, zh: str, note: str, required: bool = True) -> Column:
-    return Column(key, zh, ColType.TEXT, required, note, max_len=64)
+def _code(key: str, zh: str, note: str, required: bool = True, max_len: int = 32) -> Column:
+    # the database keeps codes in VARCHAR(32) (indicator codes and case numbers in 64)
+    return Column(key, zh, ColType.TEXT, required, note, max_len=max_len)
 
 
 def _rating(key: str, zh: str) -> Column:
@@ -152,7 +153,7 @@ SHEETS: tuple[Sheet, ...] = (
         "履职台账",
         "主责主业履职成效核查台账: 每个业务科室 13 项可衡量的重点工作任务",
         (
-            _code("code", "指标代码", "年度内唯一, e.g. D01-S1-01"),
+            _code("code", "指标代码", "年度内唯一, e.g. D01-S1-01", max_len=64),
             DEPT,
             _code("section", "科室代码", "该部门的科室代码"),
             Column("name", "重点工作任务", max_len=300),
@@ -177,7 +178,7 @@ SHEETS: tuple[Sheet, ...] = (
         "往年数据",
         "定量指标的往年数值 (prior-year values for 纵向比对)",
         (
-            _code("indicator", "指标代码", "履职台账中的指标代码"),
+            _code("indicator", "指标代码", "履职台账中的指标代码", max_len=64),
             Column("year", "年份", ColType.INT, min=2000, max=2100),
             Column("value", "数值", ColType.FLOAT),
         ),
@@ -243,7 +244,7 @@ SHEETS: tuple[Sheet, ...] = (
         "部门对每项指标的报送 (a department's result per indicator and phase)",
         (
             PHASE,
-            _code("indicator", "指标代码", "履职台账中的指标代码"),
+            _code("indicator", "指标代码", "履职台账中的指标代码", max_len=64),
             Column("value", "数值", ColType.FLOAT, False, "定量指标必填"),
             Column("level", "定性等次", ColType.ENUM, False, "定性指标必填", QualitativeLevel),
             Column("method", "核查方式", ColType.ENUM, False, "默认 材料报送", Method),
@@ -295,7 +296,7 @@ SHEETS: tuple[Sheet, ...] = (
         "人民群众评满意 (public survey responses)",
         (
             PHASE,
-            _code("response_key", "问卷编号", "问卷系统的唯一编号"),
+            _code("response_key", "问卷编号", "问卷系统的唯一编号", max_len=64),
             DEPT,
             Column(
                 "level", "评价等次", ColType.ENUM, True, "满意 / 基本满意 / 不满意", PublicLevel
@@ -310,7 +311,7 @@ SHEETS: tuple[Sheet, ...] = (
         "12345热线",
         "12345政务热线受理件 (hotline cases)",
         (
-            _code("case_no", "工单编号", "年度内唯一"),
+            _code("case_no", "工单编号", "年度内唯一", max_len=64),
             DEPT,
             Column("received_on", "受理日期", ColType.DATE),
             Column("due_on", "办理时限", ColType.DATE),
