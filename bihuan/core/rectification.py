@@ -1,0 +1,244 @@
+"""The state machine of a rectification item (整改台账): an explicit table, role checks, events.
+
+Every move is looked up in :data:`TRANSITIONS` (``(status, action) -> status``); anything not in
+it is refused with a :class:`TransitionError` that names the current status and the actions that
+are allowed from it. :func:`apply` is pure: it returns the new item state and the event to append
+to the history (``RectificationEvent``) and the audit log; the shell stores both in one
+transaction and guards against concurrent edits with ``version``.
+
+Roles: the department (部门) responds (start, report fixed, ask for "cannot be solved"); the
+coordinator (编办) may also record a response on a department's behalf, e.g. from a paper
+report, and alone verifies, approves, extends and reopens. A department response sets
+``last_response_on``, which the reminder planner reads to stop escalating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import StrEnum
+
+from bihuan.core.workdays import WorkCalendar
+from bihuan.errors import UserError
+from models.enums import EscalationLevel, RectificationStatus
+
+S = RectificationStatus
+
+
+class Action(StrEnum):
+    START = "start"
+    REPORT_FIXED = "report_fixed"
+    VERIFY_ACCEPT = "verify_accept"
+    VERIFY_REJECT = "verify_reject"
+    REQUEST_CANNOT_SOLVE = "request_cannot_solve"
+    APPROVE_CANNOT_SOLVE = "approve_cannot_solve"
+    DENY_CANNOT_SOLVE = "deny_cannot_solve"
+    EXTEND = "extend"
+    REOPEN = "reopen"
+
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.START: "开始整改",
+    Action.REPORT_FIXED: "报告整改完成",
+    Action.VERIFY_ACCEPT: "验收销号",
+    Action.VERIFY_REJECT: "验收不通过",
+    Action.REQUEST_CANNOT_SOLVE: "申请无法解决",
+    Action.APPROVE_CANNOT_SOLVE: "同意无法解决",
+    Action.DENY_CANNOT_SOLVE: "不同意无法解决",
+    Action.EXTEND: "延期",
+    Action.REOPEN: "重新整改",
+}
+
+
+class Role(StrEnum):
+    DEPARTMENT = "department"
+    COORDINATOR = "coordinator"
+
+    @property
+    def label(self) -> str:
+        return {"department": "部门", "coordinator": "编办"}[self.value]
+
+
+# Statuses in which the department still owes work; an extension only makes sense there.
+_WORKING = (S.OPEN, S.IN_PROGRESS, S.REOPENED)
+
+TRANSITIONS: dict[tuple[RectificationStatus, Action], RectificationStatus] = {
+    (S.OPEN, Action.START): S.IN_PROGRESS,
+    (S.REOPENED, Action.START): S.IN_PROGRESS,
+    **{(s, Action.REPORT_FIXED): S.REPORTED_FIXED for s in _WORKING},
+    (S.REPORTED_FIXED, Action.VERIFY_ACCEPT): S.VERIFIED_CLOSED,
+    (S.REPORTED_FIXED, Action.VERIFY_REJECT): S.REOPENED,
+    **{(s, Action.REQUEST_CANNOT_SOLVE): S.CANNOT_SOLVE_REQUESTED for s in _WORKING},
+    (S.CANNOT_SOLVE_REQUESTED, Action.APPROVE_CANNOT_SOLVE): S.CANNOT_SOLVE,
+    (S.CANNOT_SOLVE_REQUESTED, Action.DENY_CANNOT_SOLVE): S.IN_PROGRESS,
+    **{(s, Action.EXTEND): s for s in _WORKING},
+    (S.VERIFIED_CLOSED, Action.REOPEN): S.REOPENED,
+}
+
+# Actions that are the department's response (they stop escalation); the rest are the office's.
+DEPARTMENT_ACTIONS = frozenset({Action.START, Action.REPORT_FIXED, Action.REQUEST_CANNOT_SOLVE})
+COORDINATOR_ONLY = frozenset(Action) - DEPARTMENT_ACTIONS
+
+CLOSED = frozenset({S.VERIFIED_CLOSED, S.CANNOT_SOLVE})
+
+
+class TransitionError(UserError):
+    """A move the table or the rules do not allow; the message says what is allowed instead."""
+
+
+def allowed_actions(status: RectificationStatus) -> list[Action]:
+    """Actions the table allows from ``status``, in declaration order."""
+    return [a for a in Action if (status, a) in TRANSITIONS]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """The fields of a rectification item that the state machine reads and writes."""
+
+    id: int
+    status: RectificationStatus
+    issued_on: date
+    deadline: date
+    last_response_on: date | None = None
+    escalation_level: EscalationLevel | None = None
+    extensions: int = 0
+    explanation: str = ""
+    alternative: str = ""
+    closed_on: date | None = None
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One history record: from, to, who, when, why (and what was shown as evidence)."""
+
+    item_id: int
+    action: Action
+    from_status: RectificationStatus
+    to_status: RectificationStatus
+    actor: str
+    role: Role
+    on_date: date
+    reason: str = ""
+    evidence: tuple[str, ...] = ()
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    item: ItemState
+    event: Event
+
+
+def _describe(status: RectificationStatus) -> str:
+    return f"'{status.value}' ({status.label})"
+
+
+def apply(
+    item: ItemState,
+    action: Action,
+    *,
+    actor: str,
+    role: Role,
+    as_of: date,
+    reason: str = "",
+    evidence: Sequence[str] = (),
+    explanation: str = "",
+    alternative: str = "",
+    extend_by: int | None = None,
+    cal: WorkCalendar | None = None,
+) -> Transition:
+    """Apply ``action`` to ``item`` on ``as_of``; raise TransitionError when it is not allowed.
+
+    Required inputs per action: report_fixed needs ``evidence``; verify_reject, deny_cannot_solve
+    and reopen need ``reason`` (the note the department will read); request_cannot_solve needs
+    ``explanation`` (the policy explanation, 政策解释) and ``alternative`` (the agreed
+    alternative, 替代措施); extend needs ``reason``, ``extend_by`` working days and ``cal``, and
+    moves the deadline that many working days past the current one.
+    """
+    action = Action(action)
+    target = TRANSITIONS.get((item.status, action))
+    if target is None:
+        allowed = ", ".join(allowed_actions(item.status)) or "none (the item is closed)"
+        raise TransitionError(
+            f"item {item.id}: cannot {action.value} ({action.label}) an item that is "
+            f"{_describe(item.status)}; allowed: {allowed}"
+        )
+    if role is not Role.COORDINATOR and action in COORDINATOR_ONLY:
+        raise TransitionError(
+            f"item {item.id}: a department cannot {action.value} ({action.label}); "
+            "only a coordinator of the office (编办) may"
+        )
+    if not actor.strip():
+        raise TransitionError(f"item {item.id}: say who acts (actor is empty)")
+    if as_of < item.issued_on:
+        raise TransitionError(
+            f"item {item.id}: {as_of} is before the item was issued on {item.issued_on}"
+        )
+    reason = reason.strip()
+    evidence = tuple(e for e in evidence if e.strip())
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise TransitionError(f"item {item.id}: {action.value} ({action.label}) needs {what}")
+
+    changes: dict[str, object] = {"status": target, "version": item.version + 1}
+    details: dict[str, str] = {}
+    if action in DEPARTMENT_ACTIONS:
+        changes["last_response_on"] = as_of
+    if action is Action.REPORT_FIXED:
+        need(bool(evidence), "evidence (at least one file or document reference)")
+    elif action in (Action.VERIFY_REJECT, Action.DENY_CANNOT_SOLVE, Action.REOPEN):
+        need(bool(reason), "a note saying why (reason)")
+    elif action is Action.REQUEST_CANNOT_SOLVE:
+        need(bool(explanation.strip()), "a policy explanation (政策解释)")
+        need(bool(alternative.strip()), "an agreed alternative measure (替代措施)")
+        changes["explanation"] = explanation.strip()
+        changes["alternative"] = alternative.strip()
+    elif action is Action.EXTEND:
+        need(bool(reason), "a reason for the extension")
+        need(extend_by is not None and extend_by >= 1, "extend_by: at least 1 working day")
+        if cal is None:
+            raise ValueError("extend needs the working-day calendar (cal=)")
+        assert extend_by is not None
+        new_deadline = cal.add_workdays(item.deadline, extend_by)
+        if new_deadline < as_of:
+            short = cal.workdays_between(new_deadline, as_of)
+            raise TransitionError(
+                f"item {item.id}: extending by {extend_by} working days gives {new_deadline}, "
+                f"already past on {as_of}; extend by at least {extend_by + short} working days"
+            )
+        changes["deadline"] = new_deadline
+        changes["extensions"] = item.extensions + 1
+        # A new deadline starts a new reminder round with a fresh escalation ladder.
+        changes["escalation_level"] = None
+        details = {
+            "old_deadline": item.deadline.isoformat(),
+            "new_deadline": new_deadline.isoformat(),
+            "extend_by": str(extend_by),
+            "extension_no": str(item.extensions + 1),
+        }
+    if target in CLOSED:
+        changes["closed_on"] = as_of
+    elif item.closed_on is not None:
+        changes["closed_on"] = None
+
+    new_item = replace(item, **changes)  # type: ignore[arg-type]
+    event = Event(
+        item_id=item.id,
+        action=action,
+        from_status=item.status,
+        to_status=target,
+        actor=actor.strip(),
+        role=role,
+        on_date=as_of,
+        reason=reason,
+        evidence=evidence,
+        details=details,
+    )
+    return Transition(new_item, event)

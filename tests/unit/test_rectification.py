@@ -1,0 +1,256 @@
+"""The rectification state machine: the whole table, role checks, required inputs, events."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from typing import Any
+
+import pytest
+
+from bihuan.core.rectification import (
+    COORDINATOR_ONLY,
+    DEPARTMENT_ACTIONS,
+    TRANSITIONS,
+    Action,
+    ItemState,
+    Role,
+    TransitionError,
+    allowed_actions,
+    apply,
+)
+from bihuan.core.workdays import WorkCalendar
+from models.enums import EscalationLevel, RectificationStatus
+
+S = RectificationStatus
+CAL = WorkCalendar()
+ISSUED = date(2022, 9, 1)
+DEADLINE = date(2022, 9, 28)
+TODAY = date(2022, 9, 20)
+
+# Inputs that satisfy every action's requirements, so the table alone decides.
+FULL: dict[str, Any] = {
+    "reason": "说明理由",
+    "evidence": ["整改报告.pdf"],
+    "explanation": "受上位政策限制",
+    "alternative": "采取替代措施",
+    "extend_by": 5,
+    "cal": CAL,
+}
+
+EXPECTED = {
+    (S.OPEN, Action.START): S.IN_PROGRESS,
+    (S.REOPENED, Action.START): S.IN_PROGRESS,
+    (S.OPEN, Action.REPORT_FIXED): S.REPORTED_FIXED,
+    (S.IN_PROGRESS, Action.REPORT_FIXED): S.REPORTED_FIXED,
+    (S.REOPENED, Action.REPORT_FIXED): S.REPORTED_FIXED,
+    (S.REPORTED_FIXED, Action.VERIFY_ACCEPT): S.VERIFIED_CLOSED,
+    (S.REPORTED_FIXED, Action.VERIFY_REJECT): S.REOPENED,
+    (S.OPEN, Action.REQUEST_CANNOT_SOLVE): S.CANNOT_SOLVE_REQUESTED,
+    (S.IN_PROGRESS, Action.REQUEST_CANNOT_SOLVE): S.CANNOT_SOLVE_REQUESTED,
+    (S.REOPENED, Action.REQUEST_CANNOT_SOLVE): S.CANNOT_SOLVE_REQUESTED,
+    (S.CANNOT_SOLVE_REQUESTED, Action.APPROVE_CANNOT_SOLVE): S.CANNOT_SOLVE,
+    (S.CANNOT_SOLVE_REQUESTED, Action.DENY_CANNOT_SOLVE): S.IN_PROGRESS,
+    (S.OPEN, Action.EXTEND): S.OPEN,
+    (S.IN_PROGRESS, Action.EXTEND): S.IN_PROGRESS,
+    (S.REOPENED, Action.EXTEND): S.REOPENED,
+    (S.VERIFIED_CLOSED, Action.REOPEN): S.REOPENED,
+}
+
+
+def item(status: RectificationStatus, **changes: Any) -> ItemState:
+    return ItemState(id=7, status=status, issued_on=ISSUED, deadline=DEADLINE, **changes)
+
+
+def test_the_table_is_the_one_in_the_brief() -> None:
+    assert TRANSITIONS == EXPECTED
+
+
+@pytest.mark.parametrize(("status", "action"), list(itertools.product(S, Action)))
+def test_every_pair_is_accepted_exactly_when_the_table_has_it(
+    status: RectificationStatus, action: Action
+) -> None:
+    if (status, action) in EXPECTED:
+        moved = apply(
+            item(status), action, actor="王科长", role=Role.COORDINATOR, as_of=TODAY, **FULL
+        )
+        assert moved.item.status is EXPECTED[(status, action)]
+        assert moved.event.from_status is status
+        assert moved.event.to_status is EXPECTED[(status, action)]
+        assert moved.item.version == 2
+    else:
+        with pytest.raises(TransitionError) as caught:
+            apply(item(status), action, actor="王科长", role=Role.COORDINATOR, as_of=TODAY, **FULL)
+        message = str(caught.value)
+        assert f"'{status.value}' ({status.label})" in message
+        allowed = [a.value for a in Action if (status, a) in EXPECTED]
+        assert message.endswith("allowed: " + (", ".join(allowed) or "none (the item is closed)"))
+
+
+def test_message_names_state_and_allowed_actions() -> None:
+    with pytest.raises(TransitionError) as caught:
+        apply(
+            item(S.IN_PROGRESS),
+            Action.VERIFY_ACCEPT,
+            actor="王科长",
+            role=Role.COORDINATOR,
+            as_of=TODAY,
+        )
+    assert str(caught.value) == (
+        "item 7: cannot verify_accept (验收销号) an item that is 'in_progress' (整改中); "
+        "allowed: report_fixed, request_cannot_solve, extend"
+    )
+    assert allowed_actions(S.CANNOT_SOLVE) == []
+
+
+@pytest.mark.parametrize("action", sorted(COORDINATOR_ONLY))
+def test_a_department_cannot_verify_approve_extend_or_reopen(action: Action) -> None:
+    status = next(s for (s, a) in EXPECTED if a is action)
+    with pytest.raises(TransitionError, match="only a coordinator"):
+        apply(item(status), action, actor="d01 联络人", role=Role.DEPARTMENT, as_of=TODAY, **FULL)
+
+
+@pytest.mark.parametrize("action", sorted(DEPARTMENT_ACTIONS))
+def test_department_responses_set_last_response(action: Action) -> None:
+    for role in Role:  # a coordinator may record a response on the department's behalf
+        moved = apply(item(S.OPEN), action, actor="张三", role=role, as_of=TODAY, **FULL)
+        assert moved.item.last_response_on == TODAY
+
+
+def test_office_actions_do_not_count_as_a_response() -> None:
+    moved = apply(
+        item(S.REPORTED_FIXED, last_response_on=date(2022, 9, 5)),
+        Action.VERIFY_REJECT,
+        actor="王科长",
+        role=Role.COORDINATOR,
+        as_of=TODAY,
+        reason="佐证材料不足",
+    )
+    assert moved.item.last_response_on == date(2022, 9, 5)
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "missing", "needs"),
+    [
+        (S.IN_PROGRESS, Action.REPORT_FIXED, "evidence", "evidence"),
+        (S.REPORTED_FIXED, Action.VERIFY_REJECT, "reason", "reason"),
+        (S.CANNOT_SOLVE_REQUESTED, Action.DENY_CANNOT_SOLVE, "reason", "reason"),
+        (S.VERIFIED_CLOSED, Action.REOPEN, "reason", "reason"),
+        (S.OPEN, Action.REQUEST_CANNOT_SOLVE, "explanation", "政策解释"),
+        (S.OPEN, Action.REQUEST_CANNOT_SOLVE, "alternative", "替代措施"),
+        (S.OPEN, Action.EXTEND, "reason", "reason"),
+        (S.OPEN, Action.EXTEND, "extend_by", "extend_by"),
+    ],
+)
+def test_required_inputs(
+    status: RectificationStatus, action: Action, missing: str, needs: str
+) -> None:
+    blank: Any = [" "] if missing == "evidence" else (None if missing == "extend_by" else "  ")
+    inputs = {**FULL, missing: blank}
+    with pytest.raises(TransitionError, match=needs):
+        apply(item(status), action, actor="王科长", role=Role.COORDINATOR, as_of=TODAY, **inputs)
+
+
+def test_extension_moves_deadline_in_working_days_and_is_counted() -> None:
+    state = item(S.IN_PROGRESS, escalation_level=EscalationLevel.HEAD, extensions=1)
+    moved = apply(
+        state,
+        Action.EXTEND,
+        actor="王科长",
+        role=Role.COORDINATOR,
+        as_of=date(2022, 9, 29),
+        reason="涉及多部门协调",
+        extend_by=5,
+        cal=CAL,
+    )
+    # 2022-09-28 + 5 working days across National Day (Oct 8 and 9 worked in exchange)
+    assert moved.item.deadline == date(2022, 10, 10)
+    assert moved.item.extensions == 2
+    assert moved.item.escalation_level is None
+    assert moved.item.status is S.IN_PROGRESS
+    assert moved.event.details["old_deadline"] == "2022-09-28"
+    assert moved.event.details["new_deadline"] == "2022-10-10"
+    assert moved.event.reason == "涉及多部门协调"
+
+
+def test_extension_that_ends_in_the_past_is_refused_with_the_days_needed() -> None:
+    with pytest.raises(TransitionError, match="extend by at least 4 working days"):
+        apply(
+            item(S.OPEN),
+            Action.EXTEND,
+            actor="王科长",
+            role=Role.COORDINATOR,
+            as_of=date(2022, 10, 9),  # 4 working days after Sep 28: Sep 29, 30, Oct 8, 9
+            reason="延期",
+            extend_by=1,
+            cal=CAL,
+        )
+
+
+def test_close_and_reopen_track_closed_on() -> None:
+    closed = apply(
+        item(S.REPORTED_FIXED),
+        Action.VERIFY_ACCEPT,
+        actor="王科长",
+        role=Role.COORDINATOR,
+        as_of=TODAY,
+    ).item
+    assert closed.closed_on == TODAY
+    reopened = apply(
+        closed,
+        Action.REOPEN,
+        actor="王科长",
+        role=Role.COORDINATOR,
+        as_of=date(2023, 1, 10),
+        reason="复查发现问题反弹",
+    )
+    assert reopened.item.closed_on is None
+    assert reopened.item.status is S.REOPENED
+    assert reopened.item.version == 3
+
+
+def test_event_records_who_when_why_and_evidence() -> None:
+    moved = apply(
+        item(S.IN_PROGRESS),
+        Action.REPORT_FIXED,
+        actor=" d01 李四 ",
+        role=Role.DEPARTMENT,
+        as_of=TODAY,
+        reason="已建立制度",
+        evidence=["制度文件.pdf", "", "会议纪要.docx"],
+    )
+    event = moved.event
+    assert (event.item_id, event.actor, event.role, event.on_date) == (
+        7,
+        "d01 李四",
+        Role.DEPARTMENT,
+        TODAY,
+    )
+    assert event.evidence == ("制度文件.pdf", "会议纪要.docx")
+    assert event.action is Action.REPORT_FIXED
+
+
+def test_cannot_solve_keeps_explanation_and_alternative() -> None:
+    moved = apply(
+        item(S.OPEN),
+        Action.REQUEST_CANNOT_SOLVE,
+        actor="d01",
+        role=Role.DEPARTMENT,
+        as_of=TODAY,
+        explanation=" 编制总量受控 ",
+        alternative="内部调剂",
+    )
+    assert (moved.item.explanation, moved.item.alternative) == ("编制总量受控", "内部调剂")
+
+
+def test_empty_actor_and_date_before_issue_are_refused() -> None:
+    with pytest.raises(TransitionError, match="actor"):
+        apply(item(S.OPEN), Action.START, actor=" ", role=Role.DEPARTMENT, as_of=TODAY)
+    with pytest.raises(TransitionError, match="before the item was issued"):
+        apply(item(S.OPEN), Action.START, actor="d01", role=Role.DEPARTMENT, as_of=date(2022, 8, 1))
+
+
+def test_transition_error_is_a_user_error() -> None:
+    from bihuan.errors import UserError
+
+    assert issubclass(TransitionError, UserError)
