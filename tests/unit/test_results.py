@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bihuan.core.results import (
     BoardRow,
@@ -248,3 +251,42 @@ def test_year_on_year() -> None:
     assert yoy["A"].delta is None and yoy["A"].rank_change is None
     assert yoy["B"].delta == -20 and yoy["B"].rank_change == -1
     assert yoy["B"].last_colour == "green"
+
+
+@st.composite
+def _departments(draw: st.DrawFn) -> list[ScoredDept]:
+    n = draw(st.integers(0, 40))
+    score = st.sampled_from([60.0, 70.0, 70.00000000001, 80.5, 90.0])
+    return [
+        ScoredDept(
+            code=f"D{i:02d}",
+            name=f"部门{i}",
+            category=draw(st.sampled_from(["economic", "non_economic"])),
+            score=draw(score),
+            year_end_score=draw(st.none() | score),
+            ledger_score=draw(st.none() | score),
+            open_items=draw(st.integers(0, 2)),
+        )
+        for i in range(n)
+    ]
+
+
+@given(_departments(), st.sampled_from(["all", "category"]), st.integers(0, 12), st.integers(0, 12))
+def test_board_properties(depts: list[ScoredDept], scope: str, green: int, red: int) -> None:
+    rows = rank(depts, scope, green=green, red=red)  # type: ignore[arg-type]
+    assert sorted(r.code for r in rows) == sorted(d.code for d in depts)
+    by_scope: dict[str, list[BoardRow]] = {}
+    for r in rows:
+        by_scope.setdefault(r.scope, []).append(r)
+    order_of = {"green": 0, "yellow": 1, "red": 2}
+    for group in by_scope.values():
+        n = len(group)
+        assert [r.rank for r in group] == list(range(1, n + 1))
+        got = [r.colour for r in group]
+        n_green = min(green, n)
+        assert got.count("green") == n_green
+        assert got.count("red") == min(red, n - n_green)
+        assert [order_of[c] for c in got] == sorted(order_of[c] for c in got)
+        # a clearly higher score always ranks higher
+        for above, below in pairwise(group):
+            assert round(above.score, 4) >= round(below.score, 4)
