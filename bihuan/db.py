@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.pool import NullPool
@@ -149,3 +149,8 @@ __all__ = [
     "session_scope",
     "upsert",
 ]
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table of a model, for bulk statements and typed column access (`t.c.x`)."""
+    return model.__table__  # type: ignore[attr-defined,no-any-return]

@@ -6,6 +6,13 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from bihuan.commands import listings
+    from bihuan.commands import cycle, listings
 
     listings.register(app)
+    from bihuan.commands import ingest
+
+    ingest.register(app)
+    cycle.register(app)
+    from bihuan.commands import demo
+
+    demo.register(app)
