@@ -1,0 +1,82 @@
+"""A real SMTP server on loopback (aiosmtpd) that can go down and come back on the same port."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+USER, PASSWORD = "bihuan", "SMTPPASSWORD42"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["subject"])
+
+    @property
+    def text(self) -> str:
+        part = self.message.get_body(preferencelist=("plain",))
+        assert part is not None
+        return str(part.get_content())  # type: ignore[attr-defined]
+
+
+@dataclass
+class MailServer:
+    port: int = field(default_factory=free_port)
+    received: list[Received] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+    _controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+    def _auth(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = auth_data.login.decode() == USER and auth_data.password.decode() == PASSWORD
+        if ok:
+            self.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok)
+
+    def start(self) -> None:
+        self._controller = Controller(
+            self,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self._auth,
+            auth_require_tls=False,  # loopback test server without TLS
+        )
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def url(self, to: str, user: str = USER, password: str = PASSWORD) -> str:
+        # mailto:// (not mailtos://) means plain SMTP; `smtp=` names the server, `to=`/`from=` the
+        # envelope. apprise defaults to no TLS for mailto://, which a loopback server needs.
+        return (
+            f"mailto://{user}:{password}@127.0.0.1:{self.port}"
+            f"?smtp=127.0.0.1&from=bihuan@example.org&to={to}"
+        )
