@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -32,8 +32,8 @@ def mail() -> Iterator[MailServer]:
 
 
 class _Webhook(BaseHTTPRequestHandler):
-    reply: dict[str, Any] = {}
-    seen: list[str] = []
+    reply: ClassVar[dict[str, Any]] = {}
+    seen: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
