@@ -72,7 +72,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 from bihuan.core.chain import (
@@ -123,9 +123,17 @@ PART_LABELS = {"town": "镇街道评县直", "peer": "部门互评", "public": "
 # ---------------------------------------------------------------- formatting
 
 
+# Wide enough for any float written out in full: quantize must never run out of digits.
+_WIDE = Context(prec=800)
+
+
+def _half_up(value: float, step: str) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal(step), rounding=ROUND_HALF_UP, context=_WIDE)
+
+
 def round1(value: float) -> float:
     """Round half up to one decimal, for display only (71.45 -> 71.5, not banker's 71.4)."""
-    return float(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return float(_half_up(value, "0.1"))
 
 
 def display(value: float | None) -> str:
@@ -135,7 +143,7 @@ def display(value: float | None) -> str:
 
 def _num(value: float) -> str:
     """A number in a Chinese sentence: at most two decimals, no trailing zeros."""
-    text = f"{Decimal(repr(value)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):f}"
+    text = f"{_half_up(value, '0.01'):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -249,6 +257,9 @@ def score_qualitative(
     )
 
 
+_CHANGE_CAP = 1e9
+
+
 def _target_score(value: float, target: float, direction: str) -> float:
     # Meeting the target scores 100; short of it, the ratio to the target (never below 0).
     if direction == HIGHER:
@@ -304,7 +315,8 @@ def score_quantitative(
         why = "上年无数据" if baseline is None else "上年为0"
         trend_text = f"{why},趋势得分按{_num(trend)}分计"
     else:
-        raw = (value - baseline) / abs(baseline) * 100.0
+        # Capped so that a near-zero baseline cannot overflow to infinity (not valid JSON).
+        raw = max(-_CHANGE_CAP, min(_CHANGE_CAP, (value - baseline) / abs(baseline) * 100.0))
         change = -raw if direction == LOWER else raw
         trend = _clamp(rule.at_par + rule.points_per_percent * change)
         moved = "持平" if raw == 0 else f"{'提高' if raw > 0 else '下降'}{_num(abs(raw))}%"
