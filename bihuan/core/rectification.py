@@ -21,9 +21,47 @@ from enum import StrEnum
 
 from bihuan.core.workdays import WorkCalendar
 from bihuan.errors import UserError
-from models.enums import EscalationLevel, RectificationStatus
 
-S = RectificationStatus
+
+class Status(StrEnum):
+    """The values of models.enums.Status, mirrored so that the core does not import
+    the models package (which imports SQLModel); a unit test keeps the two equal. Convert at the
+    shell: ``Status(row.status)`` in, ``Status(state.status)`` out."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    REPORTED_FIXED = "reported_fixed"
+    VERIFIED_CLOSED = "verified_closed"
+    REOPENED = "reopened"
+    CANNOT_SOLVE_REQUESTED = "cannot_solve_requested"
+    CANNOT_SOLVE = "cannot_solve"
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS: dict[Status, str] = {
+    Status.OPEN: "待整改",
+    Status.IN_PROGRESS: "整改中",
+    Status.REPORTED_FIXED: "已报整改完成",
+    Status.VERIFIED_CLOSED: "已验收销号",
+    Status.REOPENED: "重新整改",
+    Status.CANNOT_SOLVE_REQUESTED: "申请无法解决",
+    Status.CANNOT_SOLVE: "无法解决(已作政策解释)",
+}
+
+
+class Level(StrEnum):
+    """The values of models.enums.Level (mirrored like Status), lowest first."""
+
+    CONTACT = "contact"
+    HEAD = "head"
+    SECTION = "section"
+    LEADERSHIP = "leadership"
+
+
+S = Status
 
 
 class Action(StrEnum):
@@ -67,7 +105,7 @@ class Role(StrEnum):
 # Statuses in which the department still owes work; an extension only makes sense there.
 _WORKING = (S.OPEN, S.IN_PROGRESS, S.REOPENED)
 
-TRANSITIONS: dict[tuple[RectificationStatus, Action], RectificationStatus] = {
+TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (S.OPEN, Action.START): S.IN_PROGRESS,
     (S.REOPENED, Action.START): S.IN_PROGRESS,
     **{(s, Action.REPORT_FIXED): S.REPORTED_FIXED for s in _WORKING},
@@ -91,7 +129,7 @@ class TransitionError(UserError):
     """A move the table or the rules do not allow; the message says what is allowed instead."""
 
 
-def allowed_actions(status: RectificationStatus) -> list[Action]:
+def allowed_actions(status: Status) -> list[Action]:
     """Actions the table allows from ``status``, in declaration order."""
     return [a for a in Action if (status, a) in TRANSITIONS]
 
@@ -101,11 +139,11 @@ class ItemState:
     """The fields of a rectification item that the state machine reads and writes."""
 
     id: int
-    status: RectificationStatus
+    status: Status
     issued_on: date
     deadline: date
     last_response_on: date | None = None
-    escalation_level: EscalationLevel | None = None
+    escalation_level: Level | None = None
     extensions: int = 0
     explanation: str = ""
     alternative: str = ""
@@ -119,8 +157,8 @@ class Event:
 
     item_id: int
     action: Action
-    from_status: RectificationStatus
-    to_status: RectificationStatus
+    from_status: Status
+    to_status: Status
     actor: str
     role: Role
     on_date: date
@@ -135,7 +173,7 @@ class Transition:
     event: Event
 
 
-def _describe(status: RectificationStatus) -> str:
+def _describe(status: Status) -> str:
     return f"'{status.value}' ({status.label})"
 
 

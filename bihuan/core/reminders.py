@@ -47,19 +47,12 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from bihuan.core.rectification import Level, Status
 from bihuan.core.workdays import WorkCalendar
 from bihuan.policy import Reminders
-from models.enums import EscalationLevel, RectificationStatus
 
-LEVELS: tuple[EscalationLevel, ...] = (
-    EscalationLevel.CONTACT,
-    EscalationLevel.HEAD,
-    EscalationLevel.SECTION,
-    EscalationLevel.LEADERSHIP,
-)
-ACTIVE = frozenset(
-    {RectificationStatus.OPEN, RectificationStatus.IN_PROGRESS, RectificationStatus.REOPENED}
-)
+LEVELS: tuple[Level, ...] = tuple(Level)
+ACTIVE = frozenset({Status.OPEN, Status.IN_PROGRESS, Status.REOPENED})
 LEADERSHIP_TAG = "leadership"
 
 # Tie-break between steps due on the same working day: the later kind is the more advanced.
@@ -73,9 +66,9 @@ class ItemView:
     id: int
     department: str  # the department's apprise tag, e.g. "d01"
     deadline: date
-    status: RectificationStatus
+    status: Status
     issued_on: date
-    escalation_level: EscalationLevel | None = None
+    escalation_level: Level | None = None
     last_response_on: date | None = None
     sent_steps: frozenset[str] = frozenset()  # step keys already in the outbox, any recipient
     extensions: int = 0
@@ -92,8 +85,8 @@ class PlannedNotice:
     kind: str  # pre | due | overdue | escalate
     due_on: date  # the working day the step became due
     skipped: tuple[str, ...]  # earlier unsent steps this notice stands for
-    level: EscalationLevel | None
-    previous_level: EscalationLevel | None
+    level: Level | None
+    previous_level: Level | None
     recipients: tuple[str, ...]
     deadline: date
     overdue_days: int  # working days past the deadline; negative: working days left
@@ -103,9 +96,7 @@ class PlannedNotice:
         return self.level != self.previous_level
 
 
-def recipients(
-    level: EscalationLevel | None, department: str, section: str = "office"
-) -> tuple[str, ...]:
+def recipients(level: Level | None, department: str, section: str = "office") -> tuple[str, ...]:
     """Apprise tags a notice at ``level`` goes to; the contact stays informed at every level.
 
     Tag scheme: ``d01`` the department's contact (联络人), ``d01-head`` its head (主要负责人),
@@ -147,7 +138,7 @@ def _order(name: str, escalate_after: list[int]) -> tuple[int, int] | None:
         if kind == "overdue":
             return (int(arg), 2)
         if kind == "escalate":
-            return (escalate_after[LEVELS.index(EscalationLevel(arg))], 3)
+            return (escalate_after[LEVELS.index(Level(arg))], 3)
     except ValueError:
         return None
     return None
@@ -184,7 +175,7 @@ def _ladder_index(overdue: int, escalate_after: list[int]) -> int:
 
 def escalation_level(
     item: ItemView, *, as_of: date, cal: WorkCalendar, ladder: Reminders
-) -> EscalationLevel | None:
+) -> Level | None:
     """The level ``item`` should be at on ``as_of`` under the freeze rule of this module."""
     deadline = cal.add_workdays(item.deadline, 0)
     between = cal.workdays_between
@@ -196,7 +187,7 @@ _Between = Callable[[date, date], int]
 
 def _level(
     item: ItemView, deadline: date, overdue: int, between: _Between, ladder: Reminders
-) -> EscalationLevel | None:
+) -> Level | None:
     steps = ladder.escalate_after
     stored = -1 if item.escalation_level is None else LEVELS.index(item.escalation_level)
     response = None

@@ -14,15 +14,16 @@ from bihuan.core.rectification import (
     TRANSITIONS,
     Action,
     ItemState,
+    Level,
     Role,
+    Status,
     TransitionError,
     allowed_actions,
     apply,
 )
 from bihuan.core.workdays import WorkCalendar
-from models.enums import EscalationLevel, RectificationStatus
 
-S = RectificationStatus
+S = Status
 CAL = WorkCalendar()
 ISSUED = date(2022, 9, 1)
 DEADLINE = date(2022, 9, 28)
@@ -58,7 +59,7 @@ EXPECTED = {
 }
 
 
-def item(status: RectificationStatus, **changes: Any) -> ItemState:
+def item(status: Status, **changes: Any) -> ItemState:
     return ItemState(id=7, status=status, issued_on=ISSUED, deadline=DEADLINE, **changes)
 
 
@@ -68,7 +69,7 @@ def test_the_table_is_the_one_in_the_brief() -> None:
 
 @pytest.mark.parametrize(("status", "action"), list(itertools.product(S, Action)))
 def test_every_pair_is_accepted_exactly_when_the_table_has_it(
-    status: RectificationStatus, action: Action
+    status: Status, action: Action
 ) -> None:
     if (status, action) in EXPECTED:
         moved = apply(
@@ -142,9 +143,7 @@ def test_office_actions_do_not_count_as_a_response() -> None:
         (S.OPEN, Action.EXTEND, "extend_by", "extend_by"),
     ],
 )
-def test_required_inputs(
-    status: RectificationStatus, action: Action, missing: str, needs: str
-) -> None:
+def test_required_inputs(status: Status, action: Action, missing: str, needs: str) -> None:
     blank: Any = [" "] if missing == "evidence" else (None if missing == "extend_by" else "  ")
     inputs = {**FULL, missing: blank}
     with pytest.raises(TransitionError, match=needs):
@@ -152,7 +151,7 @@ def test_required_inputs(
 
 
 def test_extension_moves_deadline_in_working_days_and_is_counted() -> None:
-    state = item(S.IN_PROGRESS, escalation_level=EscalationLevel.HEAD, extensions=1)
+    state = item(S.IN_PROGRESS, escalation_level=Level.HEAD, extensions=1)
     moved = apply(
         state,
         Action.EXTEND,
@@ -254,3 +253,26 @@ def test_transition_error_is_a_user_error() -> None:
     from bihuan.errors import UserError
 
     assert issubclass(TransitionError, UserError)
+
+
+def test_core_vocabularies_mirror_models_enums() -> None:
+    from models.enums import EscalationLevel, RectificationStatus
+
+    assert [s.value for s in Status] == [s.value for s in RectificationStatus]
+    assert [s.label for s in Status] == [s.label for s in RectificationStatus]
+    assert [v.value for v in Level] == [v.value for v in EscalationLevel]
+    # str enums: a models value finds its core transition and back
+    assert TRANSITIONS[(RectificationStatus.OPEN, Action.START)] == RectificationStatus.IN_PROGRESS
+
+
+def test_the_core_imports_no_database_or_delivery_library() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, bihuan.core.workdays, bihuan.core.rectification, bihuan.core.reminders; "
+        "print(sorted(m for m in ('sqlmodel', 'sqlalchemy', 'prefect', 'apprise', 'models') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bihuan.core.rectification import Level, Status
 from bihuan.core.reminders import (
     ItemView,
     PlannedNotice,
@@ -20,10 +21,9 @@ from bihuan.core.reminders import (
 )
 from bihuan.core.workdays import WorkCalendar
 from bihuan.policy import Reminders
-from models.enums import EscalationLevel, RectificationStatus
 
-S = RectificationStatus
-L = EscalationLevel
+S = Status
+L = Level
 CAL = WorkCalendar()
 LADDER = Reminders()  # pre 5/2/1, due day, overdue gaps 1/2/4/8, escalate at 0/3/6/10
 DEADLINE = date(2022, 10, 10)  # Monday after National Day; Oct 8–9 are worked (调休)
