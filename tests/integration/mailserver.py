@@ -1,12 +1,16 @@
-"""A real SMTP server on loopback (aiosmtpd) that can go down and come back on the same port."""
+"""Real servers on loopback for tests: SMTP (aiosmtpd) that can go down and come back on the same
+port, and a JSON webhook that answers like a chat bot."""
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -80,3 +84,41 @@ class MailServer:
             f"mailto://{user}:{password}@127.0.0.1:{self.port}"
             f"?smtp=127.0.0.1&from=bihuan@example.org&to={to}"
         )
+
+
+class _WebhookHandler(BaseHTTPRequestHandler):
+    reply: ClassVar[dict[str, Any]] = {}
+    seen: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", 0))
+        self.seen.append(self.rfile.read(length).decode())
+        body = json.dumps(self.reply).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class Webhook:
+    """A JSON webhook on loopback that answers HTTP 200 with `reply` (like a chat bot does)."""
+
+    def __init__(self, reply: dict[str, Any] | None = None) -> None:
+        self.handler: type[_WebhookHandler] = type(
+            "Handler", (_WebhookHandler,), {"reply": reply or {}, "seen": []}
+        )
+        self._server = HTTPServer(("127.0.0.1", 0), self.handler)
+        self.port = int(self._server.server_port)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def seen(self) -> list[str]:
+        return self.handler.seen
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

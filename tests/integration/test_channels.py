@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -20,7 +17,7 @@ from notifications.channels import (
     demo_config,
     load_channels,
 )
-from tests.integration.mailserver import PASSWORD, MailServer
+from tests.integration.mailserver import PASSWORD, MailServer, Webhook, _WebhookHandler
 
 
 @pytest.fixture
@@ -31,33 +28,11 @@ def mail() -> Iterator[MailServer]:
     server.stop()
 
 
-class _Webhook(BaseHTTPRequestHandler):
-    reply: ClassVar[dict[str, Any]] = {}
-    seen: ClassVar[list[str]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length", 0))
-        self.seen.append(self.rfile.read(length).decode())
-        body = json.dumps(self.reply).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def webhook() -> Iterator[tuple[int, type[_Webhook]]]:
-    handler = type("Handler", (_Webhook,), {"reply": {}, "seen": []})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port, handler
-    server.shutdown()
-    server.server_close()
+def webhook() -> Iterator[tuple[int, type[_WebhookHandler]]]:
+    hook = Webhook()
+    yield hook.port, hook.handler
+    hook.stop()
 
 
 def _yaml(*entries: tuple[str, str]) -> str:
@@ -146,7 +121,7 @@ def test_chat_bot_200_with_errcode_is_a_failure(
     url: str,
     rejected: dict[str, Any],
     accepted: dict[str, Any],
-    webhook: tuple[int, type[_Webhook]],
+    webhook: tuple[int, type[_WebhookHandler]],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -193,7 +168,7 @@ def test_bot_reply_error_reads_only_json_200_replies() -> None:
 
 
 def test_tokens_never_reach_logs_or_results(
-    mail: MailServer, webhook: tuple[int, type[_Webhook]], caplog: pytest.LogCaptureFixture
+    mail: MailServer, webhook: tuple[int, type[_WebhookHandler]], caplog: pytest.LogCaptureFixture
 ) -> None:
     port, handler = webhook
     handler.reply = {"ok": True}
