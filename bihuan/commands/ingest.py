@@ -93,7 +93,7 @@ def import_cmd(
         except ImportFailed as failed:
             bar.stop()
             rep = failed.report
-            console.print(_issue_table(f"{len(rep.errors)} errors 错误", rep.errors, "bold red"))
+            console.print(_issue_table(f"{len(rep.errors)} error(s) 错误", rep.errors, "bold red"))
             if rep.warnings:
                 console.print(
                     _issue_table(f"{len(rep.warnings)} warnings 提示", rep.warnings, "yellow")

@@ -80,7 +80,7 @@ class ImportFailed(UserError):
         n = len(report.errors)
         super().__init__(
             f"{n} error{'s' if n != 1 else ''} in {report.source}; nothing was imported. "
-            "Correct the cells listed and import again."
+            "Correct what is listed and import again."
         )
 
 
