@@ -189,10 +189,45 @@ class Points(_Strict):
     non_economic: float = Field(ge=0, le=100)
 
 
+class SupervisingSection(_Strict):
+    """A section of the office that supervises rectification (督促科室), and its apprise tag."""
+
+    name: str = Field(min_length=1, max_length=100)
+    tag: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _default_sections() -> dict[str, SupervisingSection]:
+    ops = SupervisingSection(name="机关职能运行监管办公室", tag="section-ops")
+    check = SupervisingSection(name="监督检查科(实名制管理科)", tag="section-inspection")
+    return {
+        "indicator": ops,
+        "missing_submission": ops,
+        "central_task": ops,
+        "satisfaction": ops,
+        "hotline": ops,
+        "carried_over": ops,
+        "staffing": check,
+    }
+
+
 class FindingRules(_Strict):
+    """When an assessment result becomes a finding (问题), and who supervises its rectification."""
+
     indicator_fail_below: Score = 60
     satisfaction_low_below: Score = 70
     hotline_late_share_above: Share = 0.1
+    hotline_min_cases: int = Field(default=5, ge=1)
+    high_severity_below: Score = 30
+    sections: dict[str, SupervisingSection] = Field(default_factory=_default_sections)
+
+    @field_validator("sections")
+    @classmethod
+    def _every_category(cls, value: dict[str, SupervisingSection]) -> dict[str, SupervisingSection]:
+        known = set(_default_sections())
+        unknown = set(value) - known
+        if unknown:
+            raise ValueError(f"unknown finding categories {sorted(unknown)}; use {sorted(known)}")
+        return {**_default_sections(), **value}
 
 
 class Deadlines(_Strict):
