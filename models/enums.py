@@ -123,6 +123,8 @@ class NotificationStatus(LabelledEnum):
     SENT = "sent"
     FAILED = "failed"
     DEAD = "dead"
+    # A reminder marker folded into the recipient's daily digest: a record, never sent itself.
+    DIGESTED = "digested"
 
 
 class Colour(LabelledEnum):
@@ -204,6 +206,7 @@ labels(
         "pending": "待发送",
         "failed": "发送失败",
         "dead": "已停止重试",
+        "digested": "已并入每日汇总",
         "green": "绿牌",
         "yellow": "黄牌",
         "red": "红牌",
