@@ -16,3 +16,6 @@ def register(app: typer.Typer) -> None:
     from bihuan.commands import demo
 
     demo.register(app)
+    from bihuan.commands import server
+
+    server.register(app)

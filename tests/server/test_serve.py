@@ -1,0 +1,181 @@
+"""`bihuan server` + `bihuan serve` on a real Prefect server: schedules, a run triggered with
+`prefect deployment run`, and a problem list paused for approval and resumed with the form's
+input (what the UI does), ending in our audit log."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from bihuan.db import get_engine
+from bihuan.deployments import deployment_specs
+from bihuan.ingest.load import import_path
+from bihuan.migrate import upgrade
+from bihuan.policy import load_policy
+from tests.flows.small_county import write_small_county
+from tests.server.conftest import (
+    BIN,
+    REPO,
+    free_port,
+    offline_env,
+    prefect_api,
+    prefect_cli,
+    running,
+    wait_healthy,
+    wait_until,
+)
+
+pytestmark = pytest.mark.server
+
+POLICY = load_policy(REPO / "config")
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`bihuan server` on a free loopback port, PREFECT_HOME in a temporary folder."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    log = home / "server.log"
+    cmd = [str(BIN / "bihuan"), "server", "--host", "127.0.0.1", "--port", str(port)]
+    with running(cmd, offline_env(home), log) as proc:
+        api = f"http://127.0.0.1:{port}/api"
+        wait_healthy(api, proc, log)
+        yield api, home
+
+
+@pytest.fixture(scope="module")
+def app_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("app")
+    url = f"sqlite:///{folder / 'bihuan.db'}"
+    upgrade(url)
+    import_path(
+        url, write_small_county(folder / "county"), year=2022, jurisdiction="juxian", actor="t"
+    )
+    return url
+
+
+@pytest.fixture(scope="module")
+def served(prefect_server: tuple[str, Path], app_db: str) -> Iterator[dict[str, str]]:
+    """`bihuan serve` against the server, until the four deployments are registered."""
+    api, home = prefect_server
+    env = offline_env(home, PREFECT_API_URL=api)
+    log = home / "serve.log"
+    with running([str(BIN / "bihuan"), "serve", "--db", app_db], env, log) as proc:
+
+        def registered() -> bool:
+            assert proc.poll() is None, log.read_text()[-4000:]
+            with prefect_api(api) as client:
+                return len(client.read_deployments()) >= 4
+
+        wait_until(registered, timeout=90, what="four deployments", log=log)
+        yield env
+
+
+def rows(url: str, sql: str) -> list[Any]:
+    with get_engine(url).connect() as conn:
+        return list(conn.execute(text(sql)).all())
+
+
+def test_deployments_are_scheduled_by_cron_in_shanghai_and_active(
+    prefect_server: tuple[str, Path], served: dict[str, str]
+) -> None:
+    api, _ = prefect_server
+    specs = {s.full_name: s for s in deployment_specs(POLICY)}
+    with prefect_api(api) as client:
+        deployments = client.read_deployments()
+        flows = {f.id: f.name for f in client.read_flows()}
+        found = {f"{flows[d.flow_id]}/{d.name}": d for d in deployments}
+        assert set(found) == set(specs)
+        for name, dep in found.items():
+            assert not dep.paused, name
+            [sched] = dep.schedules
+            assert sched.active, name
+            assert sched.schedule.cron == specs[name].cron
+            assert sched.schedule.timezone == "Asia/Shanghai"
+        # the scheduler fills the next days of the daily tracker at 09:00 Shanghai time
+        daily = found["daily-tracking/daily-tracking"]
+
+        def scheduled() -> list[Any]:
+            return [
+                r
+                for r in client.read_flow_runs(limit=20)
+                if r.deployment_id == daily.id and r.state and r.state.is_scheduled()
+            ]
+
+        runs = wait_until(scheduled, timeout=60, what="scheduled daily-tracking runs")
+    shanghai = {
+        r.expected_start_time.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M") for r in runs
+    }
+    assert shanghai == {"09:00"}
+    assert all(r.expected_start_time > datetime.now(UTC) for r in runs)
+
+
+def _run_deployment(env: dict[str, str], name: str, params: dict[str, Any]) -> UUID:
+    out = prefect_cli(env, "deployment", "run", name, "--params", json.dumps(params))
+    match = re.search(r"UUID:\s*([0-9a-f-]{36})", out)
+    assert match, out
+    return UUID(match.group(1))
+
+
+def test_mid_year_run_pauses_for_approval_and_the_form_input_resumes_it(
+    prefect_server: tuple[str, Path], served: dict[str, str], app_db: str
+) -> None:
+    from prefect.flow_runs import resume_flow_run
+
+    api, home = prefect_server
+    parent_id = _run_deployment(
+        served,
+        "mid-year-assessment/mid-year-assessment",
+        {"year": 2022, "as_of": "2022-07-04", "seed": 7},
+    )
+    with prefect_api(api) as client:
+
+        def paused() -> Any:
+            parent = client.read_flow_run(parent_id)
+            assert parent.state and not parent.state.is_final(), parent.state
+            for run in client.read_flow_runs(limit=50):
+                if run.name == "issue-problem-lists-2022-mid-year" and run.state.is_paused():
+                    return run
+            return None
+
+        child = wait_until(paused, timeout=150, what="a paused issue-problem-lists run")
+        # nothing reaches a department before approval
+        assert rows(app_db, "SELECT count(*) FROM notification")[0][0] == 0
+        assert rows(app_db, "SELECT count(*) FROM rectificationitem")[0][0] == 0
+        [(drop_id,)] = rows(app_db, "SELECT id FROM finding WHERE key = 'mid-year:submission'")
+        # what the Resume form on the flow-run page submits
+        resume_flow_run(
+            child.id,
+            run_input={
+                "approver": "王主任",
+                "approve": True,
+                "drop": [{"finding_id": drop_id, "reason": "材料已于评估窗口后补交"}],
+                "deadlines": [],
+            },
+        )
+
+        def finished() -> Any:
+            state = client.read_flow_run(parent_id).state
+            return state if state and state.is_final() else None
+
+        state = wait_until(finished, timeout=90, what="the mid-year run to finish")
+    assert state.is_completed(), f"{state}\n{(home / 'serve.log').read_text()[-4000:]}"
+    audit = rows(app_db, "SELECT actor, action, entity_key, details FROM auditlog ORDER BY id")
+    approved = [a for a in audit if a.action == "problem_lists_approved"]
+    assert [(a.actor, a.entity_key) for a in approved] == [("王主任", "2022/mid-year")]
+    dropped = [a for a in audit if a.action == "finding_dropped"]
+    assert [(a.actor, a.entity_key) for a in dropped] == [("王主任", str(drop_id))]
+    details = dropped[0].details
+    details = json.loads(details) if isinstance(details, str) else details
+    assert details["reason"] == "材料已于评估窗口后补交"
+    assert rows(app_db, f"SELECT status FROM finding WHERE id = {drop_id}") == [("dropped",)]
+    assert rows(app_db, "SELECT count(*) FROM rectificationitem")[0][0] == 3
