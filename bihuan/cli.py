@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from typer.core import TyperGroup
 
 from bihuan.app import AppContext, app_context
 from bihuan.errors import UserError
@@ -16,8 +19,34 @@ from bihuan.errors import UserError
 console = Console()
 err_console = Console(stderr=True)
 
+
+class BihuanGroup(TyperGroup):
+    """Turns a user's mistake (UserError) into a one-line message and its exit code, however
+    the command is invoked (the console script, `python -m`, or a test's CliRunner)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            _fail(str(exc), exc.exit_code)
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            hint = (
+                "the database has no bihuan schema yet, or an old one: run `bihuan db upgrade`"
+                if "no such table" in reason or "does not exist" in reason
+                else "check --db / BIHUAN_DATABASE_URL and that the database server is running"
+            )
+            _fail(f"database error: {reason}\n{hint}", 1)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
 app = typer.Typer(
     name="bihuan",
+    cls=BihuanGroup,
     help="闭环 bihuan: department-performance supervision as closed loops (机关职能运行监管评估).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -112,11 +141,7 @@ def _register_commands() -> None:
 
 def main() -> None:
     _register_commands()
-    try:
-        app()
-    except UserError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
-        raise SystemExit(exc.exit_code) from None
+    app()
 
 
 __all__ = [

@@ -13,6 +13,16 @@ def register(app: typer.Typer) -> None:
 
     ingest.register(app)
     cycle.register(app)
+    __import__("bihuan.commands.notify", fromlist=["register"]).register(app)
+    from bihuan.commands import results
+
+    results.register(app)
+    from bihuan.commands import rectify
+
+    rectify.register(app)
+    from bihuan.commands import problems
+
+    problems.register(app)
     from bihuan.commands import demo
 
     demo.register(app)

@@ -95,3 +95,88 @@ def test_auto_approval_creates_items_with_working_day_deadlines_and_outbox_rows(
     assert again.items_created == 0
     assert rows(assessed, "SELECT count(*) FROM notification")[0][0] == 3
     assert rows(assessed, "SELECT count(*) FROM rectificationitem")[0][0] == 4
+
+
+def test_cli_issue_then_approve_with_a_drop_and_a_deadline_change(
+    assessed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from bihuan.cli import _register_commands, app
+
+    monkeypatch.setenv("BIHUAN_JURISDICTION", "juxian")
+    _register_commands()
+    runner = CliRunner()
+    out = runner.invoke(
+        app,
+        [
+            "problems",
+            "issue",
+            "--year",
+            "2022",
+            "--phase",
+            "mid-year",
+            "--as-of",
+            "2022-07-04",
+            "--db",
+            assessed,
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert "awaiting approval" in out.output
+    listed = runner.invoke(app, ["findings", "--year", "2022", "--json", "--db", assessed])
+    found = {f["key"]: f for f in json.loads(listed.stdout)}
+    drop_id = found["mid-year:satisfaction"]["id"]
+    move_id = found["mid-year:chain:CT1"]["id"]
+    bad = runner.invoke(
+        app,
+        [
+            "problems",
+            "approve",
+            "--year",
+            "2022",
+            "--phase",
+            "mid-year",
+            "--approver",
+            "王主任",
+            "--drop",
+            "9999:no such",
+            "--db",
+            assessed,
+        ],
+    )
+    assert bad.exit_code == 1 and "9999" in bad.output
+    assert rows(assessed, "SELECT count(*) FROM rectificationitem")[0][0] == 0
+    ok = runner.invoke(
+        app,
+        [
+            "problems",
+            "approve",
+            "--year",
+            "2022",
+            "--phase",
+            "mid-year",
+            "--approver",
+            "王主任",
+            "--drop",
+            f"{drop_id}:town ratings were incomplete",
+            "--deadline",
+            f"{move_id}:2022-08-31",
+            "--as-of",
+            "2022-07-05",
+            "--db",
+            assessed,
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    items = dict(
+        rows(
+            assessed,
+            "SELECT f.key, r.deadline FROM rectificationitem r JOIN finding f ON f.id = r.finding_id",
+        )
+    )
+    assert "mid-year:satisfaction" not in items and str(items["mid-year:chain:CT1"]) == "2022-08-31"
+    actions = {a for (a,) in rows(assessed, "SELECT action FROM auditlog WHERE actor = '王主任'")}
+    assert {"finding_dropped", "deadline_changed", "problem_lists_approved"} <= actions
