@@ -32,3 +32,22 @@ def current(url: str) -> str | None:
 
     with get_engine(url).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+def require_current(url: str) -> None:
+    """Stop with a clear message when the database's schema is missing or behind the code."""
+    from bihuan.errors import UserError
+
+    have, want = current(url), head()
+    if have != want:
+        state = "has no bihuan schema" if have is None else f"is at schema revision {have}"
+        raise UserError(
+            f"the database {url.split('@')[-1]} {state}, the code needs {want}; "
+            "run `bihuan db upgrade` (with the same --db) first"
+        )

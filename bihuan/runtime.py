@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -33,5 +34,36 @@ def configure_offline_prefect() -> None:
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_UI_ENABLED": "true",
     }
+    logging_yml = Path(__file__).resolve().parents[1] / "config" / "prefect-logging.yml"
+    if logging_yml.exists():
+        defaults["PREFECT_LOGGING_SETTINGS_PATH"] = str(logging_yml)
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+
+
+def _user_error_names() -> set[str]:
+    from bihuan.errors import UserError
+
+    names, todo = set(), [UserError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names
+
+
+class HideUserErrors(logging.Filter):
+    """Console-log filter (config/prefect-logging.yml): a user's mistake raised inside a flow is
+    reported once, by the command, as a message; Prefect's console would otherwise print its
+    traceback too. The records still reach the Prefect API, so the UI shows them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from bihuan.errors import UserError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, UserError):
+            return False
+        if record.levelno >= logging.ERROR:
+            text = record.getMessage()
+            return not any(f"{name}(" in text or f"{name}:" in text for name in _user_error_names())
+        return True

@@ -52,7 +52,10 @@ def parse_date(value: str | None, option: str = "--as-of") -> date:
 def bind_flows_to(db: str | None, jurisdiction: str | None) -> Any:
     """Flows read the database and jurisdiction from the environment (never from parameters,
     which Prefect stores and shows); point them at what the command was given."""
+    from bihuan.migrate import require_current
+
     ctx = ctx_for(db, jurisdiction)
+    require_current(ctx.db_url)
     os.environ["BIHUAN_DATABASE_URL"] = ctx.db_url
     os.environ["BIHUAN_JURISDICTION"] = ctx.jurisdiction
     reset_settings()
