@@ -174,6 +174,8 @@ class Scoring(_Strict):
     chain: ChainRule = ChainRule()
     rating_scale_max: float = Field(default=5, gt=1)
     year_end_weight: Share = 0.6
+    # points taken off the ledger component per item carried from last year (次年复查延续事项)
+    carried_penalty: float = Field(default=2.0, ge=0, le=100)
 
 
 class Board(_Strict):

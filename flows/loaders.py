@@ -24,6 +24,9 @@ from models import (
     CentralTaskLink,
     CentralTaskResult,
     Department,
+    Finding,
+    FindingCategory,
+    FindingStatus,
     HotlineCase,
     Indicator,
     IndicatorHistory,
@@ -170,6 +173,20 @@ def load_phase_inputs(session: Session, scope: Scope) -> PhaseInputs:
         if due_on <= cutoff:
             hotline[dept_id].append(closed_on is not None and closed_on <= due_on)
 
+    f = table(Finding)
+    # Last year's items carried by the re-check (flows/recheck.py) count again in this year's
+    # score, unless the coordinator dropped the finding when approving the problem list.
+    carried = dict(
+        session.execute(
+            select(f.c.department_id, func.count())
+            .where(
+                f.c.cycle_id == scope.cycle_id,
+                f.c.category == FindingCategory.CARRIED_OVER.value,
+                f.c.status != FindingStatus.DROPPED.value,
+            )
+            .group_by(f.c.department_id)
+        ).all()
+    )
     inputs = {
         d.code: DepartmentInput(
             code=d.code,
@@ -183,6 +200,7 @@ def load_phase_inputs(session: Session, scope: Scope) -> PhaseInputs:
                 public=tuple(public.get(d.id, ())),
                 hotline_on_time=tuple(hotline.get(d.id, ())),
             ),
+            carried_items=int(carried.get(d.id, 0)),
         )
         for d in depts
     }

@@ -663,6 +663,8 @@ class DepartmentInput:
     indicators: Sequence[IndicatorInput] = ()
     staffing: Sequence[StaffingCheckInput] = ()
     satisfaction: SatisfactionInput = SatisfactionInput()
+    # last year's items carried into this year by the re-check (次年复查): they count again
+    carried_items: int = 0
 
 
 @dataclass(frozen=True)
@@ -762,6 +764,13 @@ class DepartmentScore:
     def _explain_ledger(self) -> list[str]:
         score = self.components["ledger"].score
         out = [f"一、主责主业履职成效 {display(score)} 分(各指标得分按指标权重加权平均)"]
+        details = self.components["ledger"].details
+        if details.get("carried_items"):
+            out.append(
+                f"  其中上年度问题延续{details['carried_items']}项,每项扣"
+                f"{_num(details['carried_penalty'])}分(指标加权平均"
+                f"{display(details.get('indicator_mean'))}分)"
+            )
         for sec in self.sections:
             missing = f",其中{sec.missing}项未报送" if sec.missing else ""
             out.append(
@@ -835,6 +844,18 @@ class DepartmentScore:
         return out
 
 
+def carried_deduction(ledger: float | None, carried_items: int, scoring: Scoring) -> float | None:
+    """Ledger score after the carried-item deduction (上年度问题延续扣分), never below 0.
+
+    Each of last year's items carried by the re-check takes ``carried_penalty`` points off the
+    ledger component; a department with no ledger to assess has nothing to deduct from.
+    每项上年度未整改到位、经次年复查延续的问题,从主责主业履职成效得分中扣 carried_penalty 分,扣完为止。
+    """
+    if ledger is None or carried_items <= 0:
+        return ledger
+    return max(0.0, ledger - scoring.carried_penalty * carried_items)
+
+
 def score_department(
     department: DepartmentInput,
     *,
@@ -850,8 +871,9 @@ def score_department(
     satisfaction = score_satisfaction(
         department.satisfaction, scoring.satisfaction, scoring.rating_scale_max
     )
+    ledger_score = carried_deduction(ledger.score, department.carried_items, scoring)
     scores = {
-        "ledger": ledger.score,
+        "ledger": ledger_score,
         "staffing": staffing.score,
         "central_tasks": central.score,
         "satisfaction": satisfaction.score,
@@ -870,6 +892,9 @@ def score_department(
                 for s in ledger.sections
             ],
             "missing": sum(1 for i in indicators if i.missing),
+            "indicator_mean": ledger.score,
+            "carried_items": department.carried_items,
+            "carried_penalty": scoring.carried_penalty,
         },
         "staffing": {
             "checks": [
