@@ -1,0 +1,317 @@
+"""Two years of the cycle on a six-department county: re-check, board, sanctions, report.
+
+Everything goes through production code (importer, annual-cycle, issue-problem-lists,
+recheck, results, the CLI); only the departments' and coordinator's moves on the
+rectification ledger are applied with the core state machine and stored directly.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from bihuan.core.rectification import Action, ItemState, Role, Status, apply
+from bihuan.db import get_engine
+from bihuan.ingest.load import import_path
+from flows.cycle import annual_cycle
+from flows.problems import issue_problem_lists
+from flows.recheck import recheck
+from flows.results import results
+from models import PhaseKind
+from tests.flows.two_year_county import write_county
+
+MID = PhaseKind.MID_YEAR
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rows(url: str, sql: str, **params: Any) -> list[Any]:
+    with get_engine(url).connect() as conn:
+        return list(conn.execute(text(sql), params).all())
+
+
+def move(url: str, key: str, steps: list[tuple[Action, Role, dict[str, Any]]], on: date) -> None:
+    """Walk the item of finding `key` through the state machine and store the outcome."""
+    with get_engine(url).begin() as conn:
+        r = conn.execute(
+            text(
+                "SELECT r.* FROM rectificationitem r JOIN finding f ON f.id = r.finding_id "
+                "WHERE f.key = :k"
+            ),
+            {"k": key},
+        ).one()
+        state = ItemState(
+            id=r.id,
+            status=Status(r.status),
+            issued_on=date.fromisoformat(str(r.issued_on)),
+            deadline=date.fromisoformat(str(r.deadline)),
+        )
+        seq = conn.execute(
+            text("SELECT max(seq) FROM rectificationevent WHERE item_id = :i"), {"i": r.id}
+        ).scalar_one()
+        for action, role, kw in steps:
+            t = apply(state, action, actor="测试", role=role, as_of=on, **kw)
+            state = t.item
+            seq += 1
+            conn.execute(
+                text(
+                    "INSERT INTO rectificationevent (item_id, seq, from_status, to_status, actor,"
+                    " on_date, reason, evidence, at) VALUES (:i, :s, :f, :t, '测试', :d, '', '[]',"
+                    " CURRENT_TIMESTAMP)"
+                ),
+                {
+                    "i": r.id,
+                    "s": seq,
+                    "f": t.event.from_status.value,
+                    "t": state.status.value,
+                    "d": on,
+                },
+            )
+        closed = on if state.status in (Status.VERIFIED_CLOSED, Status.CANNOT_SOLVE) else None
+        conn.execute(
+            text(
+                "UPDATE rectificationitem SET status = :s, closed_on = :c, explanation = :e,"
+                " alternative = :a, version = version + :n WHERE id = :i"
+            ),
+            {
+                "s": state.status.value,
+                "c": closed,
+                "e": state.explanation,
+                "a": state.alternative,
+                "n": len(steps),
+                "i": r.id,
+            },
+        )
+
+
+FIXED = [
+    (Action.START, Role.DEPARTMENT, {}),
+    (Action.REPORT_FIXED, Role.DEPARTMENT, {"evidence": ["整改报告.pdf"]}),
+    (Action.VERIFY_ACCEPT, Role.COORDINATOR, {}),
+]
+CANNOT = [
+    (
+        Action.REQUEST_CANNOT_SOLVE,
+        Role.DEPARTMENT,
+        {"explanation": "受上级政策限制", "alternative": "以购买服务方式替代"},
+    ),
+    (Action.APPROVE_CANNOT_SOLVE, Role.COORDINATOR, {}),
+]
+
+
+@pytest.fixture
+def county(tmp_path: Path, sqlite_db: str, use_db: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    config = shutil.copytree(ROOT / "config", tmp_path / "config")
+    policy = (config / "policy.toml").read_text(encoding="utf-8")
+    assert "green = 10\nred = 10" in policy
+    (config / "policy.toml").write_text(
+        policy.replace("green = 10\nred = 10", "green = 2\nred = 2"), encoding="utf-8"
+    )
+    monkeypatch.setenv("BIHUAN_CONFIG_DIR", str(config))
+    monkeypatch.setenv("BIHUAN_HOME", str(tmp_path))
+    monkeypatch.setenv("BIHUAN_JURISDICTION", "juxian")
+    use_db(sqlite_db)
+    return sqlite_db
+
+
+def board(url: str, year: int) -> list[tuple[str, int, str, float]]:
+    return [
+        (code, rank, colour, round(score, 4))
+        for code, rank, colour, score in rows(
+            url,
+            "SELECT d.code, b.rank, b.colour, b.score FROM boardentry b "
+            "JOIN department d ON d.id = b.department_id JOIN cycle c ON c.id = b.cycle_id "
+            "WHERE c.year = :y ORDER BY b.rank",
+            y=year,
+        )
+    ]
+
+
+def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Path) -> None:
+    url = county
+    # ---- 2022: assess, issue, rectify, results
+    import_path(
+        url, write_county(tmp_path / "y2022", 2022), year=2022, jurisdiction="juxian", actor="t"
+    )
+    annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=1)
+    issued = issue_problem_lists(
+        year=2022, phase=MID, as_of=date(2022, 7, 4), auto_approve="王主任", wait_for_approval=False
+    )
+    assert issued.items_created == 4
+    on = date(2022, 7, 8)
+    move(url, "mid-year:indicator:D06-S1-01", FIXED, on)  # fixed, and passes in 2023
+    move(url, "mid-year:indicator:D06-S1-02", FIXED, on)  # verified, but fails again in 2023
+    move(url, "mid-year:indicator:D05-S1-02", CANNOT, on)  # cannot be solved
+    # D02-S1-04 stays open: not fixed
+    r2022 = results(year=2022, as_of=date(2023, 1, 5))
+    # D02 and D03 tie at 75 on the green boundary: D02 has one open item, so D03 goes first
+    assert board(url, 2022) == [
+        ("D01", 1, "green", 100.0),
+        ("D03", 2, "green", 75.0),
+        ("D02", 3, "yellow", 75.0),
+        ("D04", 4, "yellow", 60.0),
+        ("D05", 5, "red", 30.0),
+        ("D06", 6, "red", 0.0),
+    ]
+    assert {r["code"]: r["tie_rule"] for r in r2022.board}["D02"] == "open_items"
+    assert not [c for c in r2022.consequences if c["kind"] == "head_talk"]  # no last year
+
+    # ---- 2023: January re-check, mid-year assessment, re-check again, re-assess
+    import_path(
+        url, write_county(tmp_path / "y2023", 2023), year=2023, jurisdiction="juxian", actor="t"
+    )
+    jan = recheck(year=2023, as_of=date(2023, 1, 10))
+    by_key = {d["item"]: d["outcome"] for d in jan.decisions}
+    items = dict(
+        rows(
+            url, "SELECT f.key, r.id FROM rectificationitem r JOIN finding f ON f.id = r.finding_id"
+        )
+    )
+    assert by_key == {
+        items["mid-year:indicator:D02-S1-04"]: "carried",
+        items["mid-year:indicator:D05-S1-02"]: "stays_cannot_solve",
+        items["mid-year:indicator:D06-S1-01"]: "stays_closed",  # no 2023 result yet
+        items["mid-year:indicator:D06-S1-02"]: "stays_closed",
+    }
+    assert jan.new_findings == 1
+    annual_cycle(year=2023, phase=MID, as_of=date(2023, 7, 1), seed=1)
+    jul = recheck(year=2023, as_of=date(2023, 7, 3))
+    outcome = {d["item"]: (d["outcome"], d["reason"]) for d in jul.decisions}
+    assert outcome[items["mid-year:indicator:D06-S1-01"]][0] == "stays_closed"
+    assert "已达标" in outcome[items["mid-year:indicator:D06-S1-01"]][1]
+    assert outcome[items["mid-year:indicator:D06-S1-02"]][0] == "recurring"
+    assert outcome[items["mid-year:indicator:D05-S1-02"]][0] == "stays_cannot_solve"
+    assert jul.new_findings == 1 and jul.recorded == 1  # only the new outcome is recorded
+    again = recheck(year=2023, as_of=date(2023, 7, 3))
+    assert again.new_findings == 0 and again.recorded == 0
+
+    carried = rows(
+        url,
+        "SELECT d.code, f.key, f.title, f.severity, f.status, f.phase_kind, f.carried_from_id, "
+        "old.key FROM finding f JOIN department d ON d.id = f.department_id "
+        "JOIN finding old ON old.id = f.carried_from_id JOIN cycle c ON c.id = f.cycle_id "
+        "WHERE f.category = 'carried_over' AND c.year = 2023 ORDER BY d.code",
+    )
+    assert [(c[0], c[1], c[3], c[4], c[5], c[7]) for c in carried] == [
+        (
+            "D02",
+            "carried:2022:mid-year:indicator:D02-S1-04",
+            "high",
+            "proposed",
+            "mid-year",
+            "mid-year:indicator:D02-S1-04",
+        ),
+        (
+            "D06",
+            "carried:2022:mid-year:indicator:D06-S1-02",
+            "high",
+            "proposed",
+            "mid-year",
+            "mid-year:indicator:D06-S1-02",
+        ),
+    ]
+    assert "2022年问题延续" in carried[0][2] and "2022年问题复发" in carried[1][2]
+    # last year's rows keep their status; the carried one gained a history event
+    old = dict(
+        rows(
+            url,
+            "SELECT f.key, r.status FROM rectificationitem r JOIN finding f ON f.id = r.finding_id JOIN cycle c ON c.id = f.cycle_id WHERE c.year = 2022",
+        )
+    )
+    assert old == {
+        "mid-year:indicator:D02-S1-04": "open",
+        "mid-year:indicator:D05-S1-02": "cannot_solve",
+        "mid-year:indicator:D06-S1-01": "verified_closed",
+        "mid-year:indicator:D06-S1-02": "verified_closed",
+    }
+    history = rows(
+        url,
+        "SELECT actor, reason FROM rectificationevent WHERE item_id = :i ORDER BY seq",
+        i=items["mid-year:indicator:D02-S1-04"],
+    )
+    assert history[-1][0] == "次年复查" and "延续整改" in history[-1][1]
+    audits = rows(url, "SELECT entity_key FROM auditlog WHERE action = 'recheck:2023'")
+    assert len(audits) == 5  # four January decisions + the recurrence found in July
+
+    annual_cycle(year=2023, phase=MID, as_of=date(2023, 7, 4), seed=1)  # re-score with penalty
+    issue_problem_lists(
+        year=2023, phase=MID, as_of=date(2023, 7, 5), auto_approve="王主任", wait_for_approval=False
+    )
+    r2023 = results(year=2023, as_of=date(2024, 1, 5))
+    assert board(url, 2023) == [
+        ("D01", 1, "green", 100.0),
+        ("D02", 2, "green", 88.0),  # 90 less 2 points for its carried item
+        ("D05", 3, "yellow", 80.0),
+        ("D03", 4, "yellow", 75.0),
+        ("D04", 5, "red", 60.0),
+        ("D06", 6, "red", 28.0),  # 30 less 2
+    ]
+    kinds = {(c["code"], c["kind"]) for c in r2023.consequences}
+    assert ("D06", "staffing_freeze") in kinds and ("D06", "head_talk") in kinds
+    assert not {
+        k for k in kinds if k[0] in ("D04", "D05") and k[1] in ("head_talk", "staffing_freeze")
+    }
+    assert {k[0] for k in kinds if k[1] == "staffing_priority"} == {"D01", "D02"}
+    due = rows(
+        url,
+        "SELECT c.due_on FROM consequence c JOIN department d ON d.id = c.department_id WHERE d.code = 'D06' AND c.kind = 'head_talk'",
+    )
+    # ten working days after Fri 2024-01-05
+    assert str(due[0][0]) == "2024-01-19"
+    notices = rows(
+        url,
+        "SELECT recipient_tag, kind, subject FROM notification WHERE kind = 'head_talk' ORDER BY recipient_tag",
+    )
+    assert [(t, k) for t, k, _ in notices] == [
+        ("d06-head", "head_talk"),
+        ("leadership", "head_talk"),
+    ]
+    assert "约谈" in notices[0][2]
+    # idempotent: a re-run sends nothing new and keeps the board
+    results(year=2023, as_of=date(2024, 1, 8))
+    assert len(rows(url, "SELECT id FROM notification WHERE kind = 'head_talk'")) == 2
+    assert len(rows(url, "SELECT id FROM boardentry")) == 12
+    assert (
+        str(rows(url, "SELECT c.due_on FROM consequence c WHERE c.kind = 'head_talk'")[0][0])
+        == "2024-01-19"
+    )
+
+    report = Path(r2023.report_path)
+    assert (
+        report.name == "juxian-2023-综合评估情况报告.html"
+        and report.parent == tmp_path / "var" / "reports"
+    )
+    html = report.read_text(encoding="utf-8")
+    assert "县文化和旅游局" in html and "约谈" in html
+
+    # ---- the CLI: board --json, report --out, and a clear error without a board
+    from bihuan.cli import _register_commands, app
+
+    _register_commands()
+    runner = CliRunner()
+    out = runner.invoke(app, ["board", "--year", "2023", "--json", "--db", url])
+    assert out.exit_code == 0, out.output
+    data = {r["code"]: r for r in json.loads(out.stdout)}
+    assert data["D06"]["colour"] == "red" and data["D06"]["rank"] == 6
+    assert {c["kind"] for c in data["D06"]["consequences"]} == {
+        "staffing_freeze",
+        "head_talk",
+        "assessment_points",
+    }
+    points = next(c for c in data["D01"]["consequences"] if c["kind"] == "assessment_points")
+    assert points["points"] == 20.0  # economic, 100 / 100 × 20
+    target = tmp_path / "out" / "report.html"
+    out = runner.invoke(
+        app,
+        ["report", "--year", "2023", "--out", str(target), "--db", url, "--as-of", "2024-01-05"],
+    )
+    assert out.exit_code == 0, out.output
+    text_ = target.read_text(encoding="utf-8")
+    assert "综合情况报告" in text_ and "上年度问题" in text_
+    assert "http://" not in text_.replace("http://www.w3.org/2000/svg", "")
