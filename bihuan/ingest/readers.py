@@ -203,7 +203,10 @@ def _collect_rows(
     return headers, out
 
 
-def _read_xlsx(path: Path, caps: Caps) -> RawWorkbook:
+def _read_xlsx(path: Path, caps: Caps, names: dict[str, Sheet] | None = None) -> RawWorkbook:
+    """Read an .xlsx under the caps; `names` maps sheet titles to their format (default: the
+    ledger's; other workbooks, e.g. the rectification round trip, pass their own)."""
+    known = names or SHEET_NAMES
     _check_size(path, caps)
     if not zipfile.is_zipfile(path):
         raise ReadError(
@@ -245,7 +248,7 @@ def _read_xlsx(path: Path, caps: Caps) -> RawWorkbook:
     try:
         for ws in wb.worksheets:
             title = ws.title
-            sheet = SHEET_NAMES.get(title.strip()) or SHEET_NAMES.get(title.strip().lower())
+            sheet = known.get(title.strip()) or known.get(title.strip().lower())
             if sheet is None:
                 if title.strip() != "说明":
                     issues.append(
@@ -278,7 +281,17 @@ def _read_xlsx(path: Path, caps: Caps) -> RawWorkbook:
             found[sheet.key] = RawSheet(sheet, path.name, title, headers, rows)
     finally:
         wb.close()
-    return RawWorkbook(str(path), _in_schema_order(found), issues)
+    return RawWorkbook(str(path), found if names else _in_schema_order(found), issues)
+
+
+def read_xlsx(path: Path, names: dict[str, Sheet], caps: Caps | None = None) -> RawWorkbook:
+    """Read a workbook of another format (sheets given by `names`) with the same defences."""
+    path = Path(path)
+    if not path.exists():
+        raise ReadError(_fatal(path.name, f"{path} does not exist; give an .xlsx file"))
+    if path.suffix.lower() not in {".xlsx", ".xlsm"}:
+        raise ReadError(_fatal(path.name, "expected an .xlsx workbook; save it as .xlsx in Excel"))
+    return _read_xlsx(path, caps or Caps(), names)
 
 
 def _decode(data: bytes) -> str:

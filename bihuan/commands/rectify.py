@@ -1,0 +1,459 @@
+"""Rectification commands (整改台账): department responses, office decisions, Excel round trip."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.table import Table
+
+from bihuan.cli import (
+    DbOpt,
+    JsonOpt,
+    JurOpt,
+    console,
+    ctx_for,
+    err_console,
+    print_json,
+    print_table,
+)
+from bihuan.commands.cycle import AsOfOpt, parse_date
+from bihuan.core.rectification import Action, Role, Status
+from bihuan.errors import UserError
+from bihuan.ingest.issues import ImportIssue
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+rectify_app = typer.Typer(
+    help="Rectification ledger (整改台账): report, verify, extend, cannot-solve, decide, show, "
+    "export/import workbooks.",
+    no_args_is_help=True,
+)
+
+ItemArg = Annotated[
+    int, typer.Argument(help="Item number (事项编号), see `bihuan rectifications`.")
+]
+ActorOpt = Annotated[str, typer.Option("--actor", help="Who acts (经办人), for the history.")]
+VersionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--version",
+        help="The version you saw (版本); refuse if the item changed since (optimistic lock).",
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(rectify_app, name="rectify")
+    app.command("rectifications")(rectifications)
+
+
+def clean_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Print a user's mistake as one clean message and exit with its code, also when the Typer
+    app is invoked directly (tests, embedding) rather than through bihuan.cli.main."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def _act(
+    db: str | None,
+    jurisdiction: str | None,
+    item: int,
+    action: Action | str,
+    *,
+    actor: str,
+    role: Role,
+    as_of: str | None,
+    version: int | None,
+    **kw: Any,
+) -> None:
+    from bihuan.rectify import act_outcome, default_calendar
+
+    ctx = ctx_for(db, jurisdiction)
+    out = act_outcome(
+        ctx.db_url,
+        jurisdiction=ctx.jurisdiction,
+        item_id=item,
+        action=action,
+        actor=actor,
+        role=role,
+        as_of=parse_date(as_of),
+        expected_version=version,
+        cal=default_calendar() if action == Action.EXTEND else None,
+        var_dir=ctx.settings.var_dir,
+        **kw,
+    )
+    new = out.item
+    arrow = (
+        f"{out.from_status.label} → {new.status.label}"
+        if out.from_status is not new.status
+        else f"{new.status.label} (progress recorded 已记录进展)"
+        if out.action == "progress"
+        else new.status.label
+    )
+    console.print(
+        f"item {new.id}: {arrow}; deadline {new.deadline}; version {new.version}; "
+        f"history #{out.seq}",
+        highlight=False,
+    )
+    for ev in out.evidence:
+        console.print(f"  evidence {ev.name} → var/{ev.path} (sha256 {ev.sha256[:16]}…)")
+    if out.notices:
+        console.print(f"  {out.notices} notice(s) to the department queued in the outbox")
+
+
+@rectify_app.command("report")
+@clean_errors
+def report(
+    item: ItemArg,
+    progress: Annotated[str, typer.Option("--progress", help="What was done (整改进展).")],
+    evidence: Annotated[
+        list[Path] | None,
+        typer.Option("--evidence", help="Evidence file (佐证材料); repeat for several."),
+    ] = None,
+    fixed: Annotated[
+        bool,
+        typer.Option(
+            "--fixed/--in-progress",
+            help="--fixed reports the item fixed (报告整改完成, needs --evidence); "
+            "default: start or record progress (整改中).",
+        ),
+    ] = False,
+    as_of: AsOfOpt = None,
+    actor: ActorOpt = "cli",
+    version: VersionOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+) -> None:
+    """A department reports progress or completion (部门报告整改进展/整改完成)."""
+    from bihuan.rectify import RESPOND
+
+    _act(
+        db,
+        jurisdiction,
+        item,
+        Action.REPORT_FIXED if fixed else RESPOND,
+        actor=actor,
+        role=Role.DEPARTMENT,
+        as_of=as_of,
+        version=version,
+        reason=progress,
+        evidence=evidence or [],
+    )
+
+
+@rectify_app.command("verify")
+@clean_errors
+def verify(
+    item: ItemArg,
+    accept: Annotated[
+        bool | None,
+        typer.Option("--accept/--reject", help="Accept and close (验收销号) or reject (不通过)."),
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="The verification note (验收意见).")] = "",
+    as_of: AsOfOpt = None,
+    actor: ActorOpt = "cli",
+    version: VersionOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+) -> None:
+    """The office verifies a reported fix (编办验收): --accept closes it, --reject reopens it."""
+    if accept is None:
+        raise typer.BadParameter("say --accept or --reject", param_hint="--accept/--reject")
+    _act(
+        db,
+        jurisdiction,
+        item,
+        Action.VERIFY_ACCEPT if accept else Action.VERIFY_REJECT,
+        actor=actor,
+        role=Role.COORDINATOR,
+        as_of=as_of,
+        version=version,
+        reason=note,
+    )
+
+
+@rectify_app.command("extend")
+@clean_errors
+def extend(
+    item: ItemArg,
+    days: Annotated[int, typer.Option("--days", help="Working days (工作日) to add.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (延期理由).")],
+    as_of: AsOfOpt = None,
+    actor: ActorOpt = "cli",
+    version: VersionOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+) -> None:
+    """The office extends a deadline by N Chinese working days (延期, counted and recorded)."""
+    _act(
+        db,
+        jurisdiction,
+        item,
+        Action.EXTEND,
+        actor=actor,
+        role=Role.COORDINATOR,
+        as_of=as_of,
+        version=version,
+        reason=reason,
+        extend_by=days,
+    )
+
+
+@rectify_app.command("cannot-solve")
+@clean_errors
+def cannot_solve(
+    item: ItemArg,
+    explanation: Annotated[
+        str, typer.Option("--explanation", help="Policy explanation (政策解释).")
+    ],
+    alternative: Annotated[
+        str, typer.Option("--alternative", help="Agreed alternative measure (替代措施).")
+    ],
+    note: Annotated[str, typer.Option("--note", help="A note for the office.")] = "",
+    as_of: AsOfOpt = None,
+    actor: ActorOpt = "cli",
+    version: VersionOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+) -> None:
+    """A department asks for 'cannot be solved' (申请无法解决), which the office then decides."""
+    _act(
+        db,
+        jurisdiction,
+        item,
+        Action.REQUEST_CANNOT_SOLVE,
+        actor=actor,
+        role=Role.DEPARTMENT,
+        as_of=as_of,
+        version=version,
+        reason=note,
+        explanation=explanation,
+        alternative=alternative,
+    )
+
+
+@rectify_app.command("decide")
+@clean_errors
+def decide(
+    item: ItemArg,
+    approve: Annotated[
+        bool | None,
+        typer.Option("--approve/--deny", help="Approve (同意无法解决) or deny (不同意)."),
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="The decision note (审核意见).")] = "",
+    as_of: AsOfOpt = None,
+    actor: ActorOpt = "cli",
+    version: VersionOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+) -> None:
+    """The office decides a 'cannot be solved' request (审核无法解决申请)."""
+    if approve is None:
+        raise typer.BadParameter("say --approve or --deny", param_hint="--approve/--deny")
+    _act(
+        db,
+        jurisdiction,
+        item,
+        Action.APPROVE_CANNOT_SOLVE if approve else Action.DENY_CANNOT_SOLVE,
+        actor=actor,
+        role=Role.COORDINATOR,
+        as_of=as_of,
+        version=version,
+        reason=note,
+    )
+
+
+@rectify_app.command("show")
+@clean_errors
+def show(
+    item: ItemArg,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show one item (整改事项) with its full history (who, when, why, evidence)."""
+    from bihuan.rectify import item_history
+
+    ctx = ctx_for(db, jurisdiction)
+    data = item_history(ctx.db_url, jurisdiction=ctx.jurisdiction, item_id=item)
+    if json:
+        print_json(data)
+        return
+    it = data["item"]
+    console.print(
+        f"[bold]item {it['id']}[/bold] {it['department']} {it['department_name']}: {it['title']}\n"
+        f"status {it['status']} ({it['status_label']}); deadline {it['deadline']}; "
+        f"extensions {it['extensions']}; escalation {it['escalation_level'] or '—'}; "
+        f"section {it['supervising_section']}; version {it['version']}\n"
+        f"allowed next: {', '.join(data['allowed']) or 'none (closed)'}",
+        highlight=False,
+    )
+    if it["explanation"] or it["alternative"]:
+        console.print(f"政策解释: {it['explanation']}\n替代措施: {it['alternative']}")
+    print_table(
+        "history 整改记录",
+        ["#", "date", "action", "from → to", "actor", "reason", "evidence"],
+        [
+            [
+                h["seq"],
+                h["on_date"],
+                h["action_label"],
+                f"{h['from'] or ''} → {h['to']}",
+                h["actor"],
+                h["reason"],
+                "\n".join(str(e) for e in h["evidence"]),
+            ]
+            for h in data["history"]
+        ],
+    )
+
+
+@rectify_app.command("export")
+@clean_errors
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the workbooks.")],
+    department: Annotated[
+        str | None, typer.Option("--department", help="Only this department code.")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Only items of this cycle year.")
+    ] = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+) -> None:
+    """Write one workbook per department listing its open items to fill in (整改台账-<code>-<name>.xlsx)."""
+    from bihuan.rectify_excel import export_open_items
+
+    ctx = ctx_for(db, jurisdiction)
+    paths = export_open_items(
+        ctx.db_url, out, jurisdiction=ctx.jurisdiction, year=year, department=department
+    )
+    if not paths:
+        console.print("no open items to export")
+        return
+    for p in paths:
+        console.print(f"wrote {p}", highlight=False)
+
+
+@rectify_app.command("import")
+@clean_errors
+def import_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="A filled-in workbook from `bihuan rectify export`.")
+    ],
+    as_of: AsOfOpt = None,
+    actor: ActorOpt = "cli",
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+) -> None:
+    """Apply a department's filled-in workbook: every row is checked first, then all or nothing."""
+    from bihuan.rectify_excel import ResponsesRejected, import_responses
+
+    ctx = ctx_for(db, jurisdiction)
+    try:
+        result = import_responses(
+            ctx.db_url, file, jurisdiction=ctx.jurisdiction, actor=actor, as_of=parse_date(as_of)
+        )
+    except ResponsesRejected as exc:
+        console.print(_issue_table(f"{len(exc.issues)} error(s) 错误", exc.issues))
+        err_console.print(
+            f"[red]error:[/red] {file.name}: {len(exc.issues)} error(s); nothing was applied. "
+            "Correct the rows above (or export a fresh workbook) and import again.",
+            highlight=False,
+        )
+        raise typer.Exit(exc.exit_code) from None
+    console.print(
+        f"{result.file}: {result.applied} row(s) applied, {result.skipped} left blank"
+        + (
+            f" ({', '.join(f'{k} {v}' for k, v in sorted(result.by_action.items()))})"
+            if result.by_action
+            else ""
+        ),
+        highlight=False,
+    )
+
+
+def _issue_table(title: str, issues: list[ImportIssue]) -> Table:
+    table = Table(title=title, title_style="bold red")
+    for col in ("file 文件", "sheet 工作表", "row 行", "column 列", "reason 原因"):
+        table.add_column(col, overflow="fold")
+    for i in issues:
+        table.add_row(i.file, i.sheet, "" if i.row is None else str(i.row), i.column, i.message)
+    return table
+
+
+@clean_errors
+def rectifications(
+    year: Annotated[
+        int | None, typer.Option("--year", help="Only items of this cycle year.")
+    ] = None,
+    department: Annotated[
+        str | None, typer.Option("--department", help="Only this department code.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status", help="Only this status: " + ", ".join(s.value for s in Status) + "."
+        ),
+    ] = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """List rectification items (整改台账): status, deadline, escalation, section, version."""
+    from bihuan.rectify import list_items
+
+    ctx = ctx_for(db, jurisdiction)
+    rows = list_items(
+        ctx.db_url, jurisdiction=ctx.jurisdiction, year=year, department=department, status=status
+    )
+    if json:
+        print_json(rows)
+        return
+    print_table(
+        f"整改台账 rectification items ({len(rows)})",
+        [
+            "id",
+            "dept",
+            "name",
+            "finding 问题",
+            "category",
+            "severity",
+            "status",
+            "deadline",
+            "level",
+            "section",
+            "ext",
+            "ver",
+        ],
+        [
+            [
+                r["id"],
+                r["department"],
+                r["department_name"],
+                r["title"],
+                r["category"],
+                r["severity"],
+                r["status_label"],
+                r["deadline"],
+                r["escalation_level"] or "—",
+                r["supervising_section"],
+                r["extensions"],
+                r["version"],
+            ]
+            for r in rows
+        ],
+    )

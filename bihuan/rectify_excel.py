@@ -1,0 +1,506 @@
+"""The Excel round trip of the rectification ledger (整改台账): export open items, import answers.
+
+`export_open_items` writes one workbook per department (整改台账-<code>-<name>.xlsx) with its
+items that still need work (待整改, 整改中, 重新整改). Grey columns are read-only and go back
+unchanged; the department fills the yellow ones. `import_responses` reads the filled workbook
+with the importer's defences (size cap, zip-bomb check, defusedxml, formulas never evaluated),
+checks EVERY row first (unknown item, an item of another department, a stale version, a bad
+是/否, fixed without evidence, cannot-solve without explanation or alternative, a move the state
+machine refuses) and lists every problem with file, sheet, row and column; only a clean workbook
+is applied, all rows in one transaction, each row through the same shell as the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
+from sqlalchemy import select
+
+from bihuan.core.rectification import Action, Role, Status
+from bihuan.db import session_scope, table
+from bihuan.errors import ConflictError, UserError
+from bihuan.ingest.issues import ImportIssue, ReadError, Severity
+from bihuan.ingest.readers import RawRow, read_xlsx
+from bihuan.ingest.schema import ColType, Column, Sheet
+from bihuan.rectify import (
+    RESPOND,
+    LoadedItem,
+    Outcome,
+    PreparedMove,
+    jurisdiction_id,
+    load_item,
+    prepare,
+    store,
+)
+from models import Cycle, Department, Finding, RectificationItem
+
+# Statuses in which the department owes an answer; items awaiting the office are not exported.
+OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.REOPENED)
+TEXT_MAX = 1000
+
+_RO = "只读"  # read-only note in the column descriptions
+
+
+def _col(
+    key: str, zh: str, kind: ColType = ColType.TEXT, required: bool = False, note: str = ""
+) -> Column:
+    return Column(key, zh, kind, required, note, max_len=TEXT_MAX)
+
+
+SHEET = Sheet(
+    key="rectification",
+    zh="整改台账",
+    note="每行一个整改事项; 灰色列只读, 黄色列由部门填写",
+    columns=(
+        _col("item_id", "事项编号", ColType.INT, True, f"{_RO}: 整改事项编号"),
+        _col("version", "版本", ColType.INT, True, f"{_RO}: 导出时的版本, 用于防止覆盖他人修改"),
+        _col("department", "部门代码", note=f"{_RO}"),
+        _col("title", "问题", note=f"{_RO}"),
+        _col("deadline", "整改期限", ColType.DATE, note=f"{_RO}"),
+        _col("status", "当前状态", note=f"{_RO}"),
+        _col("progress", "整改进展", required=True, note="本次整改进展情况"),
+        _col("fixed", "是否已整改完成", ColType.BOOL, True, "是 / 否; 填“是”须填写佐证材料"),
+        _col(
+            "evidence", "佐证材料", required=True, note="佐证材料名称或文号, 多个用分号或换行分隔"
+        ),
+        _col(
+            "cannot_solve",
+            "申请无法解决",
+            ColType.BOOL,
+            True,
+            "是 / 否; 填“是”须填写政策解释和替代措施",
+        ),
+        _col("explanation", "政策解释", required=True, note="申请无法解决时填写"),
+        _col("alternative", "替代措施", required=True, note="申请无法解决时填写"),
+    ),
+    natural_key=("item_id",),
+    yearly=False,
+)
+READ_ONLY = ("item_id", "version", "department", "title", "deadline", "status")
+FILL = ("progress", "fixed", "evidence", "cannot_solve", "explanation", "alternative")
+ZH = {c.key: c.zh for c in SHEET.columns}
+BLANK_ANSWER = ("", "否", "", "否", "", "")  # the fill columns as exported
+
+_GREY = PatternFill("solid", fgColor="E7E6E6")
+_YELLOW = PatternFill("solid", fgColor="FFF2CC")
+_WIDTH = {"title": 48, "progress": 40, "evidence": 30, "explanation": 30, "alternative": 30}
+
+
+class ResponsesRejected(UserError):
+    """A filled workbook with errors: nothing was applied; `issues` lists every one."""
+
+    def __init__(self, file: str, issues: list[ImportIssue]):
+        lines = "\n".join(f"  {i}" for i in issues)
+        super().__init__(f"{file}: {len(issues)} error(s); nothing was applied:\n{lines}")
+        self.issues = issues
+
+
+class ResponsesConflict(ResponsesRejected, ConflictError):
+    """Some rows were exported before someone else changed the item (a stale version)."""
+
+
+@dataclass
+class ImportResult:
+    file: str
+    applied: int = 0
+    skipped: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ export
+
+
+def _file_safe(text: str) -> str:
+    return re.sub(r'[\x00-\x1f/\\:*?"<>|]+', "_", text).strip(" .") or "部门"
+
+
+def export_open_items(
+    url: str,
+    out_dir: Path,
+    *,
+    jurisdiction: str,
+    year: int | None = None,
+    department: str | None = None,
+) -> list[Path]:
+    """One workbook per department with open items; returns the paths written (sorted by code)."""
+    ri, d, f, c = table(RectificationItem), table(Department), table(Finding), table(Cycle)
+    with session_scope(url) as session:
+        jur_id = jurisdiction_id(session, jurisdiction)
+        if (
+            department
+            and not session.execute(
+                select(d.c.id).where(d.c.jurisdiction_id == jur_id, d.c.code == department)
+            ).first()
+        ):
+            raise UserError(
+                f"--department {department!r}: no such department; see `bihuan departments`"
+            )
+        stmt = (
+            select(
+                ri.c.id,
+                ri.c.version,
+                d.c.code,
+                d.c.name,
+                f.c.title,
+                ri.c.deadline,
+                ri.c.status,
+            )
+            .join(d, d.c.id == ri.c.department_id)
+            .join(f, f.c.id == ri.c.finding_id)
+            .join(c, c.c.id == f.c.cycle_id)
+            .where(d.c.jurisdiction_id == jur_id, ri.c.status.in_([s.value for s in OPEN_STATUSES]))
+            .order_by(d.c.code, ri.c.deadline, ri.c.id)
+        )
+        if year is not None:
+            stmt = stmt.where(c.c.year == year)
+        if department:
+            stmt = stmt.where(d.c.code == department)
+        rows = session.execute(stmt).all()
+    by_dept: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for r in rows:
+        by_dept[(r.code, r.name)].append(r)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for (code, name), items in sorted(by_dept.items()):
+        path = out_dir / f"整改台账-{_file_safe(code)}-{_file_safe(name)}.xlsx"
+        _write_workbook(path, code, name, items)
+        paths.append(path)
+    return paths
+
+
+def _write_workbook(path: Path, code: str, name: str, items: list[Any]) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = SHEET.zh
+    cols = list(SHEET.columns)
+    ws.append([c.zh for c in cols])
+    for r in items:
+        ws.append(
+            [r.id, r.version, r.code, r.title, r.deadline, Status(r.status).label, *BLANK_ANSWER]
+        )
+    n = len(items) + 1
+    for idx, col in enumerate(cols, start=1):
+        letter = openpyxl.utils.get_column_letter(idx)
+        fill = _GREY if col.key in READ_ONLY else _YELLOW
+        head = ws.cell(row=1, column=idx)
+        head.font = Font(bold=True)
+        head.fill = fill
+        for row in range(2, n + 1):
+            cell = ws.cell(row=row, column=idx)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if col.key in READ_ONLY:
+                cell.fill = _GREY
+            if col.kind is ColType.DATE:
+                cell.number_format = "yyyy-mm-dd"
+        ws.column_dimensions[letter].width = _WIDTH.get(col.key, 14)
+        if col.kind is ColType.BOOL and n > 1:
+            dv = DataValidation(type="list", formula1='"是,否"', allow_blank=True)
+            dv.error, dv.errorTitle = "请填写 是 或 否", "输入有误"
+            ws.add_data_validation(dv)
+            dv.add(f"{letter}2:{letter}{n}")
+    ws.freeze_panes = "A2"
+    notes = wb.create_sheet("说明")
+    notes.append([f"{name} ({code}) 整改台账 — 请在黄色列填写, 灰色列请勿修改"])
+    notes.append([])
+    notes.append(["列", "说明"])
+    for col in cols:
+        notes.append([col.zh, col.note])
+    notes.append([])
+    notes.append(
+        ["是否已整改完成 填“是”: 报告整改完成, 须在“佐证材料”中列明材料; 由编办验收销号。"]
+    )
+    notes.append(["申请无法解决 填“是”: 须填写“政策解释”和“替代措施”, 由编办审核。"])
+    notes.append(["只填“整改进展”: 记录为整改中。整行不填: 本次不报送该事项。"])
+    notes.column_dimensions["A"].width = 18
+    notes.column_dimensions["B"].width = 60
+    wb.properties.title = f"整改台账 {code} {name}"
+    wb.properties.keywords = f"bihuan-rectify:{code}"
+    wb.save(path)
+
+
+# ------------------------------------------------------------------ import
+
+
+_YES = {"是", "y", "yes", "true", "1", "√", "已完成"}
+_NO = {"否", "n", "no", "false", "0", ""}
+
+
+def _yes_no(value: Any) -> bool | None:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _refs(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"[;；\n]+", text) if p.strip()]
+
+
+@dataclass
+class _Row:
+    raw: RawRow
+    item_id: int
+    version: int
+    department: str
+    progress: str
+    fixed: bool
+    evidence: list[str]
+    cannot_solve: bool
+    explanation: str
+    alternative: str
+
+
+def import_responses(
+    url: str,
+    path: Path,
+    *,
+    jurisdiction: str,
+    actor: str,
+    as_of: date,
+) -> ImportResult:
+    """Check every row of a filled workbook, then apply all of them in one transaction or none."""
+    path = Path(path)
+    try:
+        book = read_xlsx(path, {SHEET.zh: SHEET, SHEET.key: SHEET})
+    except ReadError as exc:
+        raise ResponsesRejected(path.name, [exc.issue]) from None
+    issues = [i for i in book.issues if i.severity is Severity.ERROR]
+    sheet = book.sheets.get(SHEET.key)
+    if sheet is None:
+        issues.append(
+            ImportIssue(
+                path.name,
+                "",
+                None,
+                "",
+                f"no sheet {SHEET.zh}; import the workbook written by `bihuan rectify export`",
+            )
+        )
+    if issues or sheet is None:
+        raise ResponsesRejected(path.name, issues)
+
+    title = sheet.title
+    conflict = False
+
+    def err(raw: RawRow, key: str, message: str) -> None:
+        issues.append(ImportIssue(path.name, title, raw.row, ZH.get(key, key), message))
+
+    rows: list[_Row] = []
+    skipped = 0
+    for raw in sheet.rows:
+        v = raw.values
+        filled = {k: v.get(k) for k in FILL}
+        if all(_yes_no(filled[k]) is False for k in ("fixed", "cannot_solve")) and not any(
+            _text(filled[k]) for k in ("progress", "evidence", "explanation", "alternative")
+        ):
+            skipped += 1
+            continue
+        ok = True
+        item_id, version = _int(v.get("item_id")), _int(v.get("version"))
+        if item_id is None:
+            err(
+                raw,
+                "item_id",
+                f"{_text(v.get('item_id'))!r} is not an item number; do not edit the grey columns",
+            )
+            ok = False
+        if version is None:
+            err(
+                raw,
+                "version",
+                f"{_text(v.get('version'))!r} is not a version number; do not edit the grey columns",
+            )
+            ok = False
+        flags: dict[str, bool] = {}
+        for key in ("fixed", "cannot_solve"):
+            yn = _yes_no(filled[key])
+            if yn is None:
+                err(raw, key, f"{_text(filled[key])!r} is not 是 or 否; write 是 or 否")
+                ok = False
+            flags[key] = bool(yn)
+        texts = {
+            k: _text(filled[k]) for k in ("progress", "evidence", "explanation", "alternative")
+        }
+        for key, value in texts.items():
+            if len(value) > TEXT_MAX:
+                err(raw, key, f"{len(value)} characters, above the limit of {TEXT_MAX}; shorten it")
+                ok = False
+        if flags["fixed"] and flags["cannot_solve"]:
+            err(
+                raw,
+                "cannot_solve",
+                "an item is either fixed (是否已整改完成 是) or cannot be solved (申请无法解决 是), not both",
+            )
+            ok = False
+        if flags["fixed"] and not texts["evidence"]:
+            err(
+                raw,
+                "evidence",
+                "是否已整改完成 is 是 but no evidence is listed; name the evidence (佐证材料)",
+            )
+            ok = False
+        if flags["cannot_solve"]:
+            for key in ("explanation", "alternative"):
+                if not texts[key]:
+                    err(raw, key, f"申请无法解决 is 是: fill in {ZH[key]}")
+                    ok = False
+        elif texts["explanation"] or texts["alternative"]:
+            key = "explanation" if texts["explanation"] else "alternative"
+            err(raw, key, "filled, but 申请无法解决 is not 是; set it to 是 or clear this cell")
+            ok = False
+        if not flags["fixed"] and not flags["cannot_solve"] and not texts["progress"]:
+            err(raw, "progress", "say what was done (整改进展), or leave the whole row blank")
+            ok = False
+        if ok:
+            assert item_id is not None and version is not None
+            rows.append(
+                _Row(
+                    raw,
+                    item_id,
+                    version,
+                    _text(v.get("department")),
+                    texts["progress"],
+                    flags["fixed"],
+                    _refs(texts["evidence"]),
+                    flags["cannot_solve"],
+                    texts["explanation"],
+                    texts["alternative"],
+                )
+            )
+
+    from bihuan.settings import get_settings
+
+    var_dir = get_settings().var_dir
+    result = ImportResult(path.name, skipped=skipped)
+    counts = Counter(r.department for r in rows if r.department)
+    own = counts.most_common(1)[0][0] if counts else None
+    with session_scope(url) as session:
+        jur_id = jurisdiction_id(session, jurisdiction)
+        prepared: list[tuple[_Row, PreparedMove]] = []
+        seen: dict[int, int] = {}
+        for r in rows:
+            if r.item_id in seen:
+                err(
+                    r.raw,
+                    "item_id",
+                    f"item {r.item_id} appears twice (also row {seen[r.item_id]}); keep one row",
+                )
+                continue
+            seen[r.item_id] = r.raw.row
+            try:
+                loaded: LoadedItem = load_item(session, jur_id, r.item_id)
+            except UserError:
+                err(
+                    r.raw,
+                    "item_id",
+                    f"no rectification item {r.item_id} in this jurisdiction; do not edit the grey columns",
+                )
+                continue
+            # The workbook's department is what its rows say (the export writes one code);
+            # without that column, the department of the first known item.
+            own = own or loaded.department_code
+            dept = own
+            if loaded.department_code != dept:
+                err(
+                    r.raw,
+                    "item_id",
+                    f"item {r.item_id} belongs to {loaded.department_code} ({loaded.department_name}), "
+                    f"not to {dept} whose workbook this is; answer it in its own department's workbook",
+                )
+                continue
+            if loaded.state.version != r.version:
+                conflict = True
+                err(
+                    r.raw,
+                    "version",
+                    f"item {r.item_id} was changed by someone else since this workbook was exported "
+                    f"(version {r.version}, now {loaded.state.version}); export a fresh workbook "
+                    "and fill this row again",
+                )
+                continue
+            action: Action | str = (
+                Action.REPORT_FIXED
+                if r.fixed
+                else Action.REQUEST_CANNOT_SOLVE
+                if r.cannot_solve
+                else RESPOND
+            )
+            try:
+                p = prepare(
+                    loaded,
+                    action,
+                    actor=actor,
+                    role=Role.DEPARTMENT,
+                    as_of=as_of,
+                    expected_version=r.version,
+                    reason=r.progress,
+                    evidence_refs=r.evidence,
+                    explanation=r.explanation,
+                    alternative=r.alternative,
+                )
+            except UserError as exc:
+                err(r.raw, "status", str(exc))
+                continue
+            prepared.append((r, p))
+        if issues:
+            issues.sort(
+                key=lambda i: (
+                    i.row or 0,
+                    list(ZH.values()).index(i.column) if i.column in ZH.values() else 99,
+                )
+            )
+            raise (ResponsesConflict if conflict else ResponsesRejected)(path.name, issues)
+        by_action: Counter[str] = Counter()
+        for r, p in prepared:
+            out = store(
+                session,
+                p,
+                var_dir=var_dir,
+                source={"file": path.name, "sheet": title, "row": r.raw.row},
+            )
+            result.outcomes.append(out)
+            by_action[out.action] += 1
+        result.applied = len(prepared)
+        result.by_action = dict(by_action)
+    return result
