@@ -136,10 +136,11 @@ def daily_tracking(as_of: date | None = None) -> Any:
 def january_recheck_and_results(year: int | None = None, as_of: date | None = None) -> Any:
     """January (一月): re-check last year's rectifications into `year` (复查), then the results of
     `year - 1` (结果运用: board, consequences, report). `year` defaults to the year of `as_of`."""
-    y = year or resolve_as_of(as_of).year
+    day = resolve_as_of(as_of)
+    y = year or day.year
     recheck = stage_flow("recheck")
     results = stage_flow("results")
-    checked = recheck(year=y)
+    checked = recheck(year=y, as_of=day)
     get_run_logger().info("re-check of %d done; results of %d next", y, y - 1)
-    published = results(year=y - 1)
+    published = results(year=y - 1, as_of=day)
     return {"recheck": checked, "results": published}

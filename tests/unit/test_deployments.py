@@ -1,0 +1,70 @@
+"""The deployments built from policy: cron and time zone from config, work-pool binding, and the
+clear refusals of `bihuan serve` without a reachable Prefect server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bihuan.deployments import build_deployments, deployment_specs
+from bihuan.policy import load_policy
+
+REPO = Path(__file__).resolve().parents[2]
+POLICY = load_policy(REPO / "config")
+
+
+def test_specs_take_cron_and_time_zone_from_the_schedules_section() -> None:
+    s = POLICY.schedules.model_copy(update={"track": "30 8 * * *", "timezone": "Asia/Urumqi"})
+    policy = POLICY.model_copy(update={"schedules": s})
+    specs = {d.name: d for d in deployment_specs(policy)}
+    assert set(specs) == {
+        "mid-year-assessment",
+        "year-end-assessment",
+        "daily-tracking",
+        "january-recheck-and-results",
+    }
+    assert specs["daily-tracking"].cron == "30 8 * * *"
+    assert specs["mid-year-assessment"].cron == POLICY.schedules.mid_year
+    assert {d.timezone for d in specs.values()} == {"Asia/Urumqi"}
+    assert specs["mid-year-assessment"].parameters["wait_for_approval"] is True
+
+
+def test_served_deployments_carry_a_cron_schedule_and_no_pool() -> None:
+    deps = build_deployments(POLICY)
+    assert [d.name for d in deps] == [d.name for d in deployment_specs(POLICY)]
+    for dep in deps:
+        [sched] = dep.schedules
+        assert sched.schedule.timezone == "Asia/Shanghai"
+        assert dep.work_pool_name is None and dep.storage is None
+
+
+def test_pool_deployments_run_from_the_checkout_whatever_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    [mid, *_] = build_deployments(POLICY, work_pool="p")
+    assert mid.work_pool_name == "p"
+    assert mid.entrypoint == "flows/scheduled.py:mid_year_assessment"
+    assert mid.storage is not None
+    step = mid.storage.to_pull_step()
+    assert step == {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
+    assert (REPO / "flows" / "scheduled.py").exists()
+
+
+def test_serve_without_a_server_says_how_to_start_one() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from bihuan.commands.server import require_server
+    from bihuan.errors import UserError
+
+    with temporary_settings({PREFECT_API_URL: None}), pytest.raises(UserError) as exc:
+        require_server()
+    assert "bihuan server" in str(exc.value) and "PREFECT_API_URL" in str(exc.value)
+    # a port nothing listens on
+    with (
+        temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}),
+        pytest.raises(UserError) as exc,
+    ):
+        require_server()
+    assert "no Prefect server answers" in str(exc.value)
