@@ -327,6 +327,7 @@ def import_responses(
         issues.append(ImportIssue(path.name, title, raw.row, ZH.get(key, key), message))
 
     rows: list[_Row] = []
+    seen: dict[int, int] = {}  # item id -> first row that answers it
     skipped = 0
     for raw in sheet.rows:
         v = raw.values
@@ -345,6 +346,15 @@ def import_responses(
                 f"{_text(v.get('item_id'))!r} is not an item number; do not edit the grey columns",
             )
             ok = False
+        if item_id is not None and item_id in seen:
+            err(
+                raw,
+                "item_id",
+                f"item {item_id} appears twice (also row {seen[item_id]}); keep one row",
+            )
+            ok = False
+        elif item_id is not None:
+            seen[item_id] = raw.row
         if version is None:
             err(
                 raw,
@@ -418,16 +428,7 @@ def import_responses(
     with session_scope(url) as session:
         jur_id = jurisdiction_id(session, jurisdiction)
         prepared: list[tuple[_Row, PreparedMove]] = []
-        seen: dict[int, int] = {}
         for r in rows:
-            if r.item_id in seen:
-                err(
-                    r.raw,
-                    "item_id",
-                    f"item {r.item_id} appears twice (also row {seen[r.item_id]}); keep one row",
-                )
-                continue
-            seen[r.item_id] = r.raw.row
             try:
                 loaded: LoadedItem = load_item(session, jur_id, r.item_id)
             except UserError:

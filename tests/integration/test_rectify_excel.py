@@ -1,0 +1,236 @@
+"""The Excel round trip of the rectification ledger: export, fill with openpyxl, import."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from bihuan.commands import rectify as rectify_commands
+from bihuan.core.rectification import Action, Role
+from bihuan.errors import ConflictError
+from bihuan.rectify import act
+from bihuan.rectify_excel import (
+    ResponsesConflict,
+    ResponsesRejected,
+    export_open_items,
+    import_responses,
+)
+
+from .rectify_items import REPO_CONFIG, make_items, snapshot
+from .test_rectify import audits, events, item_row
+
+cli = typer.Typer()
+rectify_commands.register(cli)
+runner = CliRunner()
+D = date(2022, 7, 11)
+HEADERS = ["事项编号", "版本", "部门代码", "问题", "整改期限", "当前状态",
+           "整改进展", "是否已整改完成", "佐证材料", "申请无法解决", "政策解释", "替代措施"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.setenv("BIHUAN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BIHUAN_CONFIG_DIR", str(REPO_CONFIG))
+    from bihuan.settings import reset_settings
+
+    reset_settings()
+
+
+@pytest.fixture
+def items(db_url: str, tmp_path: Path) -> dict[str, int]:
+    return make_items(db_url, tmp_path)
+
+
+def fill(path: Path, answers: dict[int, dict[str, Any]]) -> None:
+    """Fill rows as a department would in Excel: by item number, by Chinese column header."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["整改台账"]
+    header = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        answer = answers.get(row[0].value)  # type: ignore[arg-type]
+        for col, value in (answer or {}).items():
+            row[header.index(col)].value = value
+    wb.save(path)
+
+
+def by_code(paths: list[Path]) -> dict[str, Path]:
+    return {p.name.split("-")[1]: p for p in paths}
+
+
+def test_export_writes_one_workbook_per_department_with_its_open_items(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    items = make_items(sqlite_db, tmp_path)
+    act(sqlite_db, jurisdiction="juxian", item_id=items["satisfaction:low"],
+        action=Action.REPORT_FIXED, actor="财政局", role=Role.DEPARTMENT, as_of=D,
+        reason="已整改", evidence_refs=["满意度提升方案"])  # fmt: skip
+    paths = export_open_items(sqlite_db, tmp_path / "out", jurisdiction="juxian", year=2022)
+    assert [p.name for p in paths] == [
+        "整改台账-A01-县发展和改革局.xlsx",
+        "整改台账-A02-县财政局.xlsx",
+        "整改台账-B01-县教育和体育局.xlsx",
+    ]
+    wb = openpyxl.load_workbook(paths[1])
+    assert wb.sheetnames == ["整改台账", "说明"]
+    rows = [[c.value for c in r] for r in wb["整改台账"].iter_rows()]
+    assert rows[0] == HEADERS
+    # A02's reported item waits for the office and is not exported; its open one is, at version 1
+    assert len(rows) == 2 and rows[1][0] == items["central:CT1"]
+    assert rows[1][1:4] == [1, "A02", "中心工作“招商引资”链条短板:本部门完成60%"]
+    assert rows[1][5] == "待整改" and rows[1][6:] == [None, "否", None, "否", None, None]
+    validations = wb["整改台账"].data_validations.dataValidation
+    assert {str(v.sqref) for v in validations} == {"H2", "J2"}
+    only = export_open_items(sqlite_db, tmp_path / "b", jurisdiction="juxian", department="B01")
+    assert [p.name for p in only] == ["整改台账-B01-县教育和体育局.xlsx"]
+    assert export_open_items(sqlite_db, tmp_path / "c", jurisdiction="juxian", year=2021) == []
+
+
+def test_filled_workbook_is_applied_in_one_go(
+    db_url: str, items: dict[str, int], tmp_path: Path
+) -> None:
+    chain, sat = items["central:CT1"], items["satisfaction:low"]
+    a02 = by_code(export_open_items(db_url, tmp_path / "out", jurisdiction="juxian"))["A02"]
+    fill(
+        a02,
+        {
+            chain: {"整改进展": "已向省里申请", "申请无法解决": "是",
+                    "政策解释": "配套资金由省级统筹", "替代措施": "申请县级周转资金"},
+            sat: {"整改进展": "开展满意度回访", "是否已整改完成": "是",
+                  "佐证材料": "回访记录表；整改报告\n莒财发〔2022〕8号"},
+        },
+    )  # fmt: skip
+    result = import_responses(db_url, a02, jurisdiction="juxian", actor="财政局联络员", as_of=D)
+    assert (result.applied, result.skipped) == (2, 0)
+    assert result.by_action == {"request_cannot_solve": 1, "report_fixed": 1}
+    assert item_row(db_url, chain)["status"] == "cannot_solve_requested"
+    assert item_row(db_url, chain)["alternative"] == "申请县级周转资金"
+    row = item_row(db_url, sat)
+    assert row["status"] == "reported_fixed" and row["version"] == 2
+    assert row["last_response_on"] == D
+    ev = events(db_url, sat)[-1]
+    assert ev["evidence"] == ["回访记录表", "整改报告", "莒财发〔2022〕8号"]
+    assert ev["actor"] == "财政局联络员" and ev["reason"] == "开展满意度回访"
+    (a,) = audits(db_url, sat)
+    assert a["details"]["source"] == {"file": a02.name, "sheet": "整改台账", "row": 3}
+
+    # a progress-only row starts the item; a blank row is left alone
+    b01 = by_code(export_open_items(db_url, tmp_path / "b", jurisdiction="juxian"))["B01"]
+    fill(b01, {items["submission:missing"]: {"整改进展": "已补报材料"}})
+    res = import_responses(db_url, b01, jurisdiction="juxian", actor="教体局", as_of=D)
+    assert res.by_action == {"start": 1}
+    assert item_row(db_url, items["submission:missing"])["status"] == "in_progress"
+
+
+def test_bad_workbook_lists_every_error_and_changes_nothing(
+    db_url: str, items: dict[str, int], tmp_path: Path
+) -> None:
+    chain, sat = items["central:CT1"], items["satisfaction:low"]
+    a02 = by_code(export_open_items(db_url, tmp_path / "out", jurisdiction="juxian"))["A02"]
+    fill(
+        a02,
+        {
+            chain: {"整改进展": "x", "是否已整改完成": "完成了"},
+            sat: {"整改进展": "y", "是否已整改完成": "是", "申请无法解决": "否",
+                  "政策解释": "说明"},
+        },
+    )  # fmt: skip
+    wb = openpyxl.load_workbook(a02)
+    ws = wb["整改台账"]
+    ws.append([items["staffing:real_name"], 1, "A02", "", None, "", "借来的一行", "否", "", "否"])
+    ws.append([9999, 1, "A02", "", None, "", "不存在的事项", "否", "", "否"])
+    ws.append([chain, 1, "A02", "", None, "", "重复", "否", "", "否"])
+    wb.save(a02)
+    before = snapshot(db_url)
+    with pytest.raises(ResponsesRejected) as exc:
+        import_responses(db_url, a02, jurisdiction="juxian", actor="x", as_of=D)
+    got = {(i.row, i.column): i.message for i in exc.value.issues}
+    assert set(got) == {
+        (2, "是否已整改完成"),  # "完成了" is not 是/否
+        (3, "佐证材料"),  # fixed without evidence
+        (3, "政策解释"),  # explanation without asking for cannot-solve
+        (4, "事项编号"),  # an item of A01 in A02's workbook
+        (5, "事项编号"),  # unknown item
+        (6, "事项编号"),  # the same item twice
+    }, got
+    assert "write 是 or 否" in got[(2, "是否已整改完成")]
+    assert "belongs to A01 (县发展和改革局), not to A02" in got[(4, "事项编号")]
+    assert "no rectification item 9999" in got[(5, "事项编号")]
+    assert all(i.file == a02.name and i.sheet == "整改台账" for i in exc.value.issues)
+    assert not isinstance(exc.value, ConflictError)
+    assert snapshot(db_url) == before
+
+
+def test_cannot_solve_without_explanation_and_wrong_state_are_reported(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    items = make_items(sqlite_db, tmp_path)
+    a02 = by_code(export_open_items(sqlite_db, tmp_path / "out", jurisdiction="juxian"))["A02"]
+    fill(a02, {items["central:CT1"]: {"申请无法解决": "是", "替代措施": "备选"}})
+    with pytest.raises(ResponsesRejected) as exc:
+        import_responses(sqlite_db, a02, jurisdiction="juxian", actor="x", as_of=D)
+    ((issue),) = exc.value.issues
+    assert (issue.row, issue.column) == (2, "政策解释") and "fill in 政策解释" in issue.message
+    # a date before the item was issued is refused by the state machine, named on its row
+    fill(a02, {items["central:CT1"]: {"政策解释": "省级事权"}})
+    with pytest.raises(ResponsesRejected, match="before the item was issued"):
+        import_responses(sqlite_db, a02, jurisdiction="juxian", actor="x", as_of=date(2022, 7, 1))
+
+
+def test_stale_version_in_the_workbook_is_a_conflict(
+    db_url: str, items: dict[str, int], tmp_path: Path
+) -> None:
+    chain = items["central:CT1"]
+    a02 = by_code(export_open_items(db_url, tmp_path / "out", jurisdiction="juxian"))["A02"]
+    # after the export, the office extends the deadline (version 1 → 2)
+    act(db_url, jurisdiction="juxian", item_id=chain, action=Action.EXTEND, actor="李科长",
+        role=Role.COORDINATOR, as_of=D, reason="等待批复", extend_by=3)  # fmt: skip
+    fill(a02, {chain: {"整改进展": "已开始"}, items["satisfaction:low"]: {"整改进展": "已开始"}})
+    before = snapshot(db_url)
+    with pytest.raises(ResponsesConflict) as exc:
+        import_responses(db_url, a02, jurisdiction="juxian", actor="x", as_of=D)
+    assert isinstance(exc.value, ConflictError)
+    ((issue),) = exc.value.issues
+    assert issue.column == "版本" and "version 1, now 2" in issue.message
+    assert "export a fresh workbook" in issue.message
+    # all or nothing: the other, valid row was not applied either
+    assert snapshot(db_url) == before
+
+
+def test_a_file_that_is_not_a_workbook_is_refused(sqlite_db: str, tmp_path: Path) -> None:
+    make_items(sqlite_db, tmp_path)
+    fake = tmp_path / "整改台账.xlsx"
+    fake.write_text("事项编号,版本\n1,1\n", encoding="utf-8")
+    with pytest.raises(ResponsesRejected, match=r"not an \.xlsx workbook"):
+        import_responses(sqlite_db, fake, jurisdiction="juxian", actor="x", as_of=D)
+    other = tmp_path / "other.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Sheet1"  # type: ignore[union-attr]
+    wb.save(other)
+    with pytest.raises(ResponsesRejected, match="no sheet 整改台账"):
+        import_responses(sqlite_db, other, jurisdiction="juxian", actor="x", as_of=D)
+
+
+def test_cli_export_and_import(sqlite_db: str, tmp_path: Path) -> None:
+    items = make_items(sqlite_db, tmp_path)
+    out = tmp_path / "out"
+    r = runner.invoke(cli, ["rectify", "export", "--out", str(out), "--department", "B01",
+                            "--db", sqlite_db])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (path,) = out.iterdir()
+    fill(path, {items["submission:missing"]: {"是否已整改完成": "是"}})
+    r = runner.invoke(cli, ["rectify", "import", str(path), "--as-of", "2022-07-11",
+                            "--db", sqlite_db])  # fmt: skip
+    assert r.exit_code == 1 and "1 error(s)" in r.output and "佐证材料" in r.output, r.output
+    assert "nothing was applied" in r.output and "Traceback" not in r.output
+    fill(path, {items["submission:missing"]: {"整改进展": "已补报", "佐证材料": "补报材料清单"}})
+    r = runner.invoke(cli, ["rectify", "import", str(path), "--as-of", "2022-07-11",
+                            "--actor", "教体局", "--db", sqlite_db])  # fmt: skip
+    assert r.exit_code == 0 and "1 row(s) applied" in r.output, r.output
+    assert item_row(sqlite_db, items["submission:missing"])["status"] == "reported_fixed"
