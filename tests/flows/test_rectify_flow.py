@@ -1,0 +1,83 @@
+"""Items made by the real flows (assessment, problem lists with approval) answered and closed."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from bihuan.commands import rectify as rectify_commands
+from bihuan.ingest.load import import_path
+from flows.cycle import annual_cycle
+from flows.problems import issue_problem_lists
+from models import PhaseKind
+from tests.flows.small_county import write_small_county
+
+MID = PhaseKind.MID_YEAR
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+cli = typer.Typer()
+rectify_commands.register(cli)
+runner = CliRunner()
+
+
+@pytest.fixture
+def issued(tmp_path: Path, sqlite_db: str, use_db: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("BIHUAN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BIHUAN_CONFIG_DIR", str(REPO_CONFIG))
+    use_db(sqlite_db)
+    import_path(
+        sqlite_db, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
+    )
+    annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7)
+    summary = issue_problem_lists(
+        year=2022, phase=MID, as_of=date(2022, 7, 4), auto_approve="王主任", wait_for_approval=False
+    )
+    assert summary.items_created == 4
+    return sqlite_db
+
+
+def cmd(*args: str) -> Any:
+    result = runner.invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_items_from_the_flows_go_round_the_loop(issued: str, tmp_path: Path) -> None:
+    listed = json.loads(cmd("rectifications", "--json", "--year", "2022").output)
+    by_dept = {(r["department"], r["category"]): r for r in listed}
+    assert {r["status"] for r in listed} == {"open"} and len(listed) == 4
+    staffing = by_dept[("A01", "staffing")]
+    missing = by_dept[("B01", "missing_submission")]
+    assert missing["severity"] == "high" and missing["deadline"] == "2022-07-18"
+
+    # B01 answers through the workbook, A01 on the command line, the office decides
+    out = tmp_path / "out"
+    cmd("rectify", "export", "--out", str(out))
+    b01 = out / "整改台账-B01-县教育和体育局.xlsx"
+    wb = openpyxl.load_workbook(b01)
+    ws = wb["整改台账"]
+    ws["G2"], ws["H2"], ws["I2"] = "已补报履职材料", "是", "补报材料清单"
+    wb.save(b01)
+    cmd("rectify", "import", str(b01), "--as-of", "2022-07-15", "--actor", "教体局")
+    cmd("rectify", "verify", str(missing["id"]), "--accept", "--note", "材料齐全",
+        "--as-of", "2022-07-18", "--actor", "李科长")  # fmt: skip
+    proof = tmp_path / "入编登记表.pdf"
+    proof.write_bytes(b"%PDF registration")
+    cmd("rectify", "report", str(staffing["id"]), "--fixed", "--progress", "已补办",
+        "--evidence", str(proof), "--as-of", "2022-07-20", "--version", "1")  # fmt: skip
+
+    shown = json.loads(cmd("rectify", "show", str(missing["id"]), "--json").output)
+    assert [h["action"] for h in shown["history"]] == ["issued", "report_fixed", "verify_accept"]
+    assert shown["history"][0]["actor"] == "王主任"
+    closed = json.loads(cmd("rectifications", "--json", "--status", "verified_closed").output)
+    assert [r["id"] for r in closed] == [missing["id"]]
+    reported = json.loads(cmd("rectifications", "--json", "--status", "reported_fixed").output)
+    assert [r["id"] for r in reported] == [staffing["id"]]
+    stored = list((tmp_path / "home" / "var" / "evidence" / str(staffing["id"])).iterdir())
+    assert len(stored) == 1 and stored[0].name.endswith("-入编登记表.pdf")
