@@ -21,6 +21,7 @@ from bihuan.deployments import deployment_specs
 from bihuan.ingest.load import import_path
 from bihuan.migrate import upgrade
 from bihuan.policy import load_policy
+from notifications.channels import write_demo_config
 from tests.flows.small_county import write_small_county
 from tests.server.conftest import (
     BIN,
@@ -37,6 +38,12 @@ from tests.server.conftest import (
 pytestmark = pytest.mark.server
 
 POLICY = load_policy(REPO / "config")
+TAGS = [
+    *(f"{code}{suffix}" for code in ("a01", "a02", "b01") for suffix in ("", "-head")),
+    "section-ops",
+    "section-inspection",
+    "leadership",
+]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +74,9 @@ def app_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 def served(prefect_server: tuple[str, Path], app_db: str) -> Iterator[dict[str, str]]:
     """`bihuan serve` against the server, until the four deployments are registered."""
     api, home = prefect_server
-    env = offline_env(home, PREFECT_API_URL=api)
+    # every recipient of the small county goes to the local file sink
+    config = write_demo_config(home / "apprise.yml", TAGS, home / "outbox")
+    env = offline_env(home, PREFECT_API_URL=api, BIHUAN_APPRISE_CONFIG=str(config))
     log = home / "serve.log"
     with running([str(BIN / "bihuan"), "serve", "--db", app_db], env, log) as proc:
 
@@ -179,3 +188,31 @@ def test_mid_year_run_pauses_for_approval_and_the_form_input_resumes_it(
     assert details["reason"] == "材料已于评估窗口后补交"
     assert rows(app_db, f"SELECT status FROM finding WHERE id = {drop_id}") == [("dropped",)]
     assert rows(app_db, "SELECT count(*) FROM rectificationitem")[0][0] == 3
+
+
+def test_daily_tracking_run_triggered_from_the_cli_completes(
+    prefect_server: tuple[str, Path], served: dict[str, str], app_db: str
+) -> None:
+    api, home = prefect_server
+    # 2022-10-08 is a Saturday worked in exchange for National Day (调休): a working day
+    run_id = _run_deployment(served, "daily-tracking/daily-tracking", {"as_of": "2022-10-08"})
+    with prefect_api(api) as client:
+
+        def finished() -> Any:
+            run = client.read_flow_run(run_id)
+            return run if run.state and run.state.is_final() else None
+
+        run = wait_until(finished, timeout=90, what="the daily-tracking run")
+        assert run.state.is_completed(), f"{run.state}\n{(home / 'serve.log').read_text()[-4000:]}"
+        children = [
+            r
+            for r in client.read_flow_runs(limit=50)
+            if r.name == "track-rectifications-2022-10-08"
+        ]
+    assert [c.state.type.value for c in children] == ["COMPLETED"]
+    # the tracker worked that day (a holiday would have left no mark) and the dispatcher
+    # delivered the approved problem lists and the overdue notices to the sink
+    assert rows(app_db, "SELECT value FROM jobstate") == [("2022-10-08",)]
+    sent = rows(app_db, "SELECT kind FROM notification WHERE status = 'sent'")
+    assert {k for (k,) in sent} >= {"problem_list"}
+    assert any((home / "outbox").rglob("*"))
