@@ -568,14 +568,15 @@ def build_report_data(session: Session, ctx: AppContext, year: int, as_of: date)
         )
     ]
     a = table(AuditLog)
-    outcomes: Counter[str] = Counter(
-        (details or {}).get("outcome", "")
-        for (details,) in session.execute(
-            select(a.c.details).where(
-                a.c.jurisdiction_id == where.jid, a.c.action == recheck_action(year)
-            )
-        )
-    )
+    # the latest decision per item: a July re-check may turn January's stays_closed to recurring
+    latest: dict[str, str] = {}
+    for key, details in session.execute(
+        select(a.c.entity_key, a.c.details)
+        .where(a.c.jurisdiction_id == where.jid, a.c.action == recheck_action(year))
+        .order_by(a.c.id)
+    ):
+        latest[key] = (details or {}).get("outcome", "")
+    outcomes = Counter(latest.values())
     return ReportData(
         county=where.jurisdiction.name,
         year=year,

@@ -106,7 +106,7 @@ CANNOT = [
 
 
 @pytest.fixture
-def county(tmp_path: Path, sqlite_db: str, use_db: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+def county(tmp_path: Path, db_url: str, use_db: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     config = shutil.copytree(ROOT / "config", tmp_path / "config")
     policy = (config / "policy.toml").read_text(encoding="utf-8")
     assert "green = 10\nred = 10" in policy
@@ -116,8 +116,8 @@ def county(tmp_path: Path, sqlite_db: str, use_db: Any, monkeypatch: pytest.Monk
     monkeypatch.setenv("BIHUAN_CONFIG_DIR", str(config))
     monkeypatch.setenv("BIHUAN_HOME", str(tmp_path))
     monkeypatch.setenv("BIHUAN_JURISDICTION", "juxian")
-    use_db(sqlite_db)
-    return sqlite_db
+    use_db(db_url)
+    return db_url
 
 
 def board(url: str, year: int) -> list[tuple[str, int, str, float]]:
@@ -240,6 +240,9 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     assert len(audits) == 5  # four January decisions + the recurrence found in July
 
     annual_cycle(year=2023, phase=MID, as_of=date(2023, 7, 4), seed=1)  # re-score with penalty
+    no_board = cli("report", "--year", "2023", "--out", str(tmp_path / "x.html"), "--db", url)
+    assert no_board.exit_code == 1 and "bihuan results --year 2023" in no_board.output
+    assert "Traceback" not in no_board.output and not (tmp_path / "x.html").exists()
     issue_problem_lists(
         year=2023, phase=MID, as_of=date(2023, 7, 5), auto_approve="王主任", wait_for_approval=False
     )
@@ -290,12 +293,8 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     html = report.read_text(encoding="utf-8")
     assert "县文化和旅游局" in html and "约谈" in html
 
-    # ---- the CLI: board --json, report --out, and a clear error without a board
-    from bihuan.cli import _register_commands, app
-
-    _register_commands()
-    runner = CliRunner()
-    out = runner.invoke(app, ["board", "--year", "2023", "--json", "--db", url])
+    # ---- the CLI: board --json, report --out
+    out = cli("board", "--year", "2023", "--json", "--db", url)
     assert out.exit_code == 0, out.output
     data = {r["code"]: r for r in json.loads(out.stdout)}
     assert data["D06"]["colour"] == "red" and data["D06"]["rank"] == 6
@@ -307,11 +306,39 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     points = next(c for c in data["D01"]["consequences"] if c["kind"] == "assessment_points")
     assert points["points"] == 20.0  # economic, 100 / 100 × 20
     target = tmp_path / "out" / "report.html"
-    out = runner.invoke(
-        app,
-        ["report", "--year", "2023", "--out", str(target), "--db", url, "--as-of", "2024-01-05"],
+    out = cli(
+        "report", "--year", "2023", "--out", str(target), "--db", url, "--as-of", "2024-01-05"
     )
     assert out.exit_code == 0, out.output
     text_ = target.read_text(encoding="utf-8")
     assert "综合情况报告" in text_ and "上年度问题" in text_
     assert "http://" not in text_.replace("http://www.w3.org/2000/svg", "")
+    # the latest decision per item: D06-S1-02 counts as recurring, not also as stays_closed
+    assert "延续整改1项、问题复发1项、维持无法解决1项、维持销号1项" in text_
+
+    # ---- a lapsed alternative: the cannot-solve item is carried by the next re-check
+    cannot = str(items["mid-year:indicator:D05-S1-02"])
+    wrong = cli(
+        "alternative-lapsed",
+        str(items["mid-year:indicator:D02-S1-04"]),
+        "--reason",
+        "测试",
+        "--db",
+        url,
+    )
+    assert wrong.exit_code == 1 and "not cannot_solve" in wrong.output
+    ok = cli("alternative-lapsed", cannot, "--reason", "替代服务合同已终止", "--db", url)
+    assert ok.exit_code == 0, ok.output
+    lapsed = recheck(year=2023, as_of=date(2024, 1, 10))
+    assert {d["item"]: d["outcome"] for d in lapsed.decisions}[int(cannot)] == "carried"
+    assert lapsed.new_findings == 1
+    assert rows(url, "SELECT status FROM rectificationitem WHERE id = :i", i=int(cannot)) == [
+        ("cannot_solve",)
+    ]
+
+
+def cli(*args: str) -> Any:
+    from bihuan.cli import _register_commands, app
+
+    _register_commands()
+    return CliRunner().invoke(app, list(args))
