@@ -14,6 +14,9 @@ export PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT := false
 export PREFECT_HOME := $(CURDIR)/var/prefect
 export UV_PYTHON_DOWNLOADS := never
 
+# Benchmark sizes: county,city by default; the province is opt-in (make bench SIZE=province).
+SIZE ?= county,city
+
 .PHONY: setup demo test test-fast lint typecheck fmt clean bench
 
 setup: $(BIN)/bihuan
@@ -46,3 +49,6 @@ fmt: setup
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache
+
+bench: setup
+	$(BIN)/python -m benchmarks.run --size $(SIZE)
