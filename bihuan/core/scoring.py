@@ -339,7 +339,8 @@ def score_quantitative(
         )
     target_points = _target_score(value, target, direction)
     share = rule.target_share
-    score = share * target_points + (1 - share) * trend
+    # clamped: a blend of two scores within 0–100 can leave it by a rounding step
+    score = _clamp(share * target_points + (1 - share) * trend)
     text = (
         f"{trend_text};目标{_num(target)},目标得分{_num(target_points)};"
         f"得分 = 目标得分×{_pct(share)} + 趋势得分×{_pct(1 - share)} = {_num(score)}"
