@@ -288,6 +288,9 @@ class Channels:
                 service.request_rate_per_sec = rate_limit
         self.loaded = len(services)
         self.declared = len(raw_urls)
+        # One small Apprise per tag, built on first use: matching a tag against every URL of a
+        # county's config (hundreds of tags) on each send cost more than the send itself.
+        self._by_tag: dict[str, apprise.Apprise] = {}
 
     @classmethod
     def from_file(cls, path: Path, *, rate_limit: float | None = None) -> Channels:
@@ -311,10 +314,21 @@ class Channels:
             for s in self._apprise
         ]
 
+    def _for_tag(self, tag: str) -> apprise.Apprise:
+        found = self._by_tag.get(tag)
+        if found is None:
+            # one tag, usually one URL: no thread pool needed to send to it
+            found = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+            for service in self._apprise:
+                if tag in {str(t) for t in service.tags}:
+                    found.add(service)
+            self._by_tag[tag] = found
+        return found
+
     def send(self, tag: str, subject: str, body: str) -> DeliveryResult:
         """Send one message to every URL carrying `tag`. Never raises for a delivery problem."""
         try:
-            outcome = self._apprise.notify(body=body, title=subject, tag=tag)
+            outcome = self._for_tag(tag).notify(body=body, title=subject, tag=tag)
         except Exception as exc:  # apprise promises not to raise; if it does, it is a failed send
             return DeliveryResult(
                 False, _clip(MASKER.mask(f"apprise raised {type(exc).__name__}: {exc}"))

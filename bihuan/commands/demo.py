@@ -7,8 +7,11 @@ their own step functions to these lists.
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,9 +30,16 @@ from models.enums import PhaseKind
 
 if TYPE_CHECKING:
     from bihuan.app import AppContext
+    from bihuan.core.workdays import WorkCalendar
+    from bihuan.demo.loop import Scripted
     from bihuan.ingest.load import ImportReport
 
 DEMO_ACTOR = "demo"
+DEMO_APPROVER = "编办王主任"
+# The tracker runs daily for this many working days after a problem list is issued (through the
+# longest deadline and the whole escalation ladder), then weekly: two simulated years in two
+# minutes. Production runs it every working day (the `track` deployment).
+DAILY_WORKDAYS = 42
 
 
 @dataclass
@@ -173,6 +183,240 @@ def show_loaded(run: DemoRun) -> None:
         run.console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
+def _bind_flows(run: DemoRun) -> None:
+    """Flows read the database and jurisdiction from the environment; point them at the demo."""
+    import os
+
+    from bihuan.settings import reset_settings
+
+    os.environ["BIHUAN_DATABASE_URL"] = run.db_url
+    os.environ["BIHUAN_JURISDICTION"] = JURISDICTION
+    reset_settings()
+
+
+def _cal(run: DemoRun) -> WorkCalendar:
+    from bihuan.core.workdays import WorkCalendar
+
+    return WorkCalendar.from_policy(run.ctx.policy.calendar)
+
+
+def _phase_day(run: DemoRun, kind: PhaseKind) -> date:
+    """The demo assesses a phase on the first working day after its window closes."""
+    window = getattr(run.ctx.policy.phases, kind.name.lower())
+    return _cal(run).add_workdays(window.closes.on(run.year) + timedelta(days=1), 0)
+
+
+def _assess(run: DemoRun, kind: PhaseKind, day: date) -> None:
+    from flows.cycle import annual_cycle
+
+    started = time.perf_counter()
+    result = annual_cycle(
+        year=run.year,
+        phase=kind,
+        as_of=day,
+        triggered_by=DEMO_ACTOR,
+        seed=run.year * 10 + (1 if kind is PhaseKind.MID_YEAR else 2),
+    )
+    seconds = time.perf_counter() - started
+    run.extra.setdefault("assess_seconds", []).append(seconds)
+    a, c = result.assessment, result.collection
+    scores = [row["total"] for row in a.scores]
+    run.console.print(
+        f"[green]✓[/green] {day} {run.year} {kind.label}评估 assessment: "
+        f"{c.submitted}/{c.departments} submitted, missing {', '.join(c.missing) or 'none'}; "
+        f"scores {min(scores):.1f}–{max(scores):.1f}; on-site draw {len(a.onsite)} departments "
+        f"({seconds:.1f} s)"
+    )
+
+
+def _issue_and_run_loop(
+    run: DemoRun, kind: PhaseKind, issue_day: date, until: date
+) -> list[Scripted]:
+    """Problem lists approved by the coordinator, then the departments' responses, the daily
+    tracker and the dispatcher, day by day until `until`."""
+    from bihuan.demo.loop import LoopStats, issued_items, script, simulate
+    from flows.problems import issue_problem_lists
+
+    summary = issue_problem_lists(
+        year=run.year, phase=kind, as_of=issue_day, auto_approve=DEMO_APPROVER
+    )
+    run.console.print(
+        f"[green]✓[/green] {issue_day} {run.year} {kind.label}问题清单 problem lists: "
+        f"{summary.new_findings} findings, {summary.approved_lists} lists approved by "
+        f"{summary.approved_by}, {summary.items_created} rectification items"
+    )
+    cal = _cal(run)
+    scope_id = _jurisdiction_id(run)
+    items = issued_items(run.db_url, scope_id, issue_day)
+    quality = run.summaries[run.year].quality if run.year in run.summaries else {}
+    actions = script(items, quality, cal, seed=run.seed + run.year * 7 + len(kind.value))
+    stats: LoopStats = run.extra.setdefault("loop", LoopStats())
+    started = time.perf_counter()
+    simulate(
+        run.ctx,
+        actions,
+        cal.next_workday(issue_day),
+        until,
+        cal,
+        stats,
+        daily_until=cal.add_workdays(issue_day, DAILY_WORKDAYS),
+    )
+    run.console.print(
+        f"[green]✓[/green] {cal.next_workday(issue_day)} … {until}: departments responded, "
+        f"tracker and dispatcher ran every working day ({time.perf_counter() - started:.1f} s)"
+    )
+    return actions
+
+
+def _jurisdiction_id(run: DemoRun) -> int:
+    from bihuan.db import get_jurisdiction, session_scope
+
+    with session_scope(run.db_url) as session:
+        jur = get_jurisdiction(session, JURISDICTION)
+        assert jur is not None and jur.id is not None
+        return jur.id
+
+
+def mid_year(run: DemoRun) -> None:
+    """Mid-year: assess; re-check last year's items (carried ones count in the score); issue the
+    problem lists; run the loop through the rest of the year."""
+    from flows.recheck import recheck
+
+    _bind_flows(run)
+    day = _phase_day(run, PhaseKind.MID_YEAR)
+    _assess(run, PhaseKind.MID_YEAR, day)
+    if run.year - 1 in run.years:
+        checked = recheck(year=run.year, as_of=day)
+        counts = "、".join(f"{k} {v}" for k, v in sorted(checked.counts.items()))
+        run.console.print(
+            f"[green]✓[/green] {day} {run.year}次年复查 re-check of {run.year - 1} items: {counts}; "
+            f"{checked.new_findings} carried into {run.year} (重点内容)"
+        )
+        _assess(run, PhaseKind.MID_YEAR, day)  # the carried items now count in the score
+    issue_day = _cal(run).next_workday(day)
+    _issue_and_run_loop(run, PhaseKind.MID_YEAR, issue_day, date(run.year, 11, 30))
+
+
+def year_end(run: DemoRun) -> None:
+    """Year-end: assess in early January, issue the problem lists, publish the results (board,
+    consequences, report), and keep the loop running until the next mid-year."""
+    from flows.results import results
+
+    _bind_flows(run)
+    day = _phase_day(run, PhaseKind.YEAR_END)
+    _assess(run, PhaseKind.YEAR_END, day)
+    cal = _cal(run)
+    issue_day = cal.next_workday(day)
+    results_day = cal.add_workdays(issue_day, 4)
+    actions = _issue_and_run_loop(run, PhaseKind.YEAR_END, issue_day, results_day)
+    outcome = results(year=run.year, as_of=results_day)
+    run.extra.setdefault("results", {})[run.year] = outcome
+    colours = Counter(row["colour"] for row in outcome.board)
+    run.console.print(
+        f"[green]✓[/green] {results_day} {run.year}结果运用 results: green {colours['green']}, "
+        f"yellow {colours['yellow']}, red {colours['red']}; {len(outcome.consequences)} "
+        f"consequences; report [bold]{outcome.report_path}[/bold]"
+    )
+    if run.year + 1 in run.years:
+        # the year-end items are worked on until the next year's mid-year assessment
+        from bihuan.demo.loop import simulate
+
+        simulate(
+            run.ctx,
+            actions,
+            cal.next_workday(results_day),
+            date(run.year + 1, 6, 30),
+            cal,
+            run.extra["loop"],
+            daily_until=cal.add_workdays(issue_day, DAILY_WORKDAYS),
+        )
+
+
+def show_outcome(run: DemoRun) -> None:
+    """What happened: the board, findings, rectification items by state, notifications sent,
+    reminders in var/outbox/, and where the reports are."""
+    from bihuan.db import session_scope, table
+    from models import (
+        BoardEntry,
+        Consequence,
+        Cycle,
+        Department,
+        Finding,
+        Notification,
+        RectificationItem,
+    )
+    from models.base import LABELS
+
+    if "results" not in run.extra:
+        return
+    last = max(run.extra["results"])
+    be, d, c, co = table(BoardEntry), table(Department), table(Cycle), table(Consequence)
+    f, ri, n = table(Finding), table(RectificationItem), table(Notification)
+    with session_scope(run.db_url) as session:
+        board = session.execute(
+            select(be.c.rank, d.c.code, d.c.name, d.c.category, be.c.score, be.c.colour, be.c.id)
+            .join(d, d.c.id == be.c.department_id)
+            .join(c, c.c.id == be.c.cycle_id)
+            .where(c.c.year == last)
+            .order_by(be.c.rank)
+        ).all()
+        sanctions: dict[str, list[str]] = {}
+        for code, kind in session.execute(
+            select(d.c.code, co.c.kind)
+            .join(d, d.c.id == co.c.department_id)
+            .join(c, c.c.id == co.c.cycle_id)
+            .where(c.c.year == last, co.c.kind != "assessment_points")
+        ):
+            sanctions.setdefault(code, []).append(LABELS.get(kind, kind))
+        findings = session.execute(
+            select(c.c.year, func.count()).join(c, c.c.id == f.c.cycle_id).group_by(c.c.year)
+        ).all()
+        items = session.execute(select(ri.c.status, func.count()).group_by(ri.c.status)).all()
+        notes = session.execute(
+            select(n.c.kind, n.c.status, func.count()).group_by(n.c.kind, n.c.status)
+        ).all()
+    colour = {"green": "green", "yellow": "yellow", "red": "red"}
+    table_ = Table(title=f"{JURISDICTION_NAME} {last}年红黄绿榜 board (top and bottom)")
+    for col in (
+        "rank",
+        "code",
+        "department 部门",
+        "category",
+        "score",
+        "board",
+        "consequences 结果运用",
+    ):
+        table_.add_column(col)
+    shown = [r for r in board if r.rank <= 10 or r.rank > len(board) - 10]
+    for r in shown:
+        table_.add_row(
+            str(r.rank),
+            r.code,
+            r.name,
+            LABELS.get(r.category, r.category),
+            f"{r.score:.1f}",
+            f"[{colour[r.colour]}]{LABELS.get(r.colour, r.colour)}[/]",
+            "、".join(sanctions.get(r.code, [])),
+        )
+    run.console.print(table_)
+    run.console.print("findings 问题: " + ", ".join(f"{y}: {k}" for y, k in sorted(findings)))
+    run.console.print(
+        "rectification items 整改事项: "
+        + ", ".join(f"{LABELS.get(s, s)} {k}" for s, k in sorted(items))
+    )
+    run.console.print(
+        "notifications 通知: "
+        + ", ".join(f"{kind}/{LABELS.get(st, st)} {k}" for kind, st, k in sorted(notes))
+    )
+    outbox = run.ctx.settings.outbox_dir
+    files = len(list(outbox.glob("*.txt"))) if outbox.exists() else 0
+    run.console.print(
+        f"messages delivered to the local outbox: {files} files in [bold]{outbox}[/bold]"
+    )
+    for year, outcome in sorted(run.extra["results"].items()):
+        run.console.print(f"{year} report 综合评估情况报告: [bold]{outcome.report_path}[/bold]")
+
+
 def show_database(run: DemoRun) -> None:
     """Where the demo database is, and how to look into it with the other commands."""
     where = _where(run)
@@ -185,8 +429,14 @@ def _where(run: DemoRun) -> str:
 
 
 SETUP_STEPS: list[Step] = [recreate_database]
-YEAR_STEPS: list[Step] = [write_workbook, import_workbook, show_loaded]
-FINISH_STEPS: list[Step] = [show_database]
+YEAR_STEPS: list[Step] = [
+    write_workbook,
+    import_workbook,
+    show_loaded,
+    mid_year,
+    year_end,
+]
+FINISH_STEPS: list[Step] = [show_outcome, show_database]
 
 
 def run_demo(run: DemoRun) -> None:
@@ -211,7 +461,11 @@ def demo(
     ] = None,
     year: Annotated[
         list[int] | None,
-        typer.Option("--year", help="Cycle year (repeat for several years). Default: 2022."),
+        typer.Option(
+            "--year",
+            help="Cycle year (repeat for several years). Default: 2022 and 2023, so the re-check "
+            "and 'red two years running' both happen.",
+        ),
     ] = None,
     seed: Annotated[
         int, typer.Option(help="Seed of the demo county (same seed, same county).")
@@ -237,7 +491,7 @@ def demo(
         db_url=url,
         db_file=db_file,
         out_dir=ctx.settings.var_dir / "demo",
-        years=sorted(set(year or [2022])),
+        years=sorted(set(year or [2022, 2023])),
         seed=seed,
         departments=departments,
         console=console,
