@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # the database; without it, a stored token cannot be matched to a rater.
     peer_token_secret: SecretStr = SecretStr("bihuan-local-development-secret")
     apprise_config: Path | None = None
+    # threads | dask | tcp://scheduler:8786 (see flows/runners.py)
+    task_runner: str = "threads"
+    task_runner_workers: int | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -9,7 +9,8 @@ from prefect import flow
 
 from flows.assess import AssessmentSummary, assess
 from flows.collect import CollectionSummary, collect_indicators
-from flows.common import parse_phase, resolve_as_of
+from flows.common import flow_context, parse_phase, resolve_as_of
+from flows.runners import make_task_runner
 from models import PhaseKind
 
 
@@ -31,5 +32,9 @@ def annual_cycle(
     kind = parse_phase(phase)
     day = resolve_as_of(as_of)
     collection = collect_indicators(year=year, phase=kind, as_of=day)
-    assessment = assess(year=year, phase=kind, as_of=day, triggered_by=triggered_by, seed=seed)
+    settings = flow_context().settings
+    runner = make_task_runner(settings.task_runner, workers=settings.task_runner_workers)
+    assessment = assess.with_options(task_runner=runner)(
+        year=year, phase=kind, as_of=day, triggered_by=triggered_by, seed=seed
+    )
     return CycleSummary(collection=collection, assessment=assessment)

@@ -369,7 +369,10 @@ def show_outcome(run: DemoRun) -> None:
         ):
             sanctions.setdefault(code, []).append(LABELS.get(kind, kind))
         findings = session.execute(
-            select(c.c.year, func.count()).join(c, c.c.id == f.c.cycle_id).group_by(c.c.year)
+            select(c.c.year, func.count())
+            .select_from(f)
+            .join(c, c.c.id == f.c.cycle_id)
+            .group_by(c.c.year)
         ).all()
         items = session.execute(select(ri.c.status, func.count()).group_by(ri.c.status)).all()
         notes = session.execute(

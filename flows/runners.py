@@ -1,0 +1,40 @@
+"""The task runner that fans scoring out per batch of departments: threads, or a Dask cluster.
+
+`BIHUAN_TASK_RUNNER` chooses it: `threads` (default; a county or a city), `dask` (a local Dask
+cluster started for the run: processes on this machine), or the address of an existing Dask
+scheduler, `tcp://scheduler:8786` (a province on several machines). The flows' tasks take and
+return plain picklable data, so the same code runs on any of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from bihuan.errors import ConfigError
+
+
+def make_task_runner(spec: str, *, workers: int | None = None) -> Any:
+    spec = (spec or "threads").strip()
+    if spec == "threads":
+        return ThreadPoolTaskRunner()
+    if spec == "dask" or spec.startswith(("tcp://", "tls://")):
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:  # pragma: no cover - prefect-dask is a dependency
+            raise ConfigError("BIHUAN_TASK_RUNNER=dask needs the prefect-dask package") from None
+        if spec == "dask":
+            return DaskTaskRunner(
+                cluster_kwargs={
+                    "n_workers": workers or 2,
+                    "threads_per_worker": 1,
+                    "processes": True,
+                    "dashboard_address": None,
+                }
+            )
+        return DaskTaskRunner(address=spec)
+    raise ConfigError(
+        f"BIHUAN_TASK_RUNNER={spec!r}: use 'threads', 'dask' (a local cluster) or the address of "
+        "a Dask scheduler such as tcp://scheduler:8786"
+    )

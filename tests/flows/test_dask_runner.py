@@ -1,0 +1,48 @@
+"""Per-department fan-out on a local Dask cluster gives the same scores as threads."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bihuan.errors import ConfigError
+from bihuan.ingest.load import import_path
+from flows.cycle import annual_cycle
+from flows.runners import make_task_runner
+from models import PhaseKind
+from tests.flows.small_county import write_small_county
+
+
+def test_unknown_runner_is_a_clear_config_error() -> None:
+    with pytest.raises(ConfigError, match="BIHUAN_TASK_RUNNER='gpu'"):
+        make_task_runner("gpu")
+    assert type(make_task_runner("tcp://scheduler:8786")).__name__ == "DaskTaskRunner"
+
+
+@pytest.mark.dask
+def test_assessment_on_a_local_dask_cluster_matches_threads(
+    tmp_path: Path, use_db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = {}
+    for runner in ("threads", "dask"):
+        url = f"sqlite:///{tmp_path / runner}.db"
+        from bihuan.migrate import upgrade
+
+        upgrade(url)
+        use_db(url)
+        monkeypatch.setenv("BIHUAN_TASK_RUNNER", runner)
+        monkeypatch.setenv("BIHUAN_TASK_RUNNER_WORKERS", "2")
+        import_path(
+            url,
+            write_small_county(tmp_path / f"c-{runner}"),
+            year=2022,
+            jurisdiction="juxian",
+            actor="t",
+        )
+        out = annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
+        results[runner] = {row["code"]: row["total"] for row in out.assessment.scores}
+    assert results["dask"] == results["threads"]
+    assert results["dask"]["A01"] == pytest.approx(99.2, abs=0.06)
