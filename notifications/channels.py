@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import ssl
 import threading
+import types
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,8 +217,65 @@ def install_bot_reply_check() -> list[str]:
     return done
 
 
+class _SharedTLSContext:
+    """Stands in for the `ssl.SSLContext` apprise's SMTP plugin makes for every message.
+
+    apprise 2.0 calls `ssl.create_default_context()` per message (loading the CA store, ~60 ms
+    here, more than the send itself) and then, for `verify=no`, turns verification off on it.
+    This proxy hands out one of two contexts built once per process — verifying, or not — and
+    switches to the second when the plugin turns verification off, so nothing is ever loosened
+    on a shared context."""
+
+    _verified: ssl.SSLContext | None = None
+    _unverified: ssl.SSLContext | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_insecure", False)
+
+    @classmethod
+    def _context(cls, insecure: bool) -> ssl.SSLContext:
+        with cls._lock:
+            if insecure:
+                if cls._unverified is None:
+                    ctx = ssl.create_default_context()
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl.CERT_NONE
+                    cls._unverified = ctx
+                return cls._unverified
+            if cls._verified is None:
+                cls._verified = ssl.create_default_context()
+            return cls._verified
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (name == "check_hostname" and value is False) or (
+            name == "verify_mode" and value == ssl.CERT_NONE
+        ):
+            object.__setattr__(self, "_insecure", True)
+            return
+        raise AttributeError(f"the shared TLS context does not allow setting {name}")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context(object.__getattribute__(self, "_insecure")), name)
+
+
+def install_smtp_context_cache() -> bool:
+    """Point apprise's SMTP plugin at the shared TLS contexts (see _SharedTLSContext)."""
+    try:
+        from apprise.plugins.email import smtp as smtp_plugin
+    except ImportError:  # pragma: no cover - apprise moved it; fall back to its own behaviour
+        return False
+    proxy = types.SimpleNamespace(
+        **{k: getattr(ssl, k) for k in dir(ssl) if not k.startswith("__")}
+    )
+    proxy.create_default_context = _SharedTLSContext
+    smtp_plugin.ssl = proxy  # type: ignore[assignment]
+    return True
+
+
 install_masking()
 install_bot_reply_check()
+install_smtp_context_cache()
 
 
 # --------------------------------------------------------------------------------------------
