@@ -27,16 +27,16 @@ MID = PhaseKind.MID_YEAR
 
 
 @pytest.fixture
-def county(tmp_path: Path, sqlite_db: str, use_db: Any) -> str:
-    use_db(sqlite_db)
+def county(tmp_path: Path, db_url: str, use_db: Any) -> str:
+    use_db(db_url)
     import_path(
-        sqlite_db,
+        db_url,
         write_small_county(tmp_path / "county"),
         year=2022,
         jurisdiction="juxian",
         actor="test",
     )
-    return sqlite_db
+    return db_url
 
 
 def totals(url: str) -> dict[str, float]:

@@ -20,13 +20,13 @@ MID = PhaseKind.MID_YEAR
 
 
 @pytest.fixture
-def assessed(tmp_path: Path, sqlite_db: str, use_db: Any) -> str:
-    use_db(sqlite_db)
+def assessed(tmp_path: Path, db_url: str, use_db: Any) -> str:
+    use_db(db_url)
     import_path(
-        sqlite_db, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
+        db_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
     annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7)
-    return sqlite_db
+    return db_url
 
 
 def rows(url: str, sql: str) -> list[Any]:

@@ -27,19 +27,19 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def issued(tmp_path: Path, sqlite_db: str, use_db: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+def issued(tmp_path: Path, db_url: str, use_db: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("BIHUAN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("BIHUAN_CONFIG_DIR", str(REPO_CONFIG))
-    use_db(sqlite_db)
+    use_db(db_url)
     import_path(
-        sqlite_db, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
+        db_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
     annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7)
     summary = issue_problem_lists(
         year=2022, phase=MID, as_of=date(2022, 7, 4), auto_approve="王主任", wait_for_approval=False
     )
     assert summary.items_created == 4
-    return sqlite_db
+    return db_url
 
 
 def cmd(*args: str) -> Any:
