@@ -300,6 +300,7 @@ def mid_year(run: DemoRun) -> None:
 def year_end(run: DemoRun) -> None:
     """Year-end: assess in early January, issue the problem lists, publish the results (board,
     consequences, report), and keep the loop running until the next mid-year."""
+    from bihuan.demo.loop import simulate
     from flows.results import results
 
     _bind_flows(run)
@@ -317,9 +318,10 @@ def year_end(run: DemoRun) -> None:
         f"yellow {colours['yellow']}, red {colours['red']}; {len(outcome.consequences)} "
         f"consequences; report [bold]{outcome.report_path}[/bold]"
     )
+    # the results' notices (the talks with heads) go out the same day
+    simulate(run.ctx, [], results_day, results_day, cal, run.extra["loop"])
     if run.year + 1 in run.years:
         # the year-end items are worked on until the next year's mid-year assessment
-        from bihuan.demo.loop import simulate
 
         simulate(
             run.ctx,
@@ -330,6 +332,13 @@ def year_end(run: DemoRun) -> None:
             run.extra["loop"],
             daily_until=cal.add_workdays(issue_day, DAILY_WORKDAYS),
         )
+
+
+SHORT_CONSEQUENCES = {
+    "staffing_priority": "编制事项优先",
+    "staffing_freeze": "次年不考虑编制事项",
+    "head_talk": "约谈主要负责人",
+}
 
 
 def show_outcome(run: DemoRun) -> None:
@@ -367,7 +376,7 @@ def show_outcome(run: DemoRun) -> None:
             .join(c, c.c.id == co.c.cycle_id)
             .where(c.c.year == last, co.c.kind != "assessment_points")
         ):
-            sanctions.setdefault(code, []).append(LABELS.get(kind, kind))
+            sanctions.setdefault(code, []).append(SHORT_CONSEQUENCES.get(kind, kind))
         findings = session.execute(
             select(c.c.year, func.count())
             .select_from(f)
@@ -387,9 +396,9 @@ def show_outcome(run: DemoRun) -> None:
         "category",
         "score",
         "board",
-        "consequences 结果运用",
     ):
-        table_.add_column(col)
+        table_.add_column(col, no_wrap=True)
+    table_.add_column("consequences 结果运用", overflow="fold")
     shown = [r for r in board if r.rank <= 10 or r.rank > len(board) - 10]
     for r in shown:
         table_.add_row(
