@@ -53,6 +53,7 @@ from models import (
     utc_now,
 )
 from notifications.outbox import enqueue
+from notifications.tags import contact_tags
 
 PROGRESS = "progress"
 PROGRESS_LABEL = "报告整改进展"
@@ -563,11 +564,6 @@ def default_calendar() -> WorkCalendar:
 
 
 # ------------------------------------------------------------------ notices (pure)
-
-
-def contact_tags(code: str, tags: str) -> list[str]:
-    """A department's apprise tags; the import defaults them to the lower-cased code."""
-    return [t.strip() for t in (tags or code.lower()).split(",") if t.strip()]
 
 
 def notice_text(

@@ -31,6 +31,7 @@ from flows.common import flow_context, resolve_as_of
 from models import BUSINESS_TZ, Department, utc_now
 from notifications.channels import default_config_path, load_channels, write_demo_config
 from notifications.outbox import DispatchReport, dispatch
+from notifications.tags import contact_tags, head_tag
 
 
 def start_of(day: date) -> datetime:
@@ -155,7 +156,6 @@ def dispatch_notifications(as_of: date | None = None) -> DispatchReport:
 def recipient_tags(ctx: AppContext) -> list[str]:
     """Every apprise tag the loop can address: department contacts and heads, the supervising
     sections, the office leadership."""
-    from flows.problems import _contact_tags
     from models import Jurisdiction
 
     d, j = table(Department), table(Jurisdiction)
@@ -167,14 +167,9 @@ def recipient_tags(ctx: AppContext) -> list[str]:
             .join(j, j.c.id == d.c.jurisdiction_id)
             .where(j.c.code == ctx.jurisdiction)
         ):
-            tags.update(_contact_tags(code, notify_tags))
+            tags.update(contact_tags(code, notify_tags))
             tags.add(head_tag(code))
     return sorted(tags)
-
-
-def head_tag(code: str) -> str:
-    """The apprise tag of a department's head (主要负责人)."""
-    return f"{code.lower()}-head"
 
 
 def ensure_channels_config(ctx: AppContext) -> Path | None:

@@ -58,6 +58,7 @@ from models import (
 )
 from notifications.outbox import enqueue
 from notifications.render import FindingLine, ProblemListContext, render_problem_list
+from notifications.tags import contact_tags
 
 
 class DropFinding(BaseModel):
@@ -485,7 +486,7 @@ def apply_approval(
                 issued_on=as_of,
             )
         )
-        for tag in _contact_tags(code, tags):
+        for tag in contact_tags(code, tags):
             enqueue(
                 session,
                 jurisdiction_id=scope.jurisdiction_id,
@@ -526,11 +527,6 @@ def apply_approval(
     summary.dropped = len(drops)
     summary.approved_by = decision.approver
     return summary
-
-
-def _contact_tags(code: str, tags: str) -> list[str]:
-    """A department's apprise tags for its contact; the import defaults them to the code."""
-    return [t.strip() for t in (tags or code.lower()).split(",") if t.strip()]
 
 
 def _enum_label(value: str) -> str:

@@ -83,6 +83,7 @@ from models import (
     TownRating,
 )
 from notifications.outbox import enqueue
+from notifications.tags import head_tag
 
 HEAD_TALK_WORKDAYS = 10  # the head talk (约谈) is scheduled this many working days after as_of
 LEADERSHIP_TAG = "leadership"
@@ -347,7 +348,7 @@ def store_results(
         dept_id, name, _tags = depts[q.code]
         due_on = due_by[(dept_id, "head_talk")]
         subject, body = head_talk_notice(name, year, due_on)
-        for tag in (f"{q.code.lower()}-head", LEADERSHIP_TAG):
+        for tag in (head_tag(q.code), LEADERSHIP_TAG):
             summary.notices += enqueue(
                 session,
                 jurisdiction_id=where.jid,

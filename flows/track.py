@@ -60,8 +60,7 @@ from bihuan.db import audit, dialect_insert, get_jurisdiction, session_scope, ta
 from bihuan.errors import UserError
 from bihuan.policy import Policy
 from flows.common import flow_context, resolve_as_of
-from flows.dispatch import head_tag, report_dispatch, send_due
-from flows.problems import _contact_tags
+from flows.dispatch import report_dispatch, send_due
 from models import (
     Department,
     EscalationLevel,
@@ -80,6 +79,7 @@ from notifications.render import (
     render,
     render_digest,
 )
+from notifications.tags import contact_tags, head_tag
 
 JOB = "track-rectifications"
 REMINDER_KIND = "reminder"
@@ -252,7 +252,7 @@ def load_items(
             department_id=r.department_id,
             code=r.code,
             department=r.name,
-            contacts=tuple(_contact_tags(r.code, r.notify_tags)),
+            contacts=tuple(contact_tags(r.code, r.notify_tags)),
             title=r.title,
             deadline=r.deadline,
         )

@@ -28,16 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bihuan.core.scoring import STAFFING_LABELS as CHECK_LABELS
 from bihuan.policy import FindingRules
 
 PHASE_LABELS = {"mid-year": "年中", "year-end": "年底"}
-CHECK_LABELS = {
-    "party_management": "党管机构编制原则落实情况",
-    "approved_matters": "机构编制事项落实情况",
-    "setup_compliance": "机构设置合规情况",
-    "real_name": "实名制管理情况",
-    "off_establishment": "编外人员管理情况",
-}
 PROBLEM_LABELS = {
     "overlapping_duties": "科室职责交叉",
     "section_not_operating": "已批复科室未实际运行",
