@@ -52,6 +52,7 @@ from bihuan.report import (
     render_report,
     report_markdown,
 )
+from bihuan.report_pdf import pdf_beside
 from flows.common import artifact_key, flow_context, resolve_as_of
 from flows.recheck import recheck_action
 from models import (
@@ -633,6 +634,7 @@ def store_results_task(year: int, as_of: date) -> ResultsSummary:
 @task(name="write-report", cache_policy=NO_CACHE)
 def write_report_task(year: int, as_of: date) -> tuple[str, str]:
     path, data = write_report(flow_context(), year, as_of)
+    pdf_beside(path)  # skipped, with an info log, on a machine without a Chinese font
     return str(path), report_markdown(data)
 
 

@@ -158,7 +158,12 @@ def board_cmd(
 
 def report_cmd(
     year: YearOpt,
-    out: Annotated[Path, typer.Option("--out", help="HTML file to write the report to.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="File to write the report to: .html, or .pdf (needs a CJK font)."
+        ),
+    ],
     as_of: AsOfOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
@@ -169,6 +174,16 @@ def report_cmd(
     ctx = bind_flows_to(db, jurisdiction)
     from flows.results import write_report
 
+    if out.suffix.lower() == ".pdf":
+        from bihuan.report import render_report
+        from bihuan.report_pdf import html_to_pdf, require_cjk_font
+        from flows.results import build_report_data
+
+        require_cjk_font(out)  # before reading the database: fail fast on a font-less machine
+        with session_scope(ctx.db_url) as session:
+            data = build_report_data(session, ctx, year, parse_date(as_of))
+        console.print(f"wrote {html_to_pdf(render_report(data), out)}")
+        return
     path, _data = write_report(ctx, year, parse_date(as_of), out)
     console.print(f"wrote {path}")
 

@@ -1,0 +1,87 @@
+"""The year-end comprehensive report (综合评估情况报告) as PDF: the HTML report through WeasyPrint.
+
+WeasyPrint lays text out with pango, which takes its fonts from fontconfig. Without a Chinese
+(CJK) font every Chinese character comes out as a missing-glyph box, and the PDF still looks
+"successful"; so `html_to_pdf` refuses to render unless fontconfig knows a font covering Chinese
+(`fc-list :lang=zh`), and says which Debian package to install. The probe is a parameter so a
+test can stand in a machine without fonts.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from bihuan.errors import UserError
+
+log = logging.getLogger(__name__)
+
+FONT_PACKAGE = "fonts-wqy-microhei"
+NO_FONT = (
+    "no Chinese (CJK) font is installed, so the PDF report would show missing glyphs "
+    f"instead of Chinese text; install one (Debian: `apt-get install {FONT_PACKAGE}` or "
+    "`fonts-noto-cjk`) or write the report as .html"
+)
+
+# The HTML report is laid out for a browser window (grey page, centred white column); on paper
+# the page itself is the column.
+PRINT_CSS = """
+@page { size: A4; margin: 16mm 14mm; }
+body { background: #fff; }
+main { max-width: none; padding: 0; }
+h2, h3 { break-after: avoid; }
+tr, .chart { break-inside: avoid; }
+.chart svg { max-width: 100%; height: auto; }
+"""
+
+# WeasyPrint and fontTools (font subsetting) log every CSS property they skip and every
+# table they subset at INFO/DEBUG; only problems belong in the command's output.
+for _name in ("weasyprint", "weasyprint.progress", "fontTools"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+def has_cjk_font() -> bool:
+    """Whether fontconfig (which WeasyPrint's pango uses) knows a font covering Chinese."""
+    try:
+        found = subprocess.run(
+            ["fc-list", ":lang=zh", "family"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        # No fontconfig at all: pango could not find a Chinese font either.
+        return False
+    return found.returncode == 0 and bool(found.stdout.strip())
+
+
+def require_cjk_font(out: Path, *, has_cjk_font: Callable[[], bool] = has_cjk_font) -> None:
+    """Raise UserError naming `out` and the font package to install if no CJK font is known."""
+    if not has_cjk_font():
+        raise UserError(f"{out}: {NO_FONT}")
+
+
+def html_to_pdf(html: str, out: Path, *, has_cjk_font: Callable[[], bool] = has_cjk_font) -> Path:
+    """Render the report's HTML (bihuan.report.render_report) to the PDF file `out`.
+
+    Raises UserError, before writing anything, when no CJK font is installed."""
+    require_cjk_font(out, has_cjk_font=has_cjk_font)
+    # Imported here: WeasyPrint loads pango through cffi, which only the PDF path needs.
+    from weasyprint import CSS, HTML
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    HTML(string=html).write_pdf(out, stylesheets=[CSS(string=PRINT_CSS)])
+    return out
+
+
+def pdf_beside(html_path: Path, *, has_cjk_font: Callable[[], bool] = has_cjk_font) -> Path | None:
+    """Write the PDF next to an HTML report written earlier (same name, .pdf), if a CJK font is
+    installed; otherwise log that it was skipped and return None (the HTML is the report)."""
+    if not has_cjk_font():
+        log.info("no CJK font installed (%s): PDF of %s skipped", FONT_PACKAGE, html_path.name)
+        return None
+    html = html_path.read_text(encoding="utf-8")
+    return html_to_pdf(html, html_path.with_suffix(".pdf"), has_cjk_font=lambda: True)
