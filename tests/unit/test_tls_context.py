@@ -5,9 +5,9 @@ from __future__ import annotations
 import ssl
 
 import pytest
+from apprise.plugins.email import smtp as smtp_plugin
 
 import notifications.channels  # noqa: F401  (installs the shared contexts)
-from apprise.plugins.email import smtp as smtp_plugin
 
 
 def test_the_plugin_gets_shared_contexts_and_turning_verification_off_never_leaks() -> None:
