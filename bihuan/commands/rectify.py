@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -22,7 +20,6 @@ from bihuan.cli import (
 )
 from bihuan.commands.cycle import AsOfOpt, parse_date
 from bihuan.core.rectification import Action, Role, Status
-from bihuan.errors import UserError
 from bihuan.ingest.issues import ImportIssue
 
 P = ParamSpec("P")
@@ -50,21 +47,6 @@ VersionOpt = Annotated[
 def register(app: typer.Typer) -> None:
     app.add_typer(rectify_app, name="rectify")
     app.command("rectifications")(rectifications)
-
-
-def clean_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Print a user's mistake as one clean message and exit with its code, also when the Typer
-    app is invoked directly (tests, embedding) rather than through bihuan.cli.main."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except UserError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper
 
 
 def _act(
@@ -115,7 +97,6 @@ def _act(
 
 
 @rectify_app.command("report")
-@clean_errors
 def report(
     item: ItemArg,
     progress: Annotated[str, typer.Option("--progress", help="What was done (整改进展).")],
@@ -155,7 +136,6 @@ def report(
 
 
 @rectify_app.command("verify")
-@clean_errors
 def verify(
     item: ItemArg,
     accept: Annotated[
@@ -186,7 +166,6 @@ def verify(
 
 
 @rectify_app.command("extend")
-@clean_errors
 def extend(
     item: ItemArg,
     days: Annotated[int, typer.Option("--days", help="Working days (工作日) to add.")],
@@ -213,7 +192,6 @@ def extend(
 
 
 @rectify_app.command("cannot-solve")
-@clean_errors
 def cannot_solve(
     item: ItemArg,
     explanation: Annotated[
@@ -246,7 +224,6 @@ def cannot_solve(
 
 
 @rectify_app.command("decide")
-@clean_errors
 def decide(
     item: ItemArg,
     approve: Annotated[
@@ -277,7 +254,6 @@ def decide(
 
 
 @rectify_app.command("show")
-@clean_errors
 def show(
     item: ItemArg,
     db: DbOpt = None,
@@ -322,7 +298,6 @@ def show(
 
 
 @rectify_app.command("export")
-@clean_errors
 def export(
     out: Annotated[Path, typer.Option("--out", help="Folder for the workbooks.")],
     department: Annotated[
@@ -349,7 +324,6 @@ def export(
 
 
 @rectify_app.command("import")
-@clean_errors
 def import_cmd(
     file: Annotated[
         Path, typer.Argument(help="A filled-in workbook from `bihuan rectify export`.")
@@ -395,7 +369,6 @@ def _issue_table(title: str, issues: list[ImportIssue]) -> Table:
     return table
 
 
-@clean_errors
 def rectifications(
     year: Annotated[
         int | None, typer.Option("--year", help="Only items of this cycle year.")

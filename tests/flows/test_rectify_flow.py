@@ -12,6 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bihuan.cli import BihuanGroup
 from bihuan.commands import rectify as rectify_commands
 from bihuan.ingest.load import import_path
 from flows.cycle import annual_cycle
@@ -21,7 +22,7 @@ from tests.flows.small_county import write_small_county
 
 MID = PhaseKind.MID_YEAR
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
-cli = typer.Typer()
+cli = typer.Typer(cls=BihuanGroup)  # the same error handling as the real `bihuan` app
 rectify_commands.register(cli)
 runner = CliRunner()
 

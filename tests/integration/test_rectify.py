@@ -17,6 +17,7 @@ import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from bihuan.cli import BihuanGroup
 from bihuan.commands import rectify as rectify_commands
 from bihuan.core.rectification import Action, Role, Status, TransitionError
 from bihuan.db import get_engine, session_scope, table
@@ -28,7 +29,7 @@ from tests.flows.small_county import write_small_county
 
 from .rectify_items import REPO_CONFIG, make_items, snapshot
 
-cli = typer.Typer()
+cli = typer.Typer(cls=BihuanGroup)  # the same error handling as the real `bihuan` app
 rectify_commands.register(cli)
 runner = CliRunner()
 

@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bihuan.cli import BihuanGroup
 from bihuan.commands import rectify as rectify_commands
 from bihuan.core.rectification import Action, Role
 from bihuan.errors import ConflictError
@@ -25,7 +26,7 @@ from bihuan.rectify_excel import (
 from .rectify_items import REPO_CONFIG, make_items, snapshot
 from .test_rectify import audits, events, item_row
 
-cli = typer.Typer()
+cli = typer.Typer(cls=BihuanGroup)  # the same error handling as the real `bihuan` app
 rectify_commands.register(cli)
 runner = CliRunner()
 D = date(2022, 7, 11)
