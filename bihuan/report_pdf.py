@@ -36,10 +36,18 @@ tr, .chart { break-inside: avoid; }
 .chart svg { max-width: 100%; height: auto; }
 """
 
-# WeasyPrint and fontTools (font subsetting) log every CSS property they skip and every
-# table they subset at INFO/DEBUG; only problems belong in the command's output.
+
+def _not_ignored_css(record: logging.LogRecord) -> bool:
+    # The report's browser-only CSS (e.g. `overflow-x` of a wide chart) is meant for screens;
+    # WeasyPrint warning that it skips it is not a problem with the PDF.
+    return not str(record.msg).startswith("Ignored")
+
+
+# WeasyPrint and fontTools (font subsetting) log progress and every table they subset at
+# INFO/DEBUG; only problems belong in the command's output.
 for _name in ("weasyprint", "weasyprint.progress", "fontTools"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+logging.getLogger("weasyprint").addFilter(_not_ignored_css)
 
 
 def has_cjk_font() -> bool:

@@ -6,6 +6,7 @@ poppler-utils when either is missing).
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import subprocess
@@ -95,6 +96,20 @@ def test_pdf_embeds_a_chinese_font(tmp_path: Path) -> None:
     ).stdout
     assert "莒县2023年度部门履职监管评估综合情况报告" in text
     assert "县发展和改革局" in text and "绿榜" in text
+
+
+def test_screen_only_css_is_not_reported_but_problems_are(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    html = (
+        '<html><body><div style="overflow-x: auto">县财政局</div>'
+        '<img src="file:///nonexistent/x.png"></body></html>'
+    )
+    with caplog.at_level(logging.DEBUG):
+        html_to_pdf(html, tmp_path / "x.pdf")
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not any("overflow-x" in m for m in messages), messages
+    assert any("nonexistent" in m for m in messages), messages  # a real problem still shows
 
 
 def test_missing_font_is_a_user_error_and_writes_nothing(tmp_path: Path) -> None:
