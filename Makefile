@@ -29,6 +29,7 @@ setup: $(BIN)/bihuan
 # process would otherwise compile Prefect and its dependencies from source, 5–10 s each time.
 $(BIN)/bihuan: pyproject.toml uv.lock Makefile | $(UV)
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+	@mkdir -p var/prefect
 	@touch $@
 
 demo: setup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -39,6 +40,9 @@ def configure_offline_prefect() -> None:
         defaults["PREFECT_LOGGING_SETTINGS_PATH"] = str(logging_yml)
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    # Prefect creates its home without parents; in a fresh checkout var/ does not exist yet.
+    with contextlib.suppress(OSError):  # Prefect reports an unusable home itself
+        Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
 
 
 def _user_error_names() -> set[str]:
