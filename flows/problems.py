@@ -43,6 +43,7 @@ from models import (
     Department,
     DepartmentAssessment,
     Finding,
+    FindingCategory,
     FindingStatus,
     HotlineCase,
     PhaseKind,
@@ -187,8 +188,10 @@ def _link_shortfall(link: dict[str, Any], code: str) -> str:
 
 
 def open_subjects(session: Session, scope: Scope) -> dict[int, frozenset[str]]:
-    """Per department, subjects of this cycle's findings whose items are still open: a year-end
-    run does not raise again what mid-year already put on the rectification ledger."""
+    """Per department, the subjects not to raise again: those of this cycle's findings whose
+    items are still open (a year-end run does not repeat what mid-year put on the ledger), and
+    those the re-check carried from last year (the carried finding, serious and with its
+    lineage, stands for a problem that came back; raising it twice would count it twice)."""
     f, ri = table(Finding), table(RectificationItem)
     closed = (RectificationStatus.VERIFIED_CLOSED.value, RectificationStatus.CANNOT_SOLVE.value)
     out: dict[int, set[str]] = defaultdict(set)
@@ -202,6 +205,17 @@ def open_subjects(session: Session, scope: Scope) -> dict[int, frozenset[str]]:
         )
     ):
         out[dept_id].add(key.split(":", 1)[1])
+    for dept_id, key in session.execute(
+        select(f.c.department_id, f.c.key).where(
+            f.c.cycle_id == scope.cycle_id,
+            f.c.category == FindingCategory.CARRIED_OVER.value,
+            f.c.status != FindingStatus.DROPPED.value,
+        )
+    ):
+        # carried:<last year>:<phase>:<rule>:<subject> -> <rule>:<subject>
+        parts = key.split(":", 3)
+        if len(parts) == 4 and parts[0] == "carried":
+            out[dept_id].add(parts[3])
     return {k: frozenset(v) for k, v in out.items()}
 
 

@@ -246,6 +246,17 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     issue_problem_lists(
         year=2023, phase=MID, as_of=date(2023, 7, 5), auto_approve="王主任", wait_for_approval=False
     )
+    # the problem that came back is on the 2023 list once, as the carried (serious) finding
+    d06_2023 = {
+        k
+        for (k,) in rows(
+            url,
+            "SELECT f.key FROM finding f JOIN cycle c ON c.id = f.cycle_id "
+            "JOIN department d ON d.id = f.department_id WHERE c.year = 2023 AND d.code = 'D06'",
+        )
+    }
+    assert "carried:2022:mid-year:indicator:D06-S1-02" in d06_2023
+    assert "mid-year:indicator:D06-S1-02" not in d06_2023
     r2023 = results(year=2023, as_of=date(2024, 1, 5))
     assert board(url, 2023) == [
         ("D01", 1, "green", 100.0),
