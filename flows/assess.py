@@ -335,9 +335,12 @@ def assess(
         inputs = load_phase_inputs(session, scope)
     chains, links = assess_chains(inputs.tasks, policy.scoring.chain)
     departments = [inputs.inputs[d.code] for d in inputs.departments]
+    batches = [departments[i : i + BATCH] for i in range(0, len(departments), BATCH)]
+    # each task gets only its own departments' chain links: Prefect walks every task's
+    # parameters, so handing all links to every batch made a province's assessment quadratic
     futures = [
-        score_batch.submit(departments[i : i + BATCH], links, year, policy)
-        for i in range(0, len(departments), BATCH)
+        score_batch.submit(batch, {d.code: links.get(d.code, []) for d in batch}, year, policy)
+        for batch in batches
     ]
     scores = [s for f in futures for s in f.result()]
     onsite = set(drawn.departments)
