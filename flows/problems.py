@@ -305,7 +305,7 @@ def draft_problem_lists(session: Session, scope: Scope) -> int:
 
 
 def pending_findings(session: Session, scope: Scope) -> list[dict[str, Any]]:
-    """The proposed findings of the phase, for the approval form and `bihuan problems`."""
+    """The proposed findings of the phase, for the approval form and `bihuan findings`."""
     f, d = table(Finding), table(Department)
     return [
         dict(row._mapping)
@@ -353,7 +353,7 @@ def apply_approval(
         if ref not in ids:
             raise UserError(
                 f"finding {ref} is not awaiting approval in {scope.cycle.year} {scope.phase.kind}; "
-                "see `bihuan problems --year Y --phase P`"
+                f"see `bihuan findings --year {scope.cycle.year} --phase {scope.phase.kind}`"
             )
     if not decision.approve:
         audit(
@@ -594,7 +594,7 @@ def _approval_description(year: int, phase: PhaseKind, pending: list[dict[str, A
             f"{_enum_label(row['severity'])} | {row['title']} |"
         )
     if len(pending) > 300:
-        lines.append(f"| … | 另有 {len(pending) - 300} 条, 见 `bihuan problems` | | | |")
+        lines.append(f"| … | 另有 {len(pending) - 300} 条, 见 `bihuan findings` | | | |")
     return "\n".join(lines)
 
 

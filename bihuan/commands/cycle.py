@@ -220,6 +220,18 @@ def scores(
         if department:
             stmt = stmt.where(Department.code == department)
         rows = session.exec(stmt).all()
+    if not rows and department:
+        with session_scope(ctx.db_url) as session:
+            known = session.exec(
+                select(Department.id).where(
+                    Department.code == department,
+                    Department.jurisdiction_id == scope.jurisdiction_id,
+                )
+            ).first()
+        if known is None:
+            raise UserError(
+                f"--department {department!r}: no such department; see `bihuan departments`"
+            )
     if not rows:
         raise UserError(
             f"no scores for {year} {phase.value}"

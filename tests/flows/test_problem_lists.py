@@ -148,6 +148,22 @@ def test_cli_issue_then_approve_with_a_drop_and_a_deadline_change(
         ],
     )
     assert bad.exit_code == 1 and "9999" in bad.output
+    assert "findings --year 2022 --phase mid-year" in " ".join(bad.output.split())  # a real command
+    unknown = runner.invoke(
+        app,
+        [
+            "scores",
+            "--year",
+            "2022",
+            "--phase",
+            "mid-year",
+            "--department",
+            "ZZZ",
+            "--db",
+            assessed,
+        ],
+    )
+    assert unknown.exit_code == 1 and "no such department" in unknown.output
     assert rows(assessed, "SELECT count(*) FROM rectificationitem")[0][0] == 0
     ok = runner.invoke(
         app,
