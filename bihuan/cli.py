@@ -7,6 +7,7 @@ import sys
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -14,6 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
 from bihuan.app import AppContext, app_context
+from bihuan.core.access import Actor
 from bihuan.errors import UserError
 
 console = Console()
@@ -29,14 +31,29 @@ class BihuanGroup(TyperGroup):
             return super().invoke(ctx)
         except UserError as exc:
             _fail(str(exc), exc.exit_code)
+        except ValidationError as exc:
+            # a command's typed input (bihuan.services.*) refused a value the user gave
+            lines = [
+                f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
+                f" (got {err.get('input')!r})"
+                for err in exc.errors()
+            ]
+            _fail("invalid input:\n" + "\n".join(lines), 1)
         except (OperationalError, ProgrammingError) as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            hint = (
-                "the database has no bihuan schema yet, or an old one: run `bihuan db upgrade`"
-                if "no such table" in reason or "does not exist" in reason
-                else "check --db / BIHUAN_DATABASE_URL and that the database server is running"
-            )
-            _fail(f"database error: {reason}\n{hint}", 1)
+            _fail(f"database error: {reason}\n{_db_hint(reason)}", 1)
+
+
+def _db_hint(reason: str) -> str:
+    if "no such table" in reason or "does not exist" in reason:
+        return "the database has no bihuan schema yet, or an old one: run `bihuan db upgrade`"
+    if "database is locked" in reason:
+        return (
+            "another bihuan process held the SQLite database's write lock for longer than the "
+            "30 s busy timeout (a long import?); nothing was changed: run the command again "
+            "when it has finished"
+        )
+    return "check --db / BIHUAN_DATABASE_URL and that the database server is running"
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -71,15 +88,67 @@ JurOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+AsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="Act as this user (login). Default: BIHUAN_USER. The password comes from "
+        "BIHUAN_PASSWORD or a prompt when the installation requires it.",
+    ),
+]
 
 
 def ctx_for(
     db: str | None, jurisdiction: str | None = None, *, check_policy: bool = True
 ) -> AppContext:
+    """The command's context. `--db` becomes this process's database setting, so flows run
+    in-process use it too (no environment is rewritten)."""
+    if db:
+        from bihuan.settings import normalise_db_url, override_settings
+
+        override_settings(database_url=normalise_db_url(db))
     ctx = app_context(db, jurisdiction)
     if check_policy:
         _ = ctx.policy  # a bad policy stops the program at start (exit 2)
     return ctx
+
+
+def acting(ctx: AppContext, as_: str | None) -> Actor:
+    """The signed-in user a command acts for: `--as` or BIHUAN_USER, with a password when the
+    installation requires one (BIHUAN_CLI_REQUIRE_PASSWORD, default true)."""
+    from bihuan.services import identity
+    from bihuan.services.uow import UnitOfWork
+
+    login = as_ or ctx.settings.user
+    if not login:
+        raise UserError(
+            "who is acting? give --as LOGIN or set BIHUAN_USER (the users are in "
+            "`bihuan users list`; a new installation starts with `bihuan users add NAME "
+            "--role admin --password-stdin`)"
+        )
+    with UnitOfWork(ctx) as uow:
+        if not ctx.settings.cli_require_password:
+            return identity.actor_for(uow, login)
+        return identity.sign_in(uow, login, _password(ctx, login))
+
+
+def _password(ctx: AppContext, login: str) -> str:
+    if ctx.settings.password is not None:
+        return ctx.settings.password.get_secret_value()
+    if not sys.stdin.isatty():
+        raise UserError(
+            f"user {login} needs a password: set BIHUAN_PASSWORD (this installation requires "
+            "a password on the command line: BIHUAN_CLI_REQUIRE_PASSWORD)"
+        )
+    return str(typer.prompt(f"password for {login}", hide_input=True))
+
+
+def read_password_stdin() -> SecretStr:
+    """One line from standard input (for --password-stdin), without its line break."""
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise UserError("--password-stdin: standard input was empty; pipe the password in")
+    return SecretStr(line)
 
 
 def print_json(data: Any) -> None:
@@ -145,9 +214,11 @@ def main() -> None:
 
 
 __all__ = [
+    "AsOpt",
     "DbOpt",
     "JsonOpt",
     "JurOpt",
+    "acting",
     "app",
     "console",
     "ctx_for",

@@ -18,6 +18,7 @@ import models
 from models import AuditLog, Jurisdiction, utc_now
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READONLY = "bihuan_readonly"  # execution option of read-only units of work
 
 
 def _json_default(value: Any) -> Any:
@@ -62,16 +63,28 @@ def get_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front (a deferred transaction that reads, then
+            # writes, can fail half-way with "database is locked"); readers begin deferred and
+            # read their WAL snapshot without ever waiting for a writer.
+            if conn.get_execution_options().get(READONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, json_serializer=_dumps, pool_pre_ping=True)
 
 
+def read_engine(url: str) -> Engine:
+    """The same engine and pool, for transactions that only read (deferred BEGIN on SQLite)."""
+    return get_engine(url).execution_options(**{READONLY: True})
+
+
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
+def session_scope(url: str, *, readonly: bool = False) -> Iterator[Session]:
     """A unit of work: commit on success, roll back on any error. Only entry points open one."""
-    with Session(get_engine(url), expire_on_commit=False) as session:
+    bind = read_engine(url) if readonly else get_engine(url)
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
@@ -123,12 +136,14 @@ def audit(
     entity_key: str,
     jurisdiction_id: int | None = None,
     details: dict[str, Any] | None = None,
+    user_id: int | None = None,
 ) -> None:
     """Append one row to the audit log, in the caller's transaction."""
     session.add(
         AuditLog(
             jurisdiction_id=jurisdiction_id,
             at=utc_now(),
+            user_id=user_id,
             actor=actor,
             action=action,
             entity=entity,

@@ -20,3 +20,36 @@ class ConfigError(UserError):
 
 class ConflictError(UserError):
     """A concurrent edit: the row changed since it was read."""
+
+
+class PermissionDenied(UserError):
+    """A signed-in user tried what their role or scope does not allow; exit code 3.
+
+    The unit of work records the refusal in the audit log after rolling back (see
+    bihuan/services/uow.py), so the message and the record name the same user and action."""
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        user_id: int | None = None,
+        login: str = "",
+        action: str = "",
+        reason: str = "",
+        jurisdiction_id: int | None = None,
+    ):
+        super().__init__(message)
+        self.user_id = user_id
+        self.login = login
+        self.action = action
+        self.reason = reason
+        self.jurisdiction_id = jurisdiction_id
+
+
+class AuthenticationError(UserError):
+    """Unknown login, wrong password or a disabled account; exit code 3. The message never says
+    which, so it cannot be used to find valid logins."""
+
+    exit_code = 3

@@ -26,7 +26,7 @@ from bihuan.core.results import (
     year_on_year,
 )
 from bihuan.report_charts import FONT, histogram_svg, stacked_bars_svg
-from models.base import LABELS
+from bihuan.vocab import label as _label
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "notifications" / "templates"
 REPORT_TEMPLATE = "report.html"
@@ -44,7 +44,7 @@ def label(value: str | None) -> str:
     """The Chinese label of an enum value from models.enums (the value itself if unknown)."""
     if value is None:
         return ""
-    return LABELS.get(value, value)
+    return _label(value)
 
 
 @dataclass(frozen=True)

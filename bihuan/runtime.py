@@ -71,3 +71,13 @@ class HideUserErrors(logging.Filter):
             text = record.getMessage()
             return not any(f"{name}(" in text or f"{name}:" in text for name in _user_error_names())
         return True
+
+
+def no_flow_heartbeat() -> contextlib.AbstractContextManager[object]:
+    """Flow runs started in this process (the CLI, the demo, tests) without Prefect's flow-run
+    heartbeat: the engine joins a heartbeat thread that sleeps in 1 s steps, which cost every
+    run up to a second (PLATFORM_NOTES). Deployments run by a worker or `bihuan serve` start in
+    their own processes and keep it: it is how the server notices a crashed run."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})

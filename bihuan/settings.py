@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     # the database; without it, a stored token cannot be matched to a rater.
     peer_token_secret: SecretStr = SecretStr("bihuan-local-development-secret")
     apprise_config: Path | None = None
+    # Who acts from the command line (`--as` overrides) and, when the installation requires it,
+    # that user's password (never logged; a prompt asks when it is not set).
+    user: str = ""
+    password: SecretStr | None = None
+    cli_require_password: bool = True
     # threads | dask | tcp://scheduler:8786 (see flows/runners.py)
     task_runner: str = "threads"
     task_runner_workers: int | None = None
@@ -60,10 +65,21 @@ class Settings(BaseSettings):
         return self.var_dir / "outbox"
 
 
+_overrides: dict[str, object] = {}
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return Settings(**_overrides)  # type: ignore[arg-type]
+
+
+def override_settings(**values: object) -> None:
+    """Settings given on the command line (`--db`) for the rest of this process: flows run
+    in-process read them like the environment's, without the command rewriting os.environ."""
+    _overrides.update({k: v for k, v in values.items() if v is not None})
+    get_settings.cache_clear()
 
 
 def reset_settings() -> None:
+    _overrides.clear()
     get_settings.cache_clear()

@@ -213,8 +213,9 @@ def store_scores(
     }
     rows = []
     for s in scores:
-        full = {**s.breakdown(), "explanation": s.explain()}
-        breakdown = json.loads(json.dumps(full, ensure_ascii=False, default=str))
+        # the explanation is built from the breakdown when someone asks (bihuan scores
+        # --department), not stored for every department
+        breakdown = s.breakdown().to_json()
         dept_id = dept_ids[s.code]
         row = {
             "phase_id": scope.phase_id,

@@ -544,9 +544,9 @@ def apply_approval(
 
 
 def _enum_label(value: str) -> str:
-    from models.base import LABELS
+    from bihuan.vocab import label
 
-    return LABELS.get(value, value)
+    return label(value)
 
 
 def work_calendar(policy: Policy) -> WorkCalendar:

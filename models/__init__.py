@@ -9,6 +9,7 @@ from models.central import CentralTask, CentralTaskLink, CentralTaskResult
 from models.cycle import Cycle, Phase
 from models.draw import OnsiteAssignment, OnsiteDraw
 from models.enums import *  # noqa: F403
+from models.identity import User
 from models.ledger import (
     Indicator,
     IndicatorHistory,
@@ -70,6 +71,7 @@ __all__ = [
     "Town",
     "TownRating",
     "UTCDateTime",
+    "User",
     "business_today",
     "metadata",
     "utc_now",

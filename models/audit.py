@@ -17,6 +17,9 @@ class AuditLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     jurisdiction_id: int | None = Field(default=None, foreign_key="jurisdiction.id", index=True)
     at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    # the acting user; `actor` is that user's login at the time (rows from before users existed
+    # have only the text)
+    user_id: int | None = Field(default=None, foreign_key="useraccount.id", index=True)
     actor: str = Field(max_length=100)
     action: str = Field(max_length=60)
     entity: str = Field(max_length=60)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,16 +48,15 @@ def enum_col(length: int = 24) -> Any:
     return String(length)
 
 
-class LabelledEnum(StrEnum):
-    """A str enum whose members carry the Chinese label used in documents."""
+class _AllLabels(dict[str, str]):
+    """Value -> Chinese label across every enum of bihuan.vocab, for code that holds only the
+    stored string. Prefer `Enum.X.label` or `bihuan.vocab.label(value, Enum)`."""
 
-    @property
-    def label(self) -> str:
-        return LABELS.get(self.value, self.value)
+    def get(self, key: str, default: str | None = None) -> str:  # type: ignore[override]
+        from bihuan.vocab import label
+
+        text = label(key)
+        return text if text != key or default is None else default
 
 
-LABELS: dict[str, str] = {}
-
-
-def labels(mapping: dict[str, str]) -> None:
-    LABELS.update(mapping)
+LABELS = _AllLabels()

@@ -29,3 +29,6 @@ def register(app: typer.Typer) -> None:
     from bihuan.commands import server
 
     server.register(app)
+    from bihuan.commands import users
+
+    users.register(app)

@@ -259,7 +259,14 @@ def scores(
         print_json(data)
         return
     if department:
-        console.print(rows[0][0].breakdown.get("explanation", ""), highlight=False)
+        from bihuan.core.breakdown import Breakdown, explain
+
+        assessment, dept = rows[0]
+        console.print(
+            explain(Breakdown.from_json(assessment.breakdown), dept.name),
+            highlight=False,
+            markup=False,
+        )
         return
     print_table(
         f"{year} {phase.label} 部门得分 scores ({len(data)})",

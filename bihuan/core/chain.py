@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bihuan.policy import ChainRule
+from bihuan.vocab import LinkRole
 
-LEAD = "lead"
-COOPERATING = "cooperating"
-ROLE_LABELS = {LEAD: "牵头部门", COOPERATING: "配合单位"}
+LEAD = LinkRole.LEAD.value
+COOPERATING = LinkRole.COOPERATING.value
+ROLE_LABELS = {m.value: m.label for m in LinkRole}
 
 
 @dataclass(frozen=True)

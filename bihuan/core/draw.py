@@ -31,10 +31,11 @@ from typing import Any
 
 from bihuan.errors import UserError
 from bihuan.policy import DrawPolicy
+from bihuan.vocab import DrawExclusion
 
-FORMER_DEPARTMENT = "former_department"
-CONTRACTING_TEAM = "contracting_team"
-REASON_LABELS = {FORMER_DEPARTMENT: "本人原工作部门", CONTRACTING_TEAM: "本组包干联系部门"}
+FORMER_DEPARTMENT = DrawExclusion.FORMER_DEPARTMENT.value
+CONTRACTING_TEAM = DrawExclusion.CONTRACTING_TEAM.value
+REASON_LABELS = {m.value: m.label for m in DrawExclusion}
 
 
 class DrawError(UserError):

@@ -30,24 +30,18 @@ from typing import Any
 
 from bihuan.core.scoring import STAFFING_LABELS as CHECK_LABELS
 from bihuan.policy import FindingRules
+from bihuan.vocab import FindingCategory, PhaseKind, Severity, StaffingProblem
 
-PHASE_LABELS = {"mid-year": "年中", "year-end": "年底"}
-PROBLEM_LABELS = {
-    "overlapping_duties": "科室职责交叉",
-    "section_not_operating": "已批复科室未实际运行",
-    "hiring_outside_plan": "用编进人计划执行不严格",
-    "late_registration": "入编出编不及时",
-    "party_management_weak": "党管机构编制落实不到位",
-    "other": "其他问题",
-}
-MEASURES = {
-    "indicator": "对照履职台账查找差距,制定整改措施,明确责任科室、责任人和完成时限,按期报送整改情况及佐证材料。",
-    "missing_submission": "补报本阶段履职成效材料,说明未按时报送原因,建立材料报送责任制。",
-    "staffing": "对照“三定”规定和机构编制批复文件逐项整改,整改情况报县委编办监督检查科。",
-    "satisfaction": "梳理镇街道、部门和群众反映的问题,制定改进作风、提升效能的具体措施。",
-    "hotline": "逐件复核超时工单,健全12345热线受理件办理和督办机制,确保按时办结。",
-    "central_task": "对照中心工作分工补齐本环节短板,加强与牵头部门和配合单位的协作。",
-    "carried_over": "上年度问题未整改到位,作为本年度监管评估重点内容,限期彻底整改。",
+PHASE_LABELS = {m.value: m.label for m in PhaseKind}
+PROBLEM_LABELS = {m.value: m.label for m in StaffingProblem}
+MEASURES: dict[str, str] = {
+    FindingCategory.INDICATOR: "对照履职台账查找差距,制定整改措施,明确责任科室、责任人和完成时限,按期报送整改情况及佐证材料。",
+    FindingCategory.MISSING_SUBMISSION: "补报本阶段履职成效材料,说明未按时报送原因,建立材料报送责任制。",
+    FindingCategory.STAFFING: "对照“三定”规定和机构编制批复文件逐项整改,整改情况报县委编办监督检查科。",
+    FindingCategory.SATISFACTION: "梳理镇街道、部门和群众反映的问题,制定改进作风、提升效能的具体措施。",
+    FindingCategory.HOTLINE: "逐件复核超时工单,健全12345热线受理件办理和督办机制,确保按时办结。",
+    FindingCategory.CENTRAL_TASK: "对照中心工作分工补齐本环节短板,加强与牵头部门和配合单位的协作。",
+    FindingCategory.CARRIED_OVER: "上年度问题未整改到位,作为本年度监管评估重点内容,限期彻底整改。",
 }
 
 
@@ -103,8 +97,8 @@ class DepartmentFacts:
 class FindingDraft:
     department: str
     key: str
-    category: str
-    severity: str
+    category: FindingCategory
+    severity: Severity
     source: str
     title: str
     measures: str
@@ -123,8 +117,8 @@ def _draft(
     rule: str,
     subject: str,
     *,
-    category: str,
-    severity: str,
+    category: FindingCategory,
+    severity: Severity,
     source: str,
     title: str,
     evidence: dict[str, Any],
@@ -160,8 +154,8 @@ def derive_findings(
                 phase,
                 "submission",
                 "",
-                category="missing_submission",
-                severity="high",
+                category=FindingCategory.MISSING_SUBMISSION,
+                severity=Severity.HIGH,
                 source=f"{label}指标采集",
                 title=f"{label}集中评估期内({facts.window})未报送履职成效材料",
                 evidence={"window": facts.window},
@@ -171,7 +165,7 @@ def derive_findings(
         for ind in facts.indicators:
             if not ind.missing and ind.score >= rules.indicator_fail_below:
                 continue
-            severity = "high" if ind.score < rules.high_severity_below else "medium"
+            severity = Severity.HIGH if ind.score < rules.high_severity_below else Severity.MEDIUM
             title = (
                 f"未报送“{ind.name}”({ind.code})完成情况"
                 if ind.missing
@@ -183,7 +177,7 @@ def derive_findings(
                     phase,
                     "indicator",
                     ind.code,
-                    category="indicator",
+                    category=FindingCategory.INDICATOR,
                     severity=severity,
                     source="主责主业履职成效核查台账",
                     title=title,
@@ -205,8 +199,8 @@ def derive_findings(
                 phase,
                 "staffing",
                 check.kind,
-                category="staffing",
-                severity="high" if check.problems >= 2 else "medium",
+                category=FindingCategory.STAFFING,
+                severity=Severity.HIGH if check.problems >= 2 else Severity.MEDIUM,
                 source="机构编制执行情况评估",
                 title=f"{CHECK_LABELS.get(check.kind, check.kind)}:{problem}({check.problems}个问题){note}",
                 evidence={
@@ -223,8 +217,8 @@ def derive_findings(
                 phase,
                 "satisfaction",
                 "",
-                category="satisfaction",
-                severity="medium",
+                category=FindingCategory.SATISFACTION,
+                severity=Severity.MEDIUM,
                 source="三评",
                 title=f"三评满意度{facts.satisfaction:.1f}分,低于{rules.satisfaction_low_below:g}分",
                 evidence={"score": round(facts.satisfaction, 2)},
@@ -239,8 +233,10 @@ def derive_findings(
                     phase,
                     "hotline",
                     "",
-                    category="hotline",
-                    severity="medium" if share > 2 * rules.hotline_late_share_above else "low",
+                    category=FindingCategory.HOTLINE,
+                    severity=Severity.MEDIUM
+                    if share > 2 * rules.hotline_late_share_above
+                    else Severity.LOW,
                     source="12345政务热线",
                     title=f"12345热线受理件超时办结{facts.hotline_late}件,占{share:.0%}",
                     evidence={"cases": facts.hotline_cases, "late": facts.hotline_late},
@@ -254,8 +250,8 @@ def derive_findings(
                 phase,
                 "chain",
                 chain.task_code,
-                category="central_task",
-                severity="medium",
+                category=FindingCategory.CENTRAL_TASK,
+                severity=Severity.MEDIUM,
                 source="中心工作链条式评估",
                 title=f"中心工作“{chain.task_name}”链条短板:本部门完成{chain.delivered_pct:g}%{shortfall}",
                 evidence={"task": chain.task_code, "delivered_pct": chain.delivered_pct},
@@ -268,8 +264,8 @@ def derive_findings(
                 "carried",
                 "",
                 item.key,
-                category="carried_over",
-                severity="high",
+                category=FindingCategory.CARRIED_OVER,
+                severity=Severity.HIGH,
                 source="次年复查",
                 title=f"{item.title}({item.lineage})",
                 evidence={"lineage": item.lineage, "prior_key": item.key},

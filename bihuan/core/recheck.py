@@ -24,25 +24,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from bihuan.vocab import RecheckOutcome, RectificationStatus
+
 Outcome = Literal["stays_closed", "carried", "recurring", "stays_cannot_solve"]
 
-OUTCOME_LABELS: dict[str, str] = {
-    "stays_closed": "维持销号",
-    "carried": "延续整改",
-    "recurring": "问题复发、重新整改",
-    "stays_cannot_solve": "维持无法解决（已作政策解释）",
-}
+OUTCOME_LABELS: dict[str, str] = {m.value: m.label for m in RecheckOutcome}
 
-# Chinese labels of RectificationStatus values, repeated here so the core does not import the
-# models package (which imports SQLModel).
+# How a status reads in a re-check reason: "reported fixed" and "cannot-solve requested" are
+# stressed as not decided by the office, which is why the item is carried.
 _STATUS_LABELS: dict[str, str] = {
-    "open": "待整改",
-    "in_progress": "整改中",
-    "reported_fixed": "已报整改完成但未验收",
-    "verified_closed": "已验收销号",
-    "reopened": "重新整改",
-    "cannot_solve_requested": "申请无法解决但未审核",
-    "cannot_solve": "无法解决(已作政策解释)",
+    **{m.value: m.label for m in RectificationStatus},
+    RectificationStatus.REPORTED_FIXED.value: "已报整改完成但未验收",
+    RectificationStatus.CANNOT_SOLVE_REQUESTED.value: "申请无法解决但未审核",
 }
 
 FINDING_KEY_MAX = 120  # models.loop.Finding.key length

@@ -17,89 +17,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from enum import StrEnum
 
 from bihuan.core.workdays import WorkCalendar
 from bihuan.errors import UserError
+from bihuan.vocab import Capacity, EscalationLevel, RectificationAction, RectificationStatus
 
-
-class Status(StrEnum):
-    """The values of models.enums.Status, mirrored so that the core does not import
-    the models package (which imports SQLModel); a unit test keeps the two equal. Convert at the
-    shell: ``Status(row.status)`` in, ``Status(state.status)`` out."""
-
-    OPEN = "open"
-    IN_PROGRESS = "in_progress"
-    REPORTED_FIXED = "reported_fixed"
-    VERIFIED_CLOSED = "verified_closed"
-    REOPENED = "reopened"
-    CANNOT_SOLVE_REQUESTED = "cannot_solve_requested"
-    CANNOT_SOLVE = "cannot_solve"
-
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS: dict[Status, str] = {
-    Status.OPEN: "待整改",
-    Status.IN_PROGRESS: "整改中",
-    Status.REPORTED_FIXED: "已报整改完成",
-    Status.VERIFIED_CLOSED: "已验收销号",
-    Status.REOPENED: "重新整改",
-    Status.CANNOT_SOLVE_REQUESTED: "申请无法解决",
-    Status.CANNOT_SOLVE: "无法解决(已作政策解释)",
-}
-
-
-class Level(StrEnum):
-    """The values of models.enums.Level (mirrored like Status), lowest first."""
-
-    CONTACT = "contact"
-    HEAD = "head"
-    SECTION = "section"
-    LEADERSHIP = "leadership"
-
-
+# The vocabulary's enums under the names the state machine reads best with.
+Status = RectificationStatus
+Level = EscalationLevel
+Action = RectificationAction
+Role = Capacity
 S = Status
-
-
-class Action(StrEnum):
-    START = "start"
-    REPORT_FIXED = "report_fixed"
-    VERIFY_ACCEPT = "verify_accept"
-    VERIFY_REJECT = "verify_reject"
-    REQUEST_CANNOT_SOLVE = "request_cannot_solve"
-    APPROVE_CANNOT_SOLVE = "approve_cannot_solve"
-    DENY_CANNOT_SOLVE = "deny_cannot_solve"
-    EXTEND = "extend"
-    REOPEN = "reopen"
-
-    @property
-    def label(self) -> str:
-        return ACTION_LABELS[self]
-
-
-ACTION_LABELS: dict[Action, str] = {
-    Action.START: "开始整改",
-    Action.REPORT_FIXED: "报告整改完成",
-    Action.VERIFY_ACCEPT: "验收销号",
-    Action.VERIFY_REJECT: "验收不通过",
-    Action.REQUEST_CANNOT_SOLVE: "申请无法解决",
-    Action.APPROVE_CANNOT_SOLVE: "同意无法解决",
-    Action.DENY_CANNOT_SOLVE: "不同意无法解决",
-    Action.EXTEND: "延期",
-    Action.REOPEN: "重新整改",
-}
-
-
-class Role(StrEnum):
-    DEPARTMENT = "department"
-    COORDINATOR = "coordinator"
-
-    @property
-    def label(self) -> str:
-        return {"department": "部门", "coordinator": "编办"}[self.value]
+STATUS_LABELS: dict[Status, str] = {m: m.label for m in Status}
+ACTION_LABELS: dict[Action, str] = {m: m.label for m in Action}
 
 
 # Statuses in which the department still owes work; an extension only makes sense there.

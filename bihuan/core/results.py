@@ -45,23 +45,20 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, Protocol
 
+from bihuan.vocab import Category, RectificationStatus, TieRule
+
 Scope = Literal["all", "category"]
 Colour = Literal["green", "yellow", "red"]
 ConsequenceKind = Literal["staffing_priority", "staffing_freeze", "head_talk", "assessment_points"]
 
-ECONOMIC = "economic"
-NON_ECONOMIC = "non_economic"
+ECONOMIC = Category.ECONOMIC.value
+NON_ECONOMIC = Category.NON_ECONOMIC.value
 
 # Which rule separated a department from the one ranked just above it (for the board's notes).
-TIE_RULE_LABELS: dict[str, str] = {
-    "year_end_score": "年底评估得分",
-    "ledger_score": "主责主业履职成效得分",
-    "open_items": "未完成整改事项数",
-    "code": "部门编码",
-}
+TIE_RULE_LABELS: dict[str, str] = {m.value: m.label for m in TieRule}
 
-CLOSED = "verified_closed"
-CANNOT_SOLVE = "cannot_solve"
+CLOSED = RectificationStatus.VERIFIED_CLOSED.value
+CANNOT_SOLVE = RectificationStatus.CANNOT_SOLVE.value
 
 
 @dataclass(frozen=True)

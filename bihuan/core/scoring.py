@@ -75,8 +75,8 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
+from bihuan.core.breakdown import Breakdown, explain
 from bihuan.core.chain import (
-    ROLE_LABELS,
     CentralTaskInput,
     ChainResult,
     LinkResult,
@@ -90,34 +90,28 @@ from bihuan.policy import (
     StaffingRule,
     Weights,
 )
+from bihuan.vocab import (
+    Component,
+    Direction,
+    IndicatorKind,
+    PublicLevel,
+    QualitativeLevel,
+    StaffingCheckKind,
+)
+from bihuan.vocab import SatisfactionPart as PartName
 
-QUALITATIVE = "qualitative"
-QUANTITATIVE = "quantitative"
-HIGHER = "higher"
-LOWER = "lower"
+QUALITATIVE = IndicatorKind.QUALITATIVE.value
+QUANTITATIVE = IndicatorKind.QUANTITATIVE.value
+HIGHER = Direction.HIGHER_BETTER.value
+LOWER = Direction.LOWER_BETTER.value
 
-# The str values of models.enums, repeated here so that the core does not import sqlmodel.
-LEVEL_LABELS = {
-    "not_formulated": "未制定",
-    "formulated": "已制定未落实",
-    "implemented": "已制定并落实",
-}
-STAFFING_LABELS = {
-    "party_management": "党管机构编制原则落实情况",
-    "approved_matters": "机构编制事项落实情况",
-    "setup_compliance": "机构设置合规情况",
-    "real_name": "实名制管理情况",
-    "off_establishment": "编外人员管理情况",
-}
-PUBLIC_LEVELS = ("satisfied", "basically_satisfied", "unsatisfied")
-COMPONENTS = ("ledger", "staffing", "central_tasks", "satisfaction")
-COMPONENT_LABELS = {
-    "ledger": "主责主业履职成效",
-    "staffing": "机构编制执行情况",
-    "central_tasks": "中心工作(链条式评估)",
-    "satisfaction": "三评满意度",
-}
-PART_LABELS = {"town": "镇街道评县直", "peer": "部门互评", "public": "群众评价"}
+# Labels come from the one vocabulary (bihuan/vocab.py); the dicts keep the order of the enums.
+LEVEL_LABELS = {m.value: m.label for m in QualitativeLevel}
+STAFFING_LABELS = {m.value: m.label for m in StaffingCheckKind}
+PUBLIC_LEVELS = tuple(m.value for m in PublicLevel)
+COMPONENTS = tuple(m.value for m in Component)
+COMPONENT_LABELS = {m.value: m.label for m in Component}
+PART_LABELS = {m.value: m.label for m in PartName}
 
 
 # ---------------------------------------------------------------- formatting
@@ -717,132 +711,31 @@ class DepartmentScore:
     def component(self, name: str) -> float | None:
         return self.components[name].score
 
-    def breakdown(self) -> dict[str, Any]:
-        """JSON-able breakdown down to the indicator (for DepartmentAssessment.breakdown)."""
-        return {
-            "code": self.code,
-            "total": self.total,
-            "total_display": self.total_display,
-            "components": {
-                name: {
-                    "label": COMPONENT_LABELS[name],
-                    "score": c.score,
-                    "weight": c.weight,
-                    "effective_weight": c.effective_weight,
-                    **c.details,
-                }
-                for name, c in self.components.items()
-            },
-            "indicators": [i.as_dict() for i in self.indicators],
-        }
+    def breakdown(self) -> Breakdown:
+        """The typed breakdown down to the indicator (stored in DepartmentAssessment.breakdown)."""
+        return Breakdown.model_validate(
+            {
+                "code": self.code,
+                "name": self.name,
+                "total": self.total,
+                "total_display": self.total_display,
+                "components": {
+                    name: {
+                        "label": COMPONENT_LABELS[name],
+                        "score": c.score,
+                        "weight": c.weight,
+                        "effective_weight": c.effective_weight,
+                        **c.details,
+                    }
+                    for name, c in self.components.items()
+                },
+                "indicators": [i.as_dict() for i in self.indicators],
+            }
+        )
 
     def explain(self) -> str:
-        """Chinese text answering "why did we get 71.4": the total, then each component."""
-        title = f"{self.name}({self.code})" if self.name else self.code
-        if self.total is None:
-            return f"{title}本阶段无任何评估内容,不计总分。"
-        lines = [f"{title}总分 {self.total_display} 分。", "总分 = 各部分得分 × 权重之和:"]
-        redistributed = False
-        for name, c in self.components.items():
-            label = COMPONENT_LABELS[name]
-            if c.score is None:
-                redistributed = redistributed or c.weight > 0
-                lines.append(f"  {label}:本阶段无评估内容,其权重{_pct(c.weight)}按比例分给其他部分")
-            else:
-                lines.append(
-                    f"  {label}:{display(c.score)} 分 × {_pct(c.effective_weight)}"
-                    f" = {display(c.score * c.effective_weight)}"
-                )
-        if redistributed:
-            lines.append("  (上列权重为按比例调整后的实际权重)")
-        lines.append("  (计算保留全部精度,各项显示时四舍五入保留一位小数,合计可能相差0.1)")
-        lines.extend(self._explain_ledger())
-        lines.extend(self._explain_staffing())
-        lines.extend(self._explain_central())
-        lines.extend(self._explain_satisfaction())
-        return "\n".join(lines)
-
-    def _explain_ledger(self) -> list[str]:
-        score = self.components["ledger"].score
-        out = [f"一、主责主业履职成效 {display(score)} 分(各指标得分按指标权重加权平均)"]
-        details = self.components["ledger"].details
-        if details.get("carried_items"):
-            out.append(
-                f"  其中上年度问题延续{details['carried_items']}项,每项扣"
-                f"{_num(details['carried_penalty'])}分(指标加权平均"
-                f"{display(details.get('indicator_mean'))}分)"
-            )
-        for sec in self.sections:
-            missing = f",其中{sec.missing}项未报送" if sec.missing else ""
-            out.append(
-                f"  科室 {sec.section or '(未分科室)'}:小计 {display(sec.score)} 分"
-                f"({sec.indicators}项指标{missing})"
-            )
-            for ind in self.indicators:
-                if ind.section == sec.section:
-                    kind = "定性" if ind.kind == QUALITATIVE else "定量"
-                    label = f"{ind.code} {ind.name}".strip()
-                    out.append(f"    · {label}({kind},权重{_num(ind.weight)}):{ind.rule}")
-        return out
-
-    def _explain_staffing(self) -> list[str]:
-        st = self.staffing
-        out = [
-            f"二、机构编制执行情况 {display(self.components['staffing'].score)} 分(已检查项目平均)"
-        ]
-        if st is None:
-            return out
-        for check in st.checks:
-            out.append(
-                f"  · {STAFFING_LABELS[check.kind]}:发现问题{check.problems}个,得分{_num(check.score)}"
-            )
-        for kind in st.not_assessed:
-            out.append(f"  · {STAFFING_LABELS[kind]}:未检查,不计入平均")
-        return out
-
-    def _explain_central(self) -> list[str]:
-        out = [
-            f"三、中心工作(链条式评估){display(self.components['central_tasks'].score)} 分"
-            "(本部门在各链条中的完成率平均)"
-        ]
-        if self.central is None:
-            return out
-        for link in self.central.links:
-            chain = "、".join(
-                f"{v.department}({ROLE_LABELS[v.role]}){_num(v.delivered_pct)}%"
-                for v in link.chain.links
-            )
-            out.append(f"  · {link.chain.task_code} {link.chain.task_name}:{link.attribution}")
-            out.append(f"    全链条:{chain}")
-        return out
-
-    def _explain_satisfaction(self) -> list[str]:
-        sat = self.satisfaction
-        out = [f"四、三评满意度 {display(self.components['satisfaction'].score)} 分"]
-        if sat is None:
-            return out
-        for part in sat.parts:
-            label = PART_LABELS[part.name]
-            if part.suppressed:
-                out.append(
-                    f"  · {label}:评价人数少于{sat.min_raters}人,不予公开、不计分,"
-                    f"权重{_pct(part.weight)}按比例分给其他评价"
-                )
-            elif part.score is None:
-                out.append(f"  · {label}:无评价,权重{_pct(part.weight)}按比例分给其他评价")
-            else:
-                raters = f"{part.raters}人评价" if part.raters else "无有效群众评价"
-                out.append(
-                    f"  · {label}:{display(part.score)} 分({raters}),"
-                    f"实际权重{_pct(part.effective_weight)}"
-                )
-                hotline = part.details.get("hotline", {})
-                if hotline.get("on_time_pct") is not None and hotline.get("share_in_public"):
-                    out.append(
-                        f"    含12345热线按时办结率{display(hotline['on_time_pct'])}%"
-                        f"({hotline['cases']}件,占群众评价{_pct(hotline['share_in_public'])})"
-                    )
-        return out
+        """Chinese text answering "why did we get 71.4" (see bihuan.core.breakdown.explain)."""
+        return explain(self.breakdown())
 
 
 def carried_deduction(ledger: float | None, carried_items: int, scoring: Scoring) -> float | None:

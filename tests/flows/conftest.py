@@ -11,7 +11,10 @@ import pytest
 def prefect_harness() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    from bihuan.runtime import no_flow_heartbeat
+
+    # in-process runs, as from the CLI: no heartbeat thread to join at the end of every run
+    with prefect_test_harness(server_startup_timeout=120), no_flow_heartbeat():
         yield
 
 

@@ -1,7 +1,8 @@
 """The year-end report as PDF: real WeasyPrint, real fontconfig, fonts checked with `pdffonts`.
 
-Needs a Chinese font and poppler-utils on the machine (.ci/run installs fonts-wqy-microhei and
-poppler-utils when either is missing).
+The tests that render Chinese need a Chinese font and poppler-utils: on a bare machine they skip
+with a reason naming the Debian package; `.ci/run` installs fonts-wqy-microhei and poppler-utils
+and sets BIHUAN_TEST_ALL_OPTIONAL=1, so there they must run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bihuan.core.results import RectItem, ScoredDept, rank, rectification_rates
 from bihuan.errors import UserError
 from bihuan.report import PhaseRun, ReportData, render_report
 from bihuan.report_pdf import has_cjk_font, html_to_pdf, pdf_beside
+from tests.optional import require_cjk_font, require_poppler
 
 AS_OF = date(2023, 12, 31)
 NAMES = [
@@ -78,7 +80,8 @@ def no_fonts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_pdf_embeds_a_chinese_font(tmp_path: Path) -> None:
-    assert has_cjk_font(), "no CJK font: apt-get install fonts-wqy-microhei"
+    require_cjk_font()
+    require_poppler()
     html = render_report(sample_data())
     start = time.perf_counter()
     pdf = html_to_pdf(html, tmp_path / "sub" / "report.pdf")
@@ -101,6 +104,7 @@ def test_pdf_embeds_a_chinese_font(tmp_path: Path) -> None:
 def test_screen_only_css_is_not_reported_but_problems_are(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    require_cjk_font()
     html = (
         '<html><body><div style="overflow-x: auto">县财政局</div>'
         '<img src="file:///nonexistent/x.png"></body></html>'
@@ -126,6 +130,7 @@ def test_font_probe_sees_a_machine_without_fonts() -> None:
 
 
 def test_pdf_beside_the_html_only_with_a_font(tmp_path: Path) -> None:
+    require_cjk_font()
     html = tmp_path / "莒县-2023-综合评估情况报告.html"
     html.write_text(render_report(sample_data()), encoding="utf-8")
 

@@ -41,6 +41,6 @@ def test_department_score_counts_carried_items_and_explains_them() -> None:
     assert plain.component("ledger") == 80.0 and carried.component("ledger") == 78.0
     # only the ledger is assessed here, so the total takes the whole deduction
     assert carried.total == 78.0
-    assert carried.breakdown()["components"]["ledger"]["carried_items"] == 1
+    assert carried.breakdown().component("ledger").carried_items == 1
     assert "上年度问题延续1项,每项扣2分" in carried.explain()
     assert "上年度问题延续" not in plain.explain()

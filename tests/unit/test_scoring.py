@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bihuan.core.breakdown import Breakdown
 from bihuan.core.chain import CentralTaskInput, ChainLinkInput
 from bihuan.core.scoring import (
     COMPONENTS,
@@ -319,14 +320,9 @@ def test_three_department_county_by_hand() -> None:
 def test_suppressed_part_shows_neither_score_nor_count() -> None:
     departments, tasks = _county()
     scores, _ = score_departments(departments, tasks, year=2022, scoring=SCORING)
-    town = scores["D02"].breakdown()["components"]["satisfaction"]["parts"]["town"]
-    assert town == {
-        "score": None,
-        "raters": None,
-        "suppressed": True,
-        "weight": 0.4,
-        "effective_weight": 0.0,
-    }
+    town = scores["D02"].breakdown().component("satisfaction").parts["town"]
+    assert (town.score, town.raters, town.suppressed) == (None, None, True)
+    assert (town.weight, town.effective_weight) == (0.4, 0.0)
     text = scores["D02"].explain()
     assert "镇街道评县直:评价人数少于5人,不予公开" in text
     assert "100.0" not in text.split("四、")[1]  # the suppressed towns' 100 shows nowhere
@@ -336,7 +332,8 @@ def test_breakdown_is_json_and_explain_answers_why() -> None:
     departments, tasks = _county()
     scores, _ = score_departments(departments, tasks, year=2022, scoring=SCORING)
     d01 = scores["D01"]
-    breakdown = json.loads(json.dumps(d01.breakdown(), ensure_ascii=False))
+    breakdown = json.loads(json.dumps(d01.breakdown().to_json(), ensure_ascii=False))
+    assert Breakdown.from_json(breakdown) == d01.breakdown()  # the stored JSON reads back whole
     assert breakdown["total"] == pytest.approx(d01.total)
     assert [i["code"] for i in breakdown["indicators"]] == ["A1", "A2", "A3", "A4"]
     assert set(breakdown["components"]) == set(COMPONENTS)
@@ -561,4 +558,4 @@ def test_department_total_bounded_and_deterministic(department: DepartmentInput)
         assert component.score is None or 0 <= component.score <= 100 + 1e-9
     effective = sum(c.effective_weight for c in first.components.values())
     assert effective == pytest.approx(1) or first.total is None
-    json.dumps(first.breakdown())
+    json.dumps(first.breakdown().to_json())

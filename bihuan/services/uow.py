@@ -1,0 +1,124 @@
+"""The unit of work: one transaction over the repositories, and the installation's policy."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from sqlmodel import Session
+
+from bihuan.db import get_engine, read_engine
+from bihuan.errors import PermissionDenied
+
+if TYPE_CHECKING:
+    from bihuan.app import AppContext
+    from bihuan.policy import Policy
+    from bihuan.repositories.audit import AuditRepo
+    from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
+    from bihuan.repositories.users import UserRepo
+    from bihuan.settings import Settings
+
+
+class UnitOfWork:
+    """`with UnitOfWork(app) as uow:` commits on success and rolls back on any error.
+
+    `readonly=True` opens a read transaction (on SQLite a deferred BEGIN, which reads a WAL
+    snapshot and never waits for a writer) and never commits. A refused action
+    (PermissionDenied) is recorded in the audit log after the rollback, in a transaction of
+    its own, so the refusal is kept and nothing of the refused work is.
+    """
+
+    def __init__(self, app: AppContext, *, readonly: bool = False) -> None:
+        self.app = app
+        self.readonly = readonly
+        self._session: Session | None = None
+        self.checked_users: set[int] = set()  # users found active in this transaction
+
+    # ------------------------------------------------------------------ the transaction
+
+    def __enter__(self) -> Self:
+        bind = read_engine(self.app.db_url) if self.readonly else get_engine(self.app.db_url)
+        self._session = Session(bind, expire_on_commit=False)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            if exc is None and not self.readonly:
+                session.commit()
+            else:
+                session.rollback()
+        finally:
+            session.close()
+            self._session = None
+        if isinstance(exc, PermissionDenied):
+            record_refusal(self.app, exc)
+
+    def commit(self) -> None:
+        """Commit what is done so far and go on in a new transaction (long batch jobs)."""
+        self.session.commit()
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside its `with` block")
+        return self._session
+
+    # ------------------------------------------------------------------ configuration
+
+    @property
+    def policy(self) -> Policy:
+        return self.app.policy
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    # ------------------------------------------------------------------ repositories
+
+    @cached_property
+    def jurisdictions(self) -> JurisdictionRepo:
+        from bihuan.repositories.org import JurisdictionRepo
+
+        return JurisdictionRepo(self.session)
+
+    @cached_property
+    def departments(self) -> DepartmentRepo:
+        from bihuan.repositories.org import DepartmentRepo
+
+        return DepartmentRepo(self.session)
+
+    @cached_property
+    def users(self) -> UserRepo:
+        from bihuan.repositories.users import UserRepo
+
+        return UserRepo(self.session)
+
+    @cached_property
+    def audit(self) -> AuditRepo:
+        from bihuan.repositories.audit import AuditRepo
+
+        return AuditRepo(self.session)
+
+
+def record_refusal(app: AppContext, exc: PermissionDenied) -> None:
+    """Write the audit row of a refused action in a transaction of its own."""
+    from bihuan.db import audit, session_scope
+
+    with session_scope(app.db_url) as session:
+        audit(
+            session,
+            actor=exc.login or "?",
+            user_id=exc.user_id,
+            action="access_denied",
+            entity="permission",
+            entity_key=exc.action,
+            jurisdiction_id=exc.jurisdiction_id,
+            details={"reason": exc.reason, "message": str(exc)},
+        )
