@@ -8,6 +8,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from bihuan.app import AppContext, app_context
+from bihuan.core.access import Actor, Permission
 from bihuan.db import get_jurisdiction
 from bihuan.errors import UserError
 from models import Cycle, Jurisdiction, Phase, PhaseKind, business_today
@@ -17,6 +18,34 @@ def flow_context() -> AppContext:
     """Flows read the database URL from settings (env), never from parameters: parameters are
     stored by Prefect and shown in its UI, and a URL may carry a password."""
     return app_context()
+
+
+def flow_app(jurisdiction: str) -> AppContext:
+    """The context of a run: the database from settings (never a parameter: a URL may carry a
+    password), the jurisdiction from the run's own parameter, so Prefect records which county
+    a run processed."""
+    return app_context(None, jurisdiction)
+
+
+def run_actor(app: AppContext, run_as: str, permission: Permission, what: str) -> Actor:
+    """The user a run acts for (the `run_as` parameter: the CLI's signed-in user, or the
+    deployment's service account), checked for `permission` in the run's jurisdiction."""
+    from bihuan.core.access import Target
+    from bihuan.services import identity
+    from bihuan.services.authz import require
+    from bihuan.services.uow import UnitOfWork
+
+    with UnitOfWork(app, readonly=True) as uow:
+        actor = identity.actor_for(uow, run_as)
+        jur = uow.jurisdictions.get(app.jurisdiction)
+        require(
+            uow,
+            actor,
+            permission,
+            Target(jurisdiction_id=jur.id if jur else None),
+            action=f"{what} in {app.jurisdiction}",
+        )
+    return actor
 
 
 def resolve_as_of(as_of: date | None) -> date:

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
 
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+from bihuan.clock import BUSINESS_TZ, business_today, utc_now
 
-
-def utc_now() -> datetime:
-    """The one place that reads the clock for timestamps; logic takes `as_of` instead."""
-    return datetime.now(UTC)
-
-
-def business_today() -> date:
-    """Today in Asia/Shanghai, for command-line defaults only."""
-    return datetime.now(BUSINESS_TZ).date()
+__all__ = ["BUSINESS_TZ", "LABELS", "UTCDateTime", "business_today", "enum_col", "utc_now"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

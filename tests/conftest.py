@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("BIHUAN_PEER_TOKEN_SECRET", "test-secret")
+# Commands act as `--as LOGIN` without a password prompt, unless a test asks for one.
+os.environ.setdefault("BIHUAN_CLI_REQUIRE_PASSWORD", "false")
 
 from bihuan.db import get_engine
 from bihuan.migrate import upgrade

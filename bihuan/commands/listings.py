@@ -5,12 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlmodel import select
 
-from bihuan.cli import DbOpt, JsonOpt, JurOpt, ctx_for, print_json, print_table
-from bihuan.db import get_jurisdiction, session_scope
-from bihuan.errors import UserError
-from models import AssessmentTeam, BusinessSection, Cycle, Department, Indicator
+from bihuan.cli import AsOpt, DbOpt, JsonOpt, JurOpt, acting, ctx_for, print_json, print_table
 
 
 def register(app: typer.Typer) -> None:
@@ -18,46 +14,26 @@ def register(app: typer.Typer) -> None:
     app.command("indicators")(indicators)
 
 
-def departments(db: DbOpt = None, jurisdiction: JurOpt = None, json: JsonOpt = False) -> None:
+def departments(
+    as_: AsOpt = None, db: DbOpt = None, jurisdiction: JurOpt = None, json: JsonOpt = False
+) -> None:
     """List the departments (部门) of a jurisdiction."""
+    from bihuan.services import org
+    from bihuan.services.uow import UnitOfWork
+
     ctx = ctx_for(db, jurisdiction)
-    with session_scope(ctx.db_url) as session:
-        jur = get_jurisdiction(session, ctx.jurisdiction)
-        if jur is None:
-            raise UserError(
-                f"no jurisdiction {ctx.jurisdiction!r} in the database; run `bihuan import` first"
-            )
-        teams = {
-            t.id: t.code
-            for t in session.exec(
-                select(AssessmentTeam).where(AssessmentTeam.jurisdiction_id == jur.id)
-            )
-        }
-        rows = session.exec(
-            select(Department).where(Department.jurisdiction_id == jur.id).order_by(Department.code)  # type: ignore[arg-type]
-        ).all()
-        data = [
-            {
-                "code": d.code,
-                "name": d.name,
-                "category": d.category,
-                "team": teams.get(d.team_id),
-                "head_name": d.head_name,
-                "contact_name": d.contact_name,
-                "notify_tags": d.notify_tags,
-                "active": d.active,
-            }
-            for d in rows
-        ]
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        rows = org.list_departments(uow, actor, ctx.jurisdiction)
     if json:
-        print_json(data)
+        print_json([r.model_dump(mode="json") for r in rows])
         return
     print_table(
-        f"部门 departments ({len(data)})",
-        ["code", "name", "category", "team", "head", "active"],
+        f"部门 departments ({len(rows)})",
+        ["code 代码", "name 名称", "category 类别", "team 小组", "head 负责人", "active 在用"],
         [
-            [d["code"], d["name"], d["category"], d["team"], d["head_name"], d["active"]]
-            for d in data
+            [r.code, r.name, r.category_label, r.team, r.head_name, "是" if r.active else "否"]
+            for r in rows
         ],
     )
 
@@ -65,56 +41,32 @@ def departments(db: DbOpt = None, jurisdiction: JurOpt = None, json: JsonOpt = F
 def indicators(
     year: Annotated[int, typer.Option(help="Cycle year.")],
     department: Annotated[str | None, typer.Option(help="Only this department code.")] = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """List the ledger indicators (履职台账指标) of a year."""
+    from bihuan.services import org
+    from bihuan.services.uow import UnitOfWork
+
     ctx = ctx_for(db, jurisdiction)
-    with session_scope(ctx.db_url) as session:
-        jur = get_jurisdiction(session, ctx.jurisdiction)
-        cycle = (
-            jur
-            and session.exec(
-                select(Cycle).where(Cycle.jurisdiction_id == jur.id, Cycle.year == year)
-            ).first()
-        )
-        if cycle is None:
-            raise UserError(
-                f"no {year} ledger for {ctx.jurisdiction!r}; import one with `bihuan import PATH --year {year}`"
-            )
-        stmt = (
-            select(Indicator, Department.code, BusinessSection.code)
-            .join(Department, Department.id == Indicator.department_id)  # type: ignore[arg-type]
-            .join(BusinessSection, BusinessSection.id == Indicator.section_id)  # type: ignore[arg-type]
-            .where(Indicator.cycle_id == cycle.id)
-            .order_by(Indicator.code)  # type: ignore[arg-type]
-        )
-        if department:
-            stmt = stmt.where(Department.code == department)
-        data = [
-            {
-                "code": ind.code,
-                "department": dcode,
-                "section": scode,
-                "name": ind.name,
-                "kind": ind.kind,
-                "unit": ind.unit,
-                "direction": ind.direction,
-                "target": ind.target,
-                "weight": ind.weight,
-                "source_document": ind.source_document,
-            }
-            for ind, dcode, scode in session.exec(stmt).all()
-        ]
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        rows = org.list_indicators(uow, actor, ctx.jurisdiction, year, department)
     if json:
-        print_json(data)
+        print_json([r.model_dump(mode="json") for r in rows])
         return
     print_table(
-        f"{year} 履职台账 indicators ({len(data)})",
-        ["code", "department", "section", "name", "kind", "unit", "target"],
+        f"{year} 履职台账 indicators ({len(rows)})",
         [
-            [d["code"], d["department"], d["section"], d["name"], d["kind"], d["unit"], d["target"]]
-            for d in data
+            "code 代码",
+            "department 部门",
+            "section 科室",
+            "name 任务",
+            "kind 类型",
+            "unit 单位",
+            "target 目标",
         ],
+        [[r.code, r.department, r.section, r.name, r.kind_label, r.unit, r.target] for r in rows],
     )

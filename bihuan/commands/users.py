@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -40,8 +41,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
 
 
-def _today():
-    from models import business_today
+def _today() -> date:
+    from bihuan.clock import business_today
 
     return business_today()
 

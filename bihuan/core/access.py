@@ -122,6 +122,9 @@ class Target:
     department_id: int | None = None
     section: str | None = None  # the item's supervising section, for section users
     what: str = ""  # e.g. "item 17 of D02", for the refusal message
+    # a listing over the jurisdiction that the use case filters to what the actor may see
+    # (visible_department / visible_section): the department and section rules do not apply
+    listing: bool = False
 
 
 def check(actor: Actor, permission: Permission, target: Target | None = None) -> str | None:
@@ -139,6 +142,8 @@ def check(actor: Actor, permission: Permission, target: Target | None = None) ->
     ):
         return "it belongs to another jurisdiction"
     what = target.what or "it"
+    if target.listing:
+        return None
     if actor.role == R.DEPARTMENT and (
         target.department_id is None or target.department_id != actor.department_id
     ):
@@ -146,6 +151,11 @@ def check(actor: Actor, permission: Permission, target: Target | None = None) ->
     if actor.role == R.SECTION and (target.section is None or target.section != actor.section):
         return f"{what} is not supervised by {actor.section}"
     return None
+
+
+def listing(jurisdiction_id: int | None) -> Target:
+    """The target of a listing of a jurisdiction (filtered by the use case, see Target)."""
+    return Target(jurisdiction_id=jurisdiction_id, listing=True)
 
 
 def visible_department(actor: Actor) -> int | None:

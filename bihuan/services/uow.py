@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bihuan.app import AppContext
     from bihuan.policy import Policy
     from bihuan.repositories.audit import AuditRepo
+    from bihuan.repositories.ledger import LedgerRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
     from bihuan.repositories.users import UserRepo
     from bihuan.settings import Settings
@@ -99,6 +100,12 @@ class UnitOfWork:
         from bihuan.repositories.users import UserRepo
 
         return UserRepo(self.session)
+
+    @cached_property
+    def ledger(self) -> LedgerRepo:
+        from bihuan.repositories.ledger import LedgerRepo
+
+        return LedgerRepo(self.session)
 
     @cached_property
     def audit(self) -> AuditRepo:

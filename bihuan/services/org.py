@@ -1,0 +1,104 @@
+"""Organisation use cases: the departments (部门) and ledger indicators (台账指标) of a jurisdiction."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from bihuan.core.access import Actor, Permission, Target, listing, visible_department
+from bihuan.errors import UserError
+from bihuan.services.authz import require
+from bihuan.services.uow import UnitOfWork
+from bihuan.vocab import Category, Direction, IndicatorKind
+
+
+class DepartmentRow(BaseModel):
+    """One department, as `bihuan departments --json` and GET /api/v1/departments show it."""
+
+    code: str
+    name: str
+    category: Category
+    category_label: str
+    team: str | None
+    head_name: str
+    contact_name: str
+    notify_tags: str
+    active: bool
+
+
+class IndicatorRow(BaseModel):
+    """One indicator of the performance ledger (履职台账)."""
+
+    code: str
+    department: str
+    section: str
+    name: str
+    kind: IndicatorKind
+    kind_label: str
+    unit: str
+    direction: Direction
+    target: float | None
+    weight: float
+    source_document: str
+
+
+def list_departments(uow: UnitOfWork, actor: Actor, jurisdiction: str) -> list[DepartmentRow]:
+    """Every department of the jurisdiction; a department user sees only its own."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    require(uow, actor, Permission.READ_CYCLE, listing(jur.id), action="list departments")
+    assert jur.id is not None
+    return [
+        DepartmentRow(
+            code=d.code,
+            name=d.name,
+            category=Category(d.category),
+            category_label=Category(d.category).label,
+            team=d.team,
+            head_name=d.head_name,
+            contact_name=d.contact_name,
+            notify_tags=d.notify_tags,
+            active=d.active,
+        )
+        for d in uow.departments.views(jur.id, only=visible_department(actor))
+    ]
+
+
+def list_indicators(
+    uow: UnitOfWork, actor: Actor, jurisdiction: str, year: int, department: str | None = None
+) -> list[IndicatorRow]:
+    """The ledger of a year, optionally of one department; a department user sees only its own."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    dept_id = None
+    if department:
+        dept_id = uow.departments.require_code(jur.id, department).id
+    require(
+        uow,
+        actor,
+        Permission.READ_CYCLE,
+        Target(jurisdiction_id=jur.id, department_id=dept_id) if dept_id else listing(jur.id),
+        action=f"list the {year} indicators" + (f" of {department}" if department else ""),
+    )
+    only = visible_department(actor)
+    if only is not None:
+        dept_id = only
+    cycle = uow.ledger.cycle(jur.id, year)
+    if cycle is None or cycle.id is None:
+        raise UserError(
+            f"no {year} ledger for {jurisdiction!r}; import one with `bihuan import PATH --year {year}`"
+        )
+    return [
+        IndicatorRow(
+            code=i.code,
+            department=i.department,
+            section=i.section,
+            name=i.name,
+            kind=IndicatorKind(i.kind),
+            kind_label=IndicatorKind(i.kind).label,
+            unit=i.unit,
+            direction=Direction(i.direction),
+            target=i.target,
+            weight=i.weight,
+            source_document=i.source_document,
+        )
+        for i in uow.ledger.indicators(cycle.id, department_id=dept_id)
+    ]
