@@ -306,7 +306,24 @@ class Schedules(_Strict):
         return value
 
 
+class Office(_Strict):
+    """Who the documents come from (落款): the office's name, per jurisdiction if they differ."""
+
+    name: str = Field(default="县委编办", min_length=1, max_length=50)
+    jurisdictions: dict[str, str] = {}  # jurisdiction code -> its office's name
+
+
+class ResultsPolicy(_Strict):
+    """Using the results (结果运用)."""
+
+    # the talk with the head (约谈) of a department red two years running is scheduled this many
+    # working days after the results
+    head_talk_workdays: PositiveDays = 10
+
+
 class Policy(_Strict):
+    office: Office = Office()
+    results: ResultsPolicy = ResultsPolicy()
     phases: Phases
     draw: DrawPolicy = DrawPolicy()
     scoring: Scoring
@@ -324,6 +341,10 @@ class Policy(_Strict):
         if not value:
             raise ValueError("give the points of at least one year, e.g. [points.2022]")
         return value
+
+    def office_name(self, jurisdiction: str) -> str:
+        """The office that signs a jurisdiction's documents (e.g. 莒县县委编办)."""
+        return self.office.jurisdictions.get(jurisdiction, self.office.name)
 
     def points_for(self, year: int) -> Points:
         """Points of the latest configured year not after `year` (or the earliest one)."""
