@@ -361,7 +361,7 @@ _labels(
     },
 )
 _labels(FindingStatus, {"proposed": "待审核", "approved": "已审核", "dropped": "已剔除"})
-_labels(ProblemListStatus, {"draft": "草稿", "approved": "已审核", "sent": "已下发"})
+_labels(ProblemListStatus, {"draft": "草稿", "approved": "已审核", "sent": "已发送"})
 _labels(
     RectificationStatus,
     {

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 DEMO_ACTOR = "demo"
 DEMO_APPROVER = "编办王主任"
+# The demo's users (demo only): the office coordinator who runs and approves everything.
+DEMO_ADMIN = "demo-admin"
+DEMO_OFFICE = "wangzr"
+DEMO_LOGINS = (DEMO_ACTOR, DEMO_ADMIN, DEMO_OFFICE)
 # The tracker runs daily for this many working days after a problem list is issued (through the
 # longest deadline and the whole escalation ladder), then weekly: two simulated years in two
 # minutes. Production runs it every working day (the `track` deployment).
@@ -81,7 +85,9 @@ def recreate_database(run: DemoRun) -> None:
         if migrate.current(run.db_url) is not None:
             with get_engine(run.db_url).connect() as conn:
                 others = conn.execute(
-                    select(func.count()).select_from(AuditLog).where(AuditLog.actor != DEMO_ACTOR)  # type: ignore[arg-type]
+                    select(func.count())
+                    .select_from(AuditLog)
+                    .where(AuditLog.actor.not_in(DEMO_LOGINS))  # type: ignore[attr-defined]
                 ).scalar_one()
             if others:
                 raise UserError(
@@ -91,7 +97,32 @@ def recreate_database(run: DemoRun) -> None:
                 )
             migrate.downgrade(run.db_url, "base")
     migrate.upgrade(run.db_url)
+    _demo_users(run)
     run.console.print(f"[green]✓[/green] empty database at [bold]{_where(run)}[/bold]")
+
+
+def _demo_users(run: DemoRun) -> None:
+    """The users the demo acts as (service accounts here; the departments' come with their
+    departments)."""
+    from bihuan.services import identity
+    from bihuan.services.uow import UnitOfWork
+    from bihuan.vocab import UserRole
+
+    today = date(run.years[0], 1, 1)
+    with UnitOfWork(run.ctx) as uow:
+        identity.add_user(uow, identity.AddUser(login=DEMO_ADMIN, role=UserRole.ADMIN), None, today)
+        admin = identity.actor_for(uow, DEMO_ADMIN)
+        identity.add_user(
+            uow,
+            identity.AddUser(
+                login=DEMO_OFFICE,
+                display_name=DEMO_APPROVER,
+                role=UserRole.OFFICE,
+                jurisdiction=JURISDICTION,
+            ),
+            admin,
+            today,
+        )
 
 
 def write_workbook(run: DemoRun) -> None:
