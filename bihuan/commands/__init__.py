@@ -29,3 +29,4 @@ def register(app: typer.Typer) -> None:
     from bihuan.commands import server
 
     server.register(app)
+    __import__("bihuan.commands.calendar", fromlist=["register"]).register(app)
