@@ -114,7 +114,9 @@ def show(
     source = cal.source(year)
     days = cal.special_days(year)  # raises the clear CalendarError for an unknown year
     provisional = cal.is_provisional_year(year)
-    workdays_in_year = cal.workdays_between(date(year - 1, 12, 31), date(year, 12, 31))
+    # counted within the year, so the year before need not be known
+    first = date(year, 1, 1)
+    workdays_in_year = cal.workdays_between(first, date(year, 12, 31)) + cal.is_workday(first)
     if json:
         print_json(
             {
@@ -239,7 +241,9 @@ def check(
             [
                 row["year"],
                 row["source"] or "—",
-                "暂定 provisional" if row["source"] is Source.PROVISIONAL else "",
+                "暂定 provisional"
+                if row["source"] is Source.PROVISIONAL
+                else ("no data: a deadline here stops the run" if row["source"] is None else ""),
             ]
             for row in years
         ],
@@ -301,6 +305,11 @@ def _warnings(notice: Notice) -> list[str]:
         f"{d} ({f.label}) is a statutory holiday but the notice does not give it off; check the text"
         for d, f in notice.statutory_gaps()
     ]
+    if notice.year in PACKAGE_YEARS:
+        found.append(
+            f"chinese_calendar already covers {notice.year}; the imported days replace its data "
+            "for that year"
+        )
     earlier = [d for d in notice.holidays() + notice.workdays() if d.year < notice.year]
     if earlier:
         found.append(

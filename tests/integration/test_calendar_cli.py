@@ -237,3 +237,24 @@ def test_a_failed_reload_restores_the_old_file(
     assert result.exit_code == 2
     assert "simulated failure" in result.output and "was restored" in result.output
     assert policy.read_bytes() == before
+
+
+def test_importing_a_package_year_and_the_first_package_year(policy: Path) -> None:
+    # 2004 is shown without knowing 2003
+    first = run("show", "--year", "2004", "--config", str(policy), "--json")
+    assert first.exit_code == 0, first.output
+    result = run("import-notice", str(NOTICES / "2026.txt"), "--config", str(policy), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "chinese_calendar already covers 2026" in result.stderr
+    shown = json.loads(run("show", "--year", "2026", "--config", str(policy), "--json").stdout)
+    assert shown["source"] == "config"
+    # the names of a configured year are inferred, and agree with the package's
+    package = {
+        (d["date"], d["name"], d["kind"])
+        for d in json.loads(
+            run(
+                "show", "--year", "2026", "--config", str(REPO / "config" / "policy.toml"), "--json"
+            ).stdout
+        )["days"]
+    }
+    assert {(d["date"], d["name"], d["kind"]) for d in shown["days"]} == package

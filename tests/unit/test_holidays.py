@@ -47,12 +47,12 @@ def test_spring_festival_eve_in_a_short_twelfth_month() -> None:
     # 2025 had no 腊月三十: 除夕 was 腊月二十九, and the 2025 notice's 春节 begins on it
     eve = spring_festival_eve(2025)
     assert eve == date(2025, 1, 28)
-    lunar = LunarDate.fromSolarDate(eve.year, eve.month, eve.day)
+    lunar = LunarDate.from_solar_date(eve.year, eve.month, eve.day)
     assert (lunar.month, lunar.day) == (12, 29)
     # a 30-day 腊月 (2023): 除夕 is 腊月三十
     eve = spring_festival_eve(2023)
     assert eve == date(2023, 1, 21)
-    assert LunarDate.fromSolarDate(2023, 1, 21).day == 30
+    assert LunarDate.from_solar_date(2023, 1, 21).day == 30
 
 
 def test_qingming_matches_the_package_and_stays_on_april_4_or_5() -> None:
