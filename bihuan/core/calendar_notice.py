@@ -102,7 +102,8 @@ class Notice:
         return sorted(d for a in self.arrangements for d in a.workdays)
 
     def festival_of(self, day: date) -> Festival | None:
-        """The (first) festival whose paragraph lists ``day``."""
+        """The festival of ``day``: its paragraph's, or in a two-festival paragraph the one the day
+        is (中秋 itself) or else 国庆节, as chinese_calendar names them."""
         for a in self.arrangements:
             if day in a.holidays or day in a.workdays:
                 return a.festivals[0] if len(a.festivals) == 1 else _main_festival(a, day)
