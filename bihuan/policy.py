@@ -273,11 +273,19 @@ class CalendarYear(_Strict):
 
 
 class Calendar(_Strict):
-    """Overrides of the chinese_calendar package; whole years it does not cover go in years."""
+    """The working-day calendar: whole years the chinese_calendar package does not cover (from
+    the State Council's notice), single-day overrides, and what to do about a year with neither
+    (see docs/calendar.md)."""
 
     extra_holidays: list[date] = []
     extra_workdays: list[date] = []
     years: dict[int, CalendarYear] = {}
+    # A year with neither package data nor [calendar.years.YYYY] is counted as weekends plus the
+    # statutory holidays (暂定) instead of stopping every run that reaches it.
+    provisional: bool = True
+    # `bihuan calendar check` warns when official coverage ends within this many days: the
+    # notice usually comes out in November, and reminders look weeks ahead.
+    warn_days_before_end: int = Field(default=60, ge=0, le=3660)
 
 
 class Schedules(_Strict):

@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
+
 import typer
+
+# Each module defines `register(app)`; the order is the order of `bihuan --help`.
+MODULES = (
+    "listings",
+    "ingest",
+    "cycle",
+    "notify",
+    "results",
+    "rectify",
+    "problems",
+    "calendar",
+    "users",
+    "demo",
+    "server",
+)
 
 
 def register(app: typer.Typer) -> None:
-    from bihuan.commands import cycle, listings
-
-    listings.register(app)
-    from bihuan.commands import ingest
-
-    ingest.register(app)
-    cycle.register(app)
-    __import__("bihuan.commands.notify", fromlist=["register"]).register(app)
-    from bihuan.commands import results
-
-    results.register(app)
-    from bihuan.commands import rectify
-
-    rectify.register(app)
-    from bihuan.commands import problems
-
-    problems.register(app)
-    from bihuan.commands import demo
-
-    demo.register(app)
-    from bihuan.commands import server
-
-    server.register(app)
-    from bihuan.commands import users
-
-    users.register(app)
+    for name in MODULES:
+        importlib.import_module(f"bihuan.commands.{name}").register(app)
