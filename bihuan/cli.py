@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -11,6 +12,7 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
@@ -156,11 +158,13 @@ def print_json(data: Any) -> None:
 
 
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title)
+    """A Rich table whose cells are printed literally: text from departments and workbooks
+    may contain Rich markup (`[link=…]`, `[red]`) that must not render."""
+    table = Table(title=Text(title))
     for col in columns:
-        table.add_column(col)
+        table.add_column(Text(col))
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*[Text("" if v is None else str(v)) for v in row])
     console.print(table)
 
 
@@ -181,13 +185,43 @@ def db_upgrade(
 def db_downgrade(
     db: DbOpt = None,
     revision: Annotated[
-        str, typer.Argument(help="Target revision ('base' drops everything).")
+        str, typer.Argument(help="Target revision ('base' drops everything; -1 one step).")
     ] = "-1",
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Go ahead (without it, only show the plan).")
+    ] = False,
+    backup_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--backup",
+            help="Write a backup here first; required when the database holds audit rows.",
+        ),
+    ] = None,
 ) -> None:
-    """Step the schema back (for developers)."""
-    from bihuan import migrate
+    """Step the schema back (for developers). Shows what it would revert and what the database
+    holds; runs only with --yes, and on a database with audit rows only after a backup."""
+    from bihuan import backup, migrate
 
     ctx = ctx_for(db)
+    plan = migrate.downgrade_plan(ctx.db_url, revision)
+    if not plan:
+        console.print("nothing to downgrade")
+        return
+    held = backup.contents(ctx.db_url)
+    console.print("would revert, newest first:", highlight=False)
+    for rev, title in plan:
+        console.print(f"  {rev}  {title}", highlight=False, markup=False)
+    console.print(f"the database holds: {held.describe()}", highlight=False, markup=False)
+    if not yes:
+        raise UserError("nothing was changed; run again with --yes to downgrade")
+    if held.audit_rows and backup_to is None:
+        raise UserError(
+            f"the database holds {held.audit_rows} audit rows, which a downgrade may drop or "
+            "unchain; give --backup FILE so a backup is written in this run first"
+        )
+    if backup_to is not None:
+        written = backup.backup(ctx.db_url, backup_to)
+        console.print(f"backup written: {written.path} ({written.bytes:,} bytes)", highlight=False)
     migrate.downgrade(ctx.db_url, revision)
     console.print(f"database at revision [bold]{migrate.current(ctx.db_url)}[/bold]")
 

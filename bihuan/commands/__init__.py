@@ -17,6 +17,8 @@ MODULES = (
     "problems",
     "calendar",
     "users",
+    "audit",
+    "backup",
     "demo",
     "server",
 )

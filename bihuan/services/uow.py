@@ -14,7 +14,7 @@ from bihuan.errors import PermissionDenied
 if TYPE_CHECKING:
     from bihuan.app import AppContext
     from bihuan.policy import Policy
-    from bihuan.repositories.audit import AuditRepo
+    from bihuan.repositories.audit import AuditChainRepo, AuditRepo
     from bihuan.repositories.ledger import LedgerRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
     from bihuan.repositories.users import UserRepo
@@ -112,6 +112,12 @@ class UnitOfWork:
         from bihuan.repositories.audit import AuditRepo
 
         return AuditRepo(self.session)
+
+    @cached_property
+    def audit_chain(self) -> AuditChainRepo:
+        from bihuan.repositories.audit import AuditChainRepo
+
+        return AuditChainRepo(self.session)
 
 
 def record_refusal(app: AppContext, exc: PermissionDenied) -> None:
