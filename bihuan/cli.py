@@ -5,45 +5,100 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
-from bihuan.app import AppContext, app_context
-from bihuan.core.access import Actor
 from bihuan.errors import UserError
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from bihuan.app import AppContext
+    from bihuan.core.access import Actor
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 class BihuanGroup(TyperGroup):
-    """Turns a user's mistake (UserError) into a one-line message and its exit code, however
-    the command is invoked (the console script, `python -m`, or a test's CliRunner)."""
+    """The top-level command group.
+
+    Commands load lazily: `bihuan --help` lists them from `bihuan.commands.COMMANDS` (name,
+    module, one-line help) without importing any, and a command's module is imported only when
+    it runs, so no command pays for Prefect, SQLAlchemy or the table classes it does not use.
+
+    A user's mistake (UserError), a refused input value and a database error become a one-line
+    message and an exit code, however the command is invoked (the console script, `python -m`,
+    or a test's CliRunner)."""
+
+    _listing = False  # set while the top-level help is being written
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from bihuan.commands import COMMANDS
+
+        return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            return found
+        from bihuan.commands import COMMANDS, load_module_commands
+
+        if cmd_name not in COMMANDS:
+            return None
+        module, short = COMMANDS[cmd_name]
+        if self._listing:
+            # `bihuan --help` needs a name and a line, not the command: don't import it
+            return TyperGroup(name=cmd_name, help=short)
+        return load_module_commands(module).get(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except UserError as exc:
             _fail(str(exc), exc.exit_code)
-        except ValidationError as exc:
+        except Exception as exc:
+            message = _known_error(exc)
+            if message is None:
+                raise
+            _fail(message, 1)
+
+
+def _known_error(exc: Exception) -> str | None:
+    """A refused input value or a database error, as a message; None for anything else.
+    (Checked by name of the loaded modules, so the CLI does not import pydantic or SQLAlchemy
+    just to be able to catch their errors.)"""
+    if "pydantic_core" in sys.modules:
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
             # a command's typed input (bihuan.services.*) refused a value the user gave
             lines = [
                 f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
                 f" (got {err.get('input')!r})"
                 for err in exc.errors()
             ]
-            _fail("invalid input:\n" + "\n".join(lines), 1)
-        except (OperationalError, ProgrammingError) as exc:
+            return "invalid input:\n" + "\n".join(lines)
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        if isinstance(exc, OperationalError | ProgrammingError):
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            _fail(f"database error: {reason}\n{_db_hint(reason)}", 1)
+            return f"database error: {reason}\n{_db_hint(reason)}"
+    return None
 
 
 def _db_hint(reason: str) -> str:
@@ -105,6 +160,8 @@ def ctx_for(
 ) -> AppContext:
     """The command's context. `--db` becomes this process's database setting, so flows run
     in-process use it too (no environment is rewritten)."""
+    from bihuan.app import app_context
+
     if db:
         from bihuan.settings import normalise_db_url, override_settings
 
@@ -147,6 +204,8 @@ def _password(ctx: AppContext, login: str) -> str:
 
 def read_password_stdin() -> SecretStr:
     """One line from standard input (for --password-stdin), without its line break."""
+    from pydantic import SecretStr
+
     line = sys.stdin.readline().rstrip("\r\n")
     if not line:
         raise UserError("--password-stdin: standard input was empty; pipe the password in")
@@ -236,14 +295,15 @@ def db_current(db: DbOpt = None) -> None:
 
 
 def _register_commands() -> None:
-    """Commands live beside their subject; importing them registers them on `app`."""
+    """Register every command eagerly (tests, and code that inspects the whole app); the
+    console script loads them lazily instead (BihuanGroup)."""
     from bihuan.commands import register
 
-    register(app)
+    if not app.registered_commands:
+        register(app)
 
 
 def main() -> None:
-    _register_commands()
     app()
 
 
