@@ -590,7 +590,9 @@ def _read_calamine(
     path: Path, caps: Caps, names: dict[str, Sheet], *, formulas: dict[str, _OdsTable] | None
 ) -> tuple[dict[str, RawSheet], list[ImportIssue]]:
     try:
-        wb = python_calamine.CalamineWorkbook.from_path(str(path))
+        # from a file object, calamine tells the format by the content, not by the suffix
+        with path.open("rb") as fh:
+            wb = python_calamine.CalamineWorkbook.from_filelike(fh)
     except Exception as exc:  # calamine raises its own errors and ValueError for bad files
         raise ReadError(
             _fatal(
