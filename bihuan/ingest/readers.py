@@ -289,6 +289,7 @@ def _match_headers(
                     text,
                     f"column {text!r} (cell {letter}{line}) appears twice (also as {seen[key]!r}); "
                     "keep one",
+                    kind="duplicate_column",
                 )
             )
             continue
@@ -304,6 +305,7 @@ def _match_headers(
                     col.zh,
                     f"required column {col.zh} ({col.key}) is missing from the header row "
                     f"(row {line})",
+                    kind="missing_column",
                 )
             )
     return positions
@@ -422,6 +424,7 @@ class _Sheets:
                     f"sheet {sheet.zh} appears twice (as {self.found[sheet.key].title!r} and "
                     f"{title!r}); keep one",
                     title,
+                    kind="duplicate_sheet",
                 )
             )
             return None
