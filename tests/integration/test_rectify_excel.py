@@ -24,7 +24,6 @@ from bihuan.rectify_excel import (
     export_open_items,
     import_responses,
 )
-
 from models import Finding
 
 from .rectify_items import REPO_CONFIG, make_items, snapshot
