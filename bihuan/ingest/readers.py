@@ -6,8 +6,8 @@ is validate.py's job. Hostile or broken files stop here with a clear message: a 
 workbook is opened), and formula cells (never evaluated; marked as cells.Formula so that
 validation reports them). .xlsx is read with openpyxl (streaming, and it tells a formula from a
 value); .xls and .ods with python-calamine, which gives a formula's cached value only, so the
-formulas of an .ods are found by scanning its content.xml (see `_ods_scan`); an .xls cannot be
-checked for formulas (documented in docs/workbooks.md).
+formulas are found separately: in an .ods by scanning its content.xml (`_ods_scan`), in an .xls
+by reading its BIFF8 records (biff.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import openpyxl
 import python_calamine
 from openpyxl.utils import get_column_letter
 
+from bihuan.ingest import biff
 from bihuan.ingest.cells import Formula
 from bihuan.ingest.issues import ImportIssue, ReadError, Severity
 from bihuan.ingest.schema import SHEET_NAMES, SHEETS, Sheet
@@ -139,11 +140,13 @@ def read_workbook(
     # Offices rename files freely: trust the content, not the suffix (an .xls saved as "x.xlsx"
     # is still an .xls, and WPS happily writes an .xlsx under an .xls name).
     if head == OLE2_MAGIC:
-        found, issues = _read_calamine(path, caps, names, formulas=None)
+        found, issues = _read_calamine(path, caps, names, formulas=_xls_formulas(path))
     elif is_zip:
         _check_zip(path, caps)
         if _is_ods(path):
-            scan = _ods_scan(path, caps)
+            scan: dict[str, dict[tuple[int, int], str | None]] = {
+                name: dict(table.formulas) for name, table in _ods_scan(path, caps).items()
+            }
             found, issues = _read_calamine(path, caps, names, formulas=scan)
         else:
             found, issues = _read_xlsx(path, caps, names)
@@ -589,9 +592,32 @@ def _ods_scan(path: Path, caps: Caps) -> dict[str, _OdsTable]:
     return tables
 
 
+def _xls_formulas(path: Path) -> dict[str, dict[tuple[int, int], str | None]]:
+    """The formula cells of an .xls (text unknown: BIFF stores formulas as parsed tokens)."""
+    try:
+        cells = biff.formula_cells(path.read_bytes())
+    except biff.NotBiff8 as exc:
+        # Fail closed: a workbook we cannot check for formulas is not imported.
+        raise ReadError(
+            _fatal(
+                path.name,
+                f"cannot read this file as an Excel 97–2003 workbook ({exc}; an older Excel 5.0/95 "
+                "or a password-protected file?); open it in Excel or WPS and save it as .xlsx",
+                kind="damaged",
+            )
+        ) from None
+    return {name: dict.fromkeys(found) for name, found in cells.items()}
+
+
 def _read_calamine(
-    path: Path, caps: Caps, names: dict[str, Sheet], *, formulas: dict[str, _OdsTable] | None
+    path: Path,
+    caps: Caps,
+    names: dict[str, Sheet],
+    *,
+    formulas: dict[str, dict[tuple[int, int], str | None]],
 ) -> tuple[dict[str, RawSheet], list[ImportIssue]]:
+    """Read with calamine; `formulas` (sheet -> (row, col) -> text, None if unknown) marks the
+    cells whose cached values calamine reports as formulas."""
     try:
         # from a file object, calamine tells the format by the content, not by the suffix
         with path.open("rb") as fh:
@@ -645,11 +671,10 @@ def _read_calamine(
                     )
                 )
             grid = ws.to_python(skip_empty_area=False)
-            found = (formulas or {}).get(meta.name)
-            if found is not None:
-                for (r, c), text in found.formulas.items():
-                    if r < len(grid) and c < len(grid[r]):
-                        grid[r][c] = Formula(text)  # type: ignore[call-overload]
+            for (r, c), text in formulas.get(meta.name, {}).items():
+                if r < len(grid) and c < len(grid[r]):
+                    shown = text if text is not None else f"=… (showing {grid[r][c]!r})"
+                    grid[r][c] = Formula(shown)  # type: ignore[call-overload]
             hidden = meta.visible != python_calamine.SheetVisibleEnum.Visible
             sheets.add(sheet, meta.name, grid, hidden=hidden)
     finally:
