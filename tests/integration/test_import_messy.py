@@ -336,3 +336,14 @@ def test_dates_from_ods_cells_are_dates(sqlite_db: str) -> None:
     with get_engine(sqlite_db).connect() as conn:
         rated = set(conn.execute(text("SELECT rated_on FROM townrating")).scalars())
     assert rated == {date(YEAR, 6, 25).isoformat()}
+
+
+def test_decorated_headers_and_sheet_names_are_recognised(sqlite_db: str, tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "h.xlsx", {"towns": good_rows()["towns"]})
+    wb = openpyxl.load_workbook(path)
+    ws = wb["乡镇街道"]
+    ws.title = " 乡镇街道\u200b"
+    ws["A1"], ws["B1"] = "*乡镇代码", "乡镇　名称（必填）"  # a required mark, an ideographic space
+    wb.save(path)
+    report = run(sqlite_db, path, year=None)
+    assert report.counts["towns"]["inserted"] == 2 and report.warnings == []
