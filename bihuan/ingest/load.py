@@ -81,7 +81,7 @@ class ImportFailed(UserError):
         # a summary line stands for many cells: count the cells, say how many lines show them
         n = sum(i.count for i in report.errors)
         lines = len(report.errors)
-        shown = f" (in {lines} line{'s' if lines != 1 else ''} below)" if lines != n else ""
+        shown = f" (listed in {lines} line{'s' if lines != 1 else ''})" if lines != n else ""
         super().__init__(
             f"{n:,} error{'s' if n != 1 else ''}{shown} in {report.source}; nothing was imported. "
             "Correct what is listed and import again."

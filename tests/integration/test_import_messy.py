@@ -163,7 +163,7 @@ def test_errors_of_one_kind_in_one_column_are_summarised(sqlite_db: str, tmp_pat
     assert dates.message.startswith("26 cells are not dates (日期), e.g. G2 = '44722x'")
     assert "cells G2:G27" in dates.message
     assert len(exc.report.errors) == 2
-    assert str(exc).startswith("27 errors (in 2 lines below)")
+    assert str(exc).startswith("27 errors (listed in 2 lines)")
 
 
 # ------------------------------------------------------------------ 4. .xls and .ods
