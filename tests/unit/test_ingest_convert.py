@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +125,13 @@ def test_many_errors_of_one_kind_in_one_column_become_one_line() -> None:
     assert "cells G2:G8137" in line.message and "2022-06-15" in line.message
     few = [_date_error(r) for r in range(2, 7)]
     assert summarise(few, SUMMARY_PHRASES) == few  # five are listed one by one
+
+
+def test_the_workbook_doc_lists_every_code_column() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "workbooks.md").read_text("utf-8")
+    section = doc.split("### Codes", 1)[1].split("1. Unicode NFKC", 1)[0]
+    listed = {
+        name.strip(" ,\n") for name in section.split("checked:", 1)[1].split("(")[0].split(",")
+    }
+    codes = {c.zh for sheet in SHEETS_BY_KEY.values() for c in sheet.columns if c.code}
+    assert listed == codes
