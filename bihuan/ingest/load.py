@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from bihuan.db import audit, session_scope, upsert
 from bihuan.errors import UserError
-from bihuan.ingest.issues import ImportIssue, ReadError
-from bihuan.ingest.readers import MAX_ROWS, Caps, read_path
+from bihuan.ingest.issues import ImportIssue, ReadError, Severity
+from bihuan.ingest.readers import MAX_ROWS, Caps, RawWorkbook, read_path
 from bihuan.ingest.validate import Known, Validated, ValidSheet, validate
 from models import (
     AssessmentTeam,
@@ -77,11 +78,67 @@ class ImportFailed(UserError):
 
     def __init__(self, report: ImportReport):
         self.report = report
-        n = len(report.errors)
+        # a summary line stands for many cells: count the cells, say how many lines show them
+        n = sum(i.count for i in report.errors)
+        lines = len(report.errors)
+        shown = f" (listed in {lines} line{'s' if lines != 1 else ''})" if lines != n else ""
         super().__init__(
-            f"{n} error{'s' if n != 1 else ''} in {report.source}; nothing was imported. "
+            f"{n:,} error{'s' if n != 1 else ''}{shown} in {report.source}; nothing was imported. "
             "Correct what is listed and import again."
         )
+
+
+SCHEMA_MISSING = (
+    "the database has no bihuan schema: run `bihuan db upgrade` first, or pass --upgrade"
+)
+
+
+class DatabaseNotReady(UserError):
+    """The database has no bihuan schema, or an older one; nothing was read or written."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory ones)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    name = parsed.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def ensure_schema(url: str, *, upgrade: bool = False) -> None:
+    """Stop before reading a workbook when the database is not ready; with `upgrade`, migrate.
+
+    SQLite creates a missing file (and get_engine its folder) on the first connection, so a
+    mistyped --db must be caught before anything connects, or it leaves an empty file behind.
+    """
+    from alembic.util.exc import CommandError
+
+    from bihuan import migrate
+
+    file = _sqlite_file(url)
+    try:
+        if file is not None and (not file.exists() or file.stat().st_size == 0):
+            if not upgrade:
+                raise DatabaseNotReady(f"{SCHEMA_MISSING} (no database at {file})")
+            migrate.upgrade(url)
+            return
+        have, want = migrate.current(url), migrate.head()
+        if have == want:
+            return
+        if upgrade:
+            migrate.upgrade(url)
+            return
+    except CommandError as exc:  # e.g. a database migrated by a newer bihuan
+        raise DatabaseNotReady(f"cannot bring the database's schema up to date: {exc}") from None
+    if have is None:
+        raise DatabaseNotReady(SCHEMA_MISSING)
+    raise DatabaseNotReady(
+        f"the database is at schema revision {have}, this bihuan needs {want}: run "
+        "`bihuan db upgrade` first, or pass --upgrade"
+    )
 
 
 def peer_token(secret: str, phase_id: int, rater: str, ratee: str) -> str:
@@ -482,15 +539,19 @@ def import_path(
     caps: Caps | None = None,
     policy: Any = None,
     peer_secret: str | None = None,
+    upgrade: bool = False,
 ) -> ImportReport:
     """Validate the whole workbook; if it is clean, write all of it in one transaction.
 
-    Raises ImportFailed (with every error in `report.errors`) and writes nothing otherwise.
+    Raises ImportFailed (with every error in `report.errors`) and writes nothing otherwise;
+    DatabaseNotReady, before the workbook is read, when the database has no current schema
+    (`upgrade=True` migrates it first instead).
     """
     started = time.perf_counter()
     path = Path(path)
     report = ImportReport(str(path), jurisdiction, year)
     caps = caps or Caps(max_rows=max_rows)
+    ensure_schema(url, upgrade=upgrade)
     try:
         raw = read_path(path, caps)
     except ReadError as exc:
@@ -519,16 +580,31 @@ def import_path(
                 ).scalar_one_or_none()
             ids.refresh(session)
 
-        checked = validate(raw, ids.known(), year=year)
+        checked = validate(raw, _known_for_validation(session, ids, raw), year=year)
         peer_plan = _plan_peer_ballots(session, checked, ids, peer_secret)
         report.warnings = checked.warnings
         report.errors = checked.errors
         if report.errors:
             raise ImportFailed(report)
 
+        total = sum(len(s.records) for s in checked.sheets.values())
+        if total == 0:
+            # Headers only (a blank template): nothing to write, so not even the county or the
+            # cycle is created; that happens with the first real rows.
+            report.warnings.append(
+                ImportIssue(
+                    path.name,
+                    "",
+                    None,
+                    "",
+                    "the recognised sheets hold no data rows; nothing was written",
+                    Severity.WARNING,
+                )
+            )
+            report.seconds = time.perf_counter() - started
+            return report
         changes: list[tuple[str, str, dict[str, Any]]] = []
         created = _ensure_scope(session, ids, jurisdiction, jurisdiction_name, year, policy, actor)
-        total = sum(len(s.records) for s in checked.sheets.values())
         done = 0
         for key, sheet in checked.sheets.items():
             if key == "peer_ratings":
@@ -574,6 +650,28 @@ def import_path(
             )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _known_for_validation(session: Session, ids: _Ids, raw: RawWorkbook) -> Known:
+    """What the database holds, for references and look-alike codes. Commissioners and case
+    numbers are not needed while writing, so they are read here once, and only when the
+    workbook defines some."""
+    known = ids.known()
+    if ids.jurisdiction is not None and "commissioners" in raw.sheets:
+        known.commissioners = set(
+            session.execute(
+                select(_c(Commissioner).code).where(
+                    _c(Commissioner).jurisdiction_id == ids.jurisdiction
+                )
+            ).scalars()
+        )
+    if ids.cycle is not None and "hotline_cases" in raw.sheets:
+        known.hotline_cases = set(
+            session.execute(
+                select(_c(HotlineCase).case_no).where(_c(HotlineCase).cycle_id == ids.cycle)
+            ).scalars()
+        )
+    return known
 
 
 def _ensure_scope(
@@ -811,4 +909,11 @@ def _write_peer_ratings(
     return {"inserted": len(ratings), "updated": 0, "unchanged": len(plan.already_cast)}
 
 
-__all__ = ["ImportFailed", "ImportIssue", "ImportReport", "import_path"]
+__all__ = [
+    "DatabaseNotReady",
+    "ImportFailed",
+    "ImportIssue",
+    "ImportReport",
+    "ensure_schema",
+    "import_path",
+]

@@ -75,3 +75,30 @@ def test_template_writes_workbook_and_csvs_that_import_cleanly(
     for target in (tmp_path / "tpl" / "bihuan-template.xlsx", csv_dir):
         result = runner.invoke(app, ["import", str(target), "--db", sqlite_db])
         assert result.exit_code == 0, result.output
+
+
+def test_import_without_schema_says_so_and_upgrade_migrates(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "good.xlsx", good_rows())
+    db = tmp_path / "var" / "new.db"
+    args = ["import", str(path), "--year", "2022", "--db", str(db)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "has no bihuan schema" in result.output and "--upgrade" in result.output
+    assert "Traceback" not in result.output and not db.exists() and not db.parent.exists()
+    result = runner.invoke(app, [*args, "--upgrade"])
+    assert result.exit_code == 0, result.output
+    assert table_counts(f"sqlite:///{db}")["indicator"] == 26
+
+
+def test_errors_are_printed_after_warnings(sqlite_db: str, tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["departments"][0]["category"] = "农业部门"
+    path = write_xlsx(tmp_path / "bad.xlsx", rows)
+    wb = openpyxl.load_workbook(path)
+    wb["部门"]["K1"] = "备注"  # an extra column: a warning
+    wb.save(path)
+    result = runner.invoke(app, ["import", str(path), "--year", "2022", "--db", sqlite_db])
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert out.index("warning(s) 提示") < out.index("error(s) 错误") < out.index("农业部门")
+    assert "nothing was imported" in out[out.index("农业部门") :]  # the last word stays on screen
