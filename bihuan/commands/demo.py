@@ -154,7 +154,11 @@ def write_workbook(run: DemoRun) -> None:
 
 def import_workbook(run: DemoRun) -> None:
     """Load the workbook through the same importer as `bihuan import`, with a progress bar."""
-    from bihuan.ingest.load import ImportFailed, import_path
+    from bihuan.ingest.load import ImportFailed
+    from bihuan.services import identity
+    from bihuan.services.ingest import ImportCmd, import_inputs
+    from bihuan.services.uow import UnitOfWork
+    from bihuan.settings import DEMO_PEER_SECRET
 
     path = run.workbook(run.year)
     with Progress(
@@ -173,14 +177,17 @@ def import_workbook(run: DemoRun) -> None:
             )
 
         try:
-            report = import_path(
-                run.db_url,
-                path,
-                year=run.year,
-                jurisdiction=JURISDICTION,
-                actor=DEMO_ACTOR,
-                jurisdiction_name=JURISDICTION_NAME,
+            with UnitOfWork(run.ctx, readonly=True) as uow:
+                office = identity.actor_for(uow, DEMO_OFFICE)
+            report = import_inputs(
+                run.ctx,
+                ImportCmd(
+                    path=path, year=run.year, jurisdiction=JURISDICTION, name=JURISDICTION_NAME
+                ),
+                office,
                 progress=progress,
+                # the demo's fake ratings need no real secret, and never get the installation's
+                peer_secret=DEMO_PEER_SECRET,
             )
         except ImportFailed as exc:
             for issue in exc.report.errors[:50]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bihuan.cli import DbOpt, JurOpt, console, ctx_for
+from bihuan.cli import AsOpt, DbOpt, JurOpt, acting, console, ctx_for
 from bihuan.ingest.issues import ImportIssue
 from bihuan.ingest.schema import SHEETS_BY_KEY
 
@@ -68,10 +67,7 @@ def import_cmd(
     ] = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
-    actor: Annotated[
-        str | None,
-        typer.Option("--actor", help="Who imports (for the audit log). Default: OS user."),
-    ] = None,
+    as_: AsOpt = None,
     name: Annotated[
         str | None,
         typer.Option(
@@ -87,9 +83,12 @@ def import_cmd(
     ] = False,
 ) -> None:
     """Import a year's inputs (履职台账 and the rest): validate everything, then write all or nothing."""
-    from bihuan.ingest.load import ImportFailed, import_path
+    from bihuan.ingest.load import ImportFailed, ensure_schema
+    from bihuan.services.ingest import ImportCmd, import_inputs
 
     ctx = ctx_for(db, jurisdiction)
+    ensure_schema(ctx.db_url, upgrade=upgrade)  # before anything connects (no stray files)
+    actor = acting(ctx, as_)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -104,17 +103,11 @@ def import_cmd(
             bar.update(task, description=f"writing 写入 {what}", completed=done, total=total)
 
         try:
-            report = import_path(
-                ctx.db_url,
-                path,
-                year=year,
-                jurisdiction=ctx.jurisdiction,
-                actor=actor or getpass.getuser(),
-                jurisdiction_name=name,
+            report = import_inputs(
+                ctx,
+                ImportCmd(path=path, year=year, jurisdiction=ctx.jurisdiction, name=name),
+                actor,
                 progress=progress,
-                policy=ctx.policy,
-                peer_secret=ctx.settings.peer_token_secret.get_secret_value(),
-                upgrade=upgrade,
             )
         except ImportFailed as failed:
             bar.stop()

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
-from bihuan.db import audit, session_scope, upsert
+from bihuan.db import AuditEntry, audit, audit_many, session_scope, upsert
 from bihuan.errors import UserError
 from bihuan.ingest.issues import ImportIssue, ReadError, Severity
 from bihuan.ingest.readers import MAX_ROWS, Caps, RawWorkbook, read_path
@@ -52,7 +52,6 @@ from models import (
 )
 from models.enums import Direction, Method, PhaseKind
 
-AUDIT_CAP = 200  # per import: beyond this, changed records are counted in the summary only
 Progress = Callable[[str, int, int], None]  # (what, rows done, rows in total)
 PEER_SCORES = ("style", "efficiency", "quality", "cooperation", "one_go")
 
@@ -540,6 +539,7 @@ def import_path(
     policy: Any = None,
     peer_secret: str | None = None,
     upgrade: bool = False,
+    user_id: int | None = None,
 ) -> ImportReport:
     """Validate the whole workbook; if it is clean, write all of it in one transaction.
 
@@ -581,6 +581,7 @@ def import_path(
             ids.refresh(session)
 
         checked = validate(raw, _known_for_validation(session, ids, raw), year=year)
+        _refuse_development_secret(checked, peer_secret)
         peer_plan = _plan_peer_ballots(session, checked, ids, peer_secret)
         report.warnings = checked.warnings
         report.errors = checked.errors
@@ -604,7 +605,9 @@ def import_path(
             report.seconds = time.perf_counter() - started
             return report
         changes: list[tuple[str, str, dict[str, Any]]] = []
-        created = _ensure_scope(session, ids, jurisdiction, jurisdiction_name, year, policy, actor)
+        created = _ensure_scope(
+            session, ids, jurisdiction, jurisdiction_name, year, policy, actor, user_id
+        )
         done = 0
         for key, sheet in checked.sheets.items():
             if key == "peer_ratings":
@@ -619,20 +622,27 @@ def import_path(
             ids.refresh(session)
 
         if changes or created or report.changed:
-            for entity, entity_key, details in changes[:AUDIT_CAP]:
-                audit(
-                    session,
-                    actor=actor,
-                    action="import.update",
-                    entity=entity,
-                    entity_key=entity_key[:200],
-                    jurisdiction_id=ids.jurisdiction,
-                    details=details,
-                )
-            report.audited = min(len(changes), AUDIT_CAP)
+            # every changed record gets its own row (in bulk), however many there are
+            audit_many(
+                session,
+                [
+                    AuditEntry(
+                        actor,
+                        "import.update",
+                        entity,
+                        entity_key[:200],
+                        ids.jurisdiction,
+                        details,
+                        user_id,
+                    )
+                    for entity, entity_key, details in changes
+                ],
+            )
+            report.audited = len(changes)
             audit(
                 session,
                 actor=actor,
+                user_id=user_id,
                 action="import",
                 entity="workbook",
                 entity_key=path.name[:200],
@@ -640,11 +650,13 @@ def import_path(
                 details={
                     "year": year,
                     "created": created,
+                    # peer ratings are left out: how many one file held can point at its rater
                     "counts": {
-                        k: v for k, v in report.counts.items() if v["inserted"] or v["updated"]
+                        k: v
+                        for k, v in report.counts.items()
+                        if (v["inserted"] or v["updated"]) and k != "peer_ratings"
                     },
                     "updates_audited": report.audited,
-                    "updates_not_audited": max(0, len(changes) - AUDIT_CAP),
                     "warnings": len(report.warnings),
                 },
             )
@@ -682,6 +694,7 @@ def _ensure_scope(
     year: int | None,
     policy: Any,
     actor: str,
+    user_id: int | None = None,
 ) -> list[str]:
     """Create the jurisdiction, the cycle and its two phases if missing; say what was created."""
     created: list[str] = []
@@ -697,6 +710,7 @@ def _ensure_scope(
             audit(
                 session,
                 actor=actor,
+                user_id=user_id,
                 action="import.update",
                 entity="jurisdiction",
                 entity_key=code,
@@ -809,6 +823,24 @@ def _reverse_names(ids: _Ids) -> dict[str, dict[Any, str]]:
     }
 
 
+def _refuse_development_secret(checked: Validated, secret: str) -> None:
+    from bihuan.settings import DEV_PEER_SECRET
+
+    sheet = checked.sheets.get("peer_ratings")
+    if secret == DEV_PEER_SECRET and sheet is not None and sheet.records:
+        checked.issues.append(
+            ImportIssue(
+                sheet.file,
+                sheet.title,
+                None,
+                "",
+                "BIHUAN_PEER_TOKEN_SECRET is still the development default, so peer ratings "
+                "(部门互评) could be traced back to their raters; set a secret of your own "
+                "(`bihuan init` writes one) and import again",
+            )
+        )
+
+
 @dataclass
 class _PeerPlan:
     """Per row of 部门互评: whether its ballot is new (write) or already cast (skip)."""
@@ -902,11 +934,25 @@ def _write_peer_ratings(
     # Independent shuffles: the n-th ballot written is not the n-th rating written.
     rng = random.SystemRandom()
     rng.shuffle(ballots)
-    rng.shuffle(ratings)
     upsert(session, PeerBallot, ballots, ("phase_id", "token"))
     if ratings:
-        session.execute(insert(PeerRating.__table__), ratings)  # type: ignore[attr-defined]
+        _rewrite_shuffled(session, ratings, rng)
     return {"inserted": len(ratings), "updated": 0, "unchanged": len(plan.already_cast)}
+
+
+def _rewrite_shuffled(session: Session, new: list[dict[str, Any]], rng: random.Random) -> None:
+    """Store the new ratings together with the phases' earlier ones, all rewritten in one random
+    order: when each department sends its own file, the order rows were written in (rowid,
+    physical order) would otherwise group the ratings by file, that is, by rater."""
+    t = PeerRating.__table__  # type: ignore[attr-defined]
+    phases = sorted({r["phase_id"] for r in new})
+    old = [dict(r._mapping) for r in session.execute(select(t).where(t.c.phase_id.in_(phases)))]
+    rows = old + new
+    for row in rows:
+        row["id"] = uuid.uuid4().hex  # new ids too: an id seen earlier says nothing now
+    rng.shuffle(rows)
+    session.execute(delete(t).where(t.c.phase_id.in_(phases)))
+    session.execute(insert(t), rows)
 
 
 __all__ = [

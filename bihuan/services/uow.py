@@ -39,6 +39,7 @@ class UnitOfWork:
     # ------------------------------------------------------------------ the transaction
 
     def __enter__(self) -> Self:
+        _require_database_file(self.app.db_url)
         bind = read_engine(self.app.db_url) if self.readonly else get_engine(self.app.db_url)
         self._session = Session(bind, expire_on_commit=False)
         return self
@@ -118,6 +119,23 @@ class UnitOfWork:
         from bihuan.repositories.audit import AuditChainRepo
 
         return AuditChainRepo(self.session)
+
+
+def _require_database_file(url: str) -> None:
+    """A mistyped --db must not leave an empty SQLite file behind (SQLite creates one on
+    connect): only `bihuan db upgrade` and the demo create databases."""
+    from pathlib import Path
+
+    from bihuan.errors import UserError
+
+    if not url.startswith("sqlite:///"):
+        return
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:" and not Path(path).exists():
+        raise UserError(
+            f"no database at {path}: create it with `bihuan db upgrade --db {path}`, "
+            "or check --db / BIHUAN_DATABASE_URL"
+        )
 
 
 def record_refusal(app: AppContext, exc: PermissionDenied) -> None:
