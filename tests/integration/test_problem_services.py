@@ -321,37 +321,38 @@ def test_a_rejection_sends_nothing_and_is_recorded(scored: str) -> None:
     ]
 
 
+SUBMISSION = "mid-year:submission"
+LATER = date(2022, 12, 1)
+
+
 @pytest.mark.parametrize(
     ("decision", "message"),
     [
-        ({"drop": [DropFinding(finding_id=9999, reason="no such")]}, "9999 is not awaiting"),
+        (lambda fid: {"drop": [DropFinding(finding_id=9999, reason="no such")]}, "9999 is not"),
+        (lambda fid: {"deadlines": [DeadlineChange(finding_id=-1, deadline=LATER)]}, "-1 is not"),
         (
-            {"deadlines": [DeadlineChange(finding_id=-1, deadline=date(2022, 12, 1))]},
-            "-1 is not awaiting",
+            lambda fid: {"deadlines": [DeadlineChange(finding_id=fid, deadline=date(2022, 9, 1))]},
+            "before the day of approval",
         ),
-        ({"past": True}, "before the day of approval"),
-        ({"both": True}, "both dropped and given a deadline"),
+        (
+            lambda fid: {
+                "drop": [DropFinding(finding_id=fid, reason="重复")],
+                "deadlines": [DeadlineChange(finding_id=fid, deadline=LATER)],
+            },
+            "both dropped and given a deadline",
+        ),
     ],
     ids=["unknown-drop", "unknown-deadline", "past-deadline", "drop-and-move"],
 )
 def test_an_invalid_decision_changes_nothing(
-    scored: str, decision: dict[str, Any], message: str
+    scored: str, decision: Callable[[int], dict[str, Any]], message: str
 ) -> None:
     boss = office(scored)
     raise_as(scored, boss)
-    fid = finding_id(scored, "mid-year:submission")
-    if decision.pop("past", False):
-        decision = {"deadlines": [DeadlineChange(finding_id=fid, deadline=date(2022, 9, 1))]}
-    if decision.pop("both", False):
-        decision = {
-            "drop": [DropFinding(finding_id=fid, reason="重复")],
-            "deadlines": [DeadlineChange(finding_id=fid, deadline=date(2022, 12, 1))],
-        }
+    given = decision(finding_id(scored, SUBMISSION))
     before, audit = snapshot(scored), last_audit_id(scored)
     with pytest.raises(UserError, match=message):
-        approve_as(
-            scored, boss, ApproveLists(jurisdiction="juxian", year=2022, phase=MID, **decision)
-        )
+        approve_as(scored, boss, ApproveLists(jurisdiction="juxian", year=2022, phase=MID, **given))
     assert snapshot(scored) == before and last_audit_id(scored) == audit
 
 
