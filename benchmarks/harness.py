@@ -34,6 +34,8 @@ PG_ADMIN_URL = os.environ.get(
 )
 YEAR = 2025  # chinese_calendar knows 2025 and 2026 (the re-check runs in January 2026)
 JURISDICTION = "bench"
+# The office (编办) user the stages run as and that approves the problem lists.
+BENCH_OFFICE = "bench-office"
 # The stages whose data work the baseline does too (scoring both phases, the board).
 BASELINE_STAGES = ("assess_mid_year", "assess_year_end", "results")
 
@@ -97,6 +99,32 @@ def load_synthetic(url: str, size: Size, seed: int, *, in_process: bool = False)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def bench_users(url: str) -> None:
+    """The users the stages run as (service accounts: no password), once per database."""
+    from bihuan.app import app_context
+    from bihuan.services import identity
+    from bihuan.services.uow import UnitOfWork
+    from bihuan.vocab import UserRole
+
+    with UnitOfWork(app_context(url, JURISDICTION)) as uow:
+        if uow.users.by_login(BENCH_OFFICE) is not None:
+            return
+        if uow.users.count() == 0:
+            identity.add_user(
+                uow,
+                identity.AddUser(login="bench-admin", role=UserRole.ADMIN),
+                None,
+                date(YEAR, 1, 1),
+            )
+        admin = identity.actor_for(uow, "bench-admin")
+        identity.add_user(
+            uow,
+            identity.AddUser(login=BENCH_OFFICE, role=UserRole.OFFICE, jurisdiction=JURISDICTION),
+            admin,
+            date(YEAR, 1, 1),
+        )
+
+
 @contextmanager
 def bench_environment(url: str, workdir: Path, apprise: Path) -> Iterator[None]:
     """Point the flows (which read settings from the environment) at the benchmark database."""
@@ -156,8 +184,9 @@ def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
          lambda: assess(year=YEAR, phase=mid, as_of=after_mid, triggered_by="bench", seed=1),
          lambda s: s.departments),
         ("problem_lists",
-         lambda: issue_problem_lists(year=YEAR, phase=mid, as_of=date(YEAR, 7, 2),
-                                     auto_approve="bench", wait_for_approval=False),
+         lambda: issue_problem_lists(jurisdiction=JURISDICTION, run_as=BENCH_OFFICE, year=YEAR,
+                                     phase=mid, as_of=date(YEAR, 7, 2),
+                                     auto_approve=BENCH_OFFICE, wait_for_approval=False),
          lambda s: s.items_created),
         # Two months on, every item is due or overdue: the heaviest day the tracker can have.
         ("track", lambda: track_rectifications(as_of=date(YEAR, 9, 1), dispatch=False),
@@ -195,6 +224,7 @@ def run_size(
         started = time.perf_counter()
         loaded = load_synthetic(db.url, size, seed, in_process=load_in_process)
         load_seconds = time.perf_counter() - started
+        bench_users(db.url)
         log(f"{size.name}/{backend}: loaded {loaded['total_rows']:,} rows in {load_seconds:.1f} s")
         apprise = workdir / f"apprise-{size.name}-{backend}.yml"
         own, report_time = OwnTime(), OwnTime()

@@ -112,6 +112,7 @@ def instrument(own: OwnTime, *, exclude: OwnTime | None = None) -> Callable[[], 
         flows.assess.draw_task,
         flows.assess.score_batch,
         flows.problems.raise_findings_task,
+        flows.problems.approve_task,
         flows.track.plan_and_record,
         flows.dispatch.send_due,
         flows.results.store_results_task,
@@ -123,7 +124,8 @@ def instrument(own: OwnTime, *, exclude: OwnTime | None = None) -> Callable[[], 
     for t in tasks:
         patch(t, "fn", own.wrap)
     for module in (flows.assess, flows.problems, flows.collect, flows.track, flows.dispatch):
-        patch(module, "session_scope", own.wrap_context)
+        if hasattr(module, "session_scope"):  # flows on the services open no session
+            patch(module, "session_scope", own.wrap_context)
     for module, names in ((flows.assess, ("assess_chains", "_score_rows", "_markdown")),):
         for name in names:
             if hasattr(module, name):

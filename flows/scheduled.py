@@ -16,7 +16,7 @@ from typing import Any
 from prefect import Flow, flow, get_run_logger
 
 from bihuan.errors import UserError
-from flows.common import resolve_as_of
+from flows.common import flow_app, resolve_as_of
 from flows.cycle import annual_cycle
 from flows.problems import ProblemSummary, issue_problem_lists
 from models import PhaseKind
@@ -64,11 +64,22 @@ def _assessment(
     wait_for_approval: bool,
     approval_timeout_hours: int,
     seed: int | None,
+    jurisdiction: str | None = None,
+    run_as: str | None = None,
 ) -> ProblemSummary:
     day = resolve_as_of(as_of)
     y = year or day.year
+    app = flow_app(jurisdiction or "")  # none given: the installation's BIHUAN_JURISDICTION
+    login = run_as or app.settings.user
+    if not login:
+        raise UserError(
+            "a scheduled assessment needs the login of the office (编办) user it runs as: "
+            "give the deployment a `run_as` parameter, or set BIHUAN_USER for `bihuan serve`"
+        )
     annual_cycle(year=y, phase=phase, as_of=day, triggered_by="scheduler", seed=seed)
     return issue_problem_lists(
+        jurisdiction=app.jurisdiction,
+        run_as=login,
         year=y,
         phase=phase,
         as_of=day,
@@ -86,6 +97,8 @@ def mid_year_assessment(
     wait_for_approval: bool = True,
     approval_timeout_hours: int = 72,
     seed: int | None = None,
+    jurisdiction: str | None = None,
+    run_as: str | None = None,
 ) -> ProblemSummary:
     """Mid-year assessment (年中评估): collection, assessment, then the problem lists, which wait
     for a coordinator's approval in the flow-run page's form unless `auto_approve` names one.
@@ -98,6 +111,8 @@ def mid_year_assessment(
         wait_for_approval,
         approval_timeout_hours,
         seed,
+        jurisdiction,
+        run_as,
     )
 
 
@@ -109,6 +124,8 @@ def year_end_assessment(
     wait_for_approval: bool = True,
     approval_timeout_hours: int = 72,
     seed: int | None = None,
+    jurisdiction: str | None = None,
+    run_as: str | None = None,
 ) -> ProblemSummary:
     """Year-end assessment (年底评估): as the mid-year one, for the year-end phase."""
     return _assessment(
@@ -119,6 +136,8 @@ def year_end_assessment(
         wait_for_approval,
         approval_timeout_hours,
         seed,
+        jurisdiction,
+        run_as,
     )
 
 

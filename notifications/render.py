@@ -95,6 +95,11 @@ def _cn_date(value: date) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+def _md_cell(value: Any) -> str:
+    """Text safe inside one cell of a markdown table: no pipe ends it, no line break splits it."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
 def _stage(value: str) -> str:
     try:
         return STAGE_LABELS[value]
@@ -116,6 +121,7 @@ def _build_env() -> Environment:
     env.filters["label"] = _label
     env.filters["cn_date"] = _cn_date
     env.filters["stage"] = _stage
+    env.filters["md_cell"] = _md_cell
     return env
 
 

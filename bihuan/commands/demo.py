@@ -273,11 +273,18 @@ def _issue_and_run_loop(
     """Problem lists approved by the coordinator, then the departments' responses, the daily
     tracker and the dispatcher, day by day until `until`."""
     from bihuan.demo.loop import LoopStats, issued_items, script, simulate
+    from bihuan.runtime import no_flow_heartbeat
     from flows.problems import issue_problem_lists
 
-    summary = issue_problem_lists(
-        year=run.year, phase=kind, as_of=issue_day, auto_approve=DEMO_APPROVER
-    )
+    with no_flow_heartbeat():
+        summary = issue_problem_lists(
+            jurisdiction=JURISDICTION,
+            run_as=DEMO_OFFICE,
+            year=run.year,
+            phase=kind,
+            as_of=issue_day,
+            auto_approve=DEMO_OFFICE,
+        )
     run.console.print(
         f"[green]✓[/green] {issue_day} {run.year} {kind.label}问题清单 problem lists: "
         f"{summary.new_findings} findings, {summary.approved_lists} lists approved by "

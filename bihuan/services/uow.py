@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bihuan.app import AppContext
     from bihuan.policy import Policy
     from bihuan.repositories.audit import AuditChainRepo, AuditRepo
+    from bihuan.repositories.findings import FindingsRepo
     from bihuan.repositories.ledger import LedgerRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
     from bihuan.repositories.users import UserRepo
@@ -107,6 +108,12 @@ class UnitOfWork:
         from bihuan.repositories.ledger import LedgerRepo
 
         return LedgerRepo(self.session)
+
+    @cached_property
+    def findings(self) -> FindingsRepo:
+        from bihuan.repositories.findings import FindingsRepo
+
+        return FindingsRepo(self.session)
 
     @cached_property
     def audit(self) -> AuditRepo:

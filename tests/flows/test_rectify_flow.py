@@ -19,6 +19,7 @@ from flows.cycle import annual_cycle
 from flows.problems import issue_problem_lists
 from models import PhaseKind
 from tests.flows.small_county import write_small_county
+from tests.users import office
 
 MID = PhaseKind.MID_YEAR
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -36,8 +37,15 @@ def issued(tmp_path: Path, db_url: str, use_db: Any, monkeypatch: pytest.MonkeyP
         db_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
     annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7)
+    boss = office(db_url).login
     summary = issue_problem_lists(
-        year=2022, phase=MID, as_of=date(2022, 7, 4), auto_approve="王主任", wait_for_approval=False
+        jurisdiction="juxian",
+        run_as=boss,
+        year=2022,
+        phase=MID,
+        as_of=date(2022, 7, 4),
+        auto_approve=boss,
+        wait_for_approval=False,
     )
     assert summary.items_created == 4
     return db_url
@@ -75,7 +83,7 @@ def test_items_from_the_flows_go_round_the_loop(issued: str, tmp_path: Path) -> 
 
     shown = json.loads(cmd("rectify", "show", str(missing["id"]), "--json").output)
     assert [h["action"] for h in shown["history"]] == ["issued", "report_fixed", "verify_accept"]
-    assert shown["history"][0]["actor"] == "王主任"
+    assert shown["history"][0]["actor"] == "office"
     closed = json.loads(cmd("rectifications", "--json", "--status", "verified_closed").output)
     assert [r["id"] for r in closed] == [missing["id"]]
     reported = json.loads(cmd("rectifications", "--json", "--status", "reported_fixed").output)

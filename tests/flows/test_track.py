@@ -30,6 +30,7 @@ from models import PhaseKind
 from notifications.channels import demo_config
 from tests.flows.small_county import write_small_county
 from tests.integration.mailserver import PASSWORD, MailServer
+from tests.users import office
 
 ISSUED = date(2022, 9, 28)
 B01_ITEM, A01_ITEM = 4, 1
@@ -63,8 +64,14 @@ def issued_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         from flows.problems import issue_problem_lists
 
         annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
+        boss = office(url).login
         done = issue_problem_lists(
-            year=2022, phase=PhaseKind.MID_YEAR, as_of=ISSUED, auto_approve="王主任"
+            jurisdiction="juxian",
+            run_as=boss,
+            year=2022,
+            phase=PhaseKind.MID_YEAR,
+            as_of=ISSUED,
+            auto_approve=boss,
         )
         assert done.items_created == 4
     get_engine(url).dispose()
@@ -420,7 +427,15 @@ def test_tracker_on_postgresql(tmp_path: Path, pg_url: str, use_db: Any) -> None
         pg_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
     annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
-    issue_problem_lists(year=2022, phase=PhaseKind.MID_YEAR, as_of=ISSUED, auto_approve="王主任")
+    boss = office(pg_url).login
+    issue_problem_lists(
+        jurisdiction="juxian",
+        run_as=boss,
+        year=2022,
+        phase=PhaseKind.MID_YEAR,
+        as_of=ISSUED,
+        auto_approve=boss,
+    )
     assert run(pg_url, date(2022, 10, 10)).notices == 1
     assert run(pg_url, date(2022, 10, 10)).notices == 0
     outage = run(pg_url, date(2022, 11, 8))

@@ -26,6 +26,7 @@ from flows.recheck import recheck
 from flows.results import results
 from models import PhaseKind
 from tests.flows.two_year_county import write_county
+from tests.users import office
 
 MID = PhaseKind.MID_YEAR
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +142,13 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     )
     annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=1)
     issued = issue_problem_lists(
-        year=2022, phase=MID, as_of=date(2022, 7, 4), auto_approve="王主任", wait_for_approval=False
+        jurisdiction="juxian",
+        run_as=office(url).login,
+        year=2022,
+        phase=MID,
+        as_of=date(2022, 7, 4),
+        auto_approve="office",
+        wait_for_approval=False,
     )
     assert issued.items_created == 4
     on = date(2022, 7, 8)
@@ -244,7 +251,13 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     assert no_board.exit_code == 1 and "bihuan results --year 2023" in no_board.output
     assert "Traceback" not in no_board.output and not (tmp_path / "x.html").exists()
     issue_problem_lists(
-        year=2023, phase=MID, as_of=date(2023, 7, 5), auto_approve="王主任", wait_for_approval=False
+        jurisdiction="juxian",
+        run_as=office(url).login,
+        year=2023,
+        phase=MID,
+        as_of=date(2023, 7, 5),
+        auto_approve="office",
+        wait_for_approval=False,
     )
     # the problem that came back is on the 2023 list once, as the carried (serious) finding
     d06_2023 = {
