@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bihuan.repositories.audit import AuditRepo
     from bihuan.repositories.ledger import LedgerRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
+    from bihuan.repositories.rectification import RectificationRepo
     from bihuan.repositories.users import UserRepo
     from bihuan.settings import Settings
 
@@ -106,6 +107,12 @@ class UnitOfWork:
         from bihuan.repositories.ledger import LedgerRepo
 
         return LedgerRepo(self.session)
+
+    @cached_property
+    def rectification(self) -> RectificationRepo:
+        from bihuan.repositories.rectification import RectificationRepo
+
+        return RectificationRepo(self.session)
 
     @cached_property
     def audit(self) -> AuditRepo:

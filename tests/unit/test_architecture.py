@@ -86,7 +86,6 @@ LEGACY: set[str] = {
     "bihuan/commands/ingest.py",
     "bihuan/commands/notify.py",
     "bihuan/commands/problems.py",
-    "bihuan/commands/rectify.py",
     "bihuan/commands/results.py",
     "bihuan/commands/server.py",
     "flows/assess.py",
