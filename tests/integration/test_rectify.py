@@ -84,10 +84,10 @@ def people(db_url: str, items: dict[str, int]) -> dict[str, Actor]:
 def act(url: str, actor: Actor, item_id: int, action: Action | str, **kw: Any) -> Any:
     """One move through the use case, in its own unit of work."""
     as_of = kw.pop("as_of", D)
+    jurisdiction = kw.pop("jurisdiction", "juxian")
+    cmd = Act(jurisdiction=jurisdiction, item_id=item_id, action=action, **kw)
     with UnitOfWork(app_for(url)) as uow:
-        return rectification.act(
-            uow, Act(jurisdiction="juxian", item_id=item_id, action=action, **kw), actor, as_of
-        )
+        return rectification.act(uow, cmd, actor, as_of)
 
 
 def item_row(url: str, item_id: int) -> dict[str, Any]:
@@ -210,7 +210,11 @@ def test_cli_walks_items_through_every_action(
     assert actions == ["issued", "start", "progress", "report_fixed", "verify_reject", "extend",
                        "report_fixed", "verify_accept"]  # fmt: skip
     reject = shown["history"][4]
-    assert (reject["actor"], reject["reason"], reject["role"]) == ("李科长", "缺少花名册", "coordinator")
+    assert (reject["actor"], reject["reason"], reject["role"]) == (
+        "李科长",
+        "缺少花名册",
+        "coordinator",
+    )
     assert shown["history"][1]["actor"] == "张三" and shown["history"][1]["role"] == "department"
     assert shown["history"][3]["evidence_files"][0]["name"] == "入编备案表.pdf"
     r = run("rectify", "show", str(a01), "--as", "A01lx", url=db_url)
@@ -298,29 +302,11 @@ def test_illegal_moves_are_refused_with_the_allowed_list_and_change_nothing(
                 actor="t")  # fmt: skip
     everywhere = make_user(db_url, "hq", UserRole.OFFICE, jurisdiction=None)
     with pytest.raises(ItemNotFound, match=f"no rectification item {item} in this jurisdiction"):
-        with UnitOfWork(app_for(db_url)) as uow:
-            rectification.act(
-                uow,
-                Act(jurisdiction="other", item_id=item, action="respond", reason="x"),
-                everywhere,
-                D,
-            )
+        act(db_url, everywhere, item, "respond", reason="x", jurisdiction="other")
     with pytest.raises(PermissionDenied, match="belongs to another jurisdiction"):
-        with UnitOfWork(app_for(db_url)) as uow:
-            rectification.act(
-                uow,
-                Act(jurisdiction="other", item_id=item, action="respond", reason="x"),
-                people["office"],
-                D,
-            )
+        act(db_url, people["office"], item, "respond", reason="x", jurisdiction="other")
     with pytest.raises(UserError, match="no jurisdiction 'nowhere'"):
-        with UnitOfWork(app_for(db_url)) as uow:
-            rectification.act(
-                uow,
-                Act(jurisdiction="nowhere", item_id=item, action="respond", reason="x"),
-                everywhere,
-                D,
-            )
+        act(db_url, everywhere, item, "respond", reason="x", jurisdiction="nowhere")
     assert item_row(db_url, item)["version"] == 1
 
 
