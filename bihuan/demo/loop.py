@@ -34,8 +34,8 @@ class Scripted:
     day: date
     item_id: int
     action: str
-    role: str
-    actor: str
+    role: str  # the capacity of the move (department / coordinator)
+    actor: str  # who the script has acting; the demo's office user makes every move for now
     reason: str = ""
     evidence: tuple[str, ...] = ()
     explanation: str = ""
@@ -207,18 +207,27 @@ def simulate(
     *,
     daily_until: date | None = None,
     every: int = 5,
+    run_as: str | None = None,
 ) -> None:
     """Walk the working days from start to end: each day the departments' and the office's
-    moves; the tracker and the dispatcher every working day until `daily_until`, then every
+    moves (all made by the demo's office user `run_as`, default DEMO_OFFICE: the departments'
+    in capacity department, as when the office records their answers); the tracker and the dispatcher every working day until `daily_until`, then every
     `every`-th working day (the tracker is catch-up safe: a skipped day's steps fold into one
     notice per item). The demo does this to finish in two minutes; production runs it daily."""
-    from bihuan.rectify import act
+    from bihuan.services import identity, rectification
+    from bihuan.services.uow import UnitOfWork
     from flows.dispatch import dispatch_clock, ensure_channels_config
     from flows.track import track
     from models import utc_now
     from notifications.channels import load_channels
     from notifications.outbox import dispatch
 
+    if run_as is None:
+        from bihuan.commands.demo import DEMO_OFFICE
+
+        run_as = DEMO_OFFICE
+    with UnitOfWork(ctx, readonly=True) as uow:
+        office = identity.actor_for(uow, run_as)
     ensure_channels_config(ctx)
     channels = load_channels(ctx.settings)
     due: dict[date, list[Scripted]] = defaultdict(list)
@@ -229,22 +238,20 @@ def simulate(
     while day <= end:
         if cal.is_workday(day):
             for a in due.pop(day, []):
+                cmd = rectification.Act(
+                    jurisdiction=ctx.jurisdiction,
+                    item_id=a.item_id,
+                    action=a.action,
+                    reason=a.reason,
+                    evidence_refs=a.evidence,
+                    explanation=a.explanation,
+                    alternative=a.alternative,
+                    extend_by=a.extend_by,
+                    capacity=Role(a.role),
+                )
                 try:
-                    act(
-                        ctx.db_url,
-                        jurisdiction=ctx.jurisdiction,
-                        item_id=a.item_id,
-                        action=a.action,
-                        actor=a.actor,
-                        role=Role(a.role),
-                        as_of=day,
-                        reason=a.reason,
-                        evidence_refs=a.evidence,
-                        explanation=a.explanation,
-                        alternative=a.alternative,
-                        extend_by=a.extend_by,
-                        cal=cal,
-                    )
+                    with UnitOfWork(ctx) as uow:
+                        rectification.act(uow, cmd, office, day)
                     stats.actions[str(a.action)] += 1
                 except Exception as exc:  # a scripted move the state machine refuses is shown
                     stats.refused.append(f"{day} item {a.item_id} {a.action}: {exc}")

@@ -383,7 +383,7 @@ def approve_problem_lists(
         calendar=WorkCalendar.from_policy(uow.policy.calendar),
     )
     _approve(uow, actor, ref, planned)
-    created = uow.findings.create_items(planned, actor=actor.login, as_of=as_of)
+    created = uow.findings.create_items(planned, actor=actor.display_name, as_of=as_of)
     groups = by_department(planned)
     uow.findings.enqueue(
         ref.jurisdiction_id, _problem_list_notices(cmd, groups, result.office, as_of), as_of

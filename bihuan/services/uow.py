@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from bihuan.repositories.findings import FindingsRepo
     from bihuan.repositories.ledger import LedgerRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
+    from bihuan.repositories.rectification import RectificationRepo
     from bihuan.repositories.users import UserRepo
     from bihuan.settings import Settings
 
@@ -114,6 +115,12 @@ class UnitOfWork:
         from bihuan.repositories.findings import FindingsRepo
 
         return FindingsRepo(self.session)
+
+    @cached_property
+    def rectification(self) -> RectificationRepo:
+        from bihuan.repositories.rectification import RectificationRepo
+
+        return RectificationRepo(self.session)
 
     @cached_property
     def audit(self) -> AuditRepo:

@@ -92,13 +92,17 @@ def item_ids(url: str) -> dict[str, int]:
         )
 
 
-def snapshot(url: str) -> dict[str, Any]:
-    """Everything a rectification move may write, to prove that a refused move wrote nothing."""
+def snapshot(url: str, *, without_refusals: bool = False) -> dict[str, Any]:
+    """Everything a rectification move may write, to prove that a refused move wrote nothing
+    (`without_refusals`: but the audit rows that record refusals, which a refusal does write)."""
     out: dict[str, Any] = {}
     with get_engine(url).connect() as conn:
         for name in ("rectificationitem", "rectificationevent", "auditlog", "notification"):
             t = table_by_name(name)
-            out[name] = [tuple(r) for r in conn.execute(select(t).order_by(t.c.id))]
+            stmt = select(t).order_by(t.c.id)
+            if name == "auditlog" and without_refusals:
+                stmt = stmt.where(t.c.action != "access_denied")
+            out[name] = [tuple(r) for r in conn.execute(stmt)]
     return out
 
 

@@ -262,7 +262,7 @@ def test_approval_drops_moves_a_deadline_creates_items_and_queues_the_lists(scor
     )
     assert sections["mid-year:staffing:real_name"] == CHECK
     events = rows(scored, "SELECT seq, to_status, actor, reason FROM rectificationevent")
-    assert events == [(1, "open", "office", "问题清单审核下发")] * 4
+    assert events == [(1, "open", "编办王主任", "问题清单审核下发")] * 4
     sent = rows(scored, "SELECT recipient_tag, kind, body FROM notification ORDER BY recipient_tag")
     assert [(t, k) for t, k, _ in sent] == [
         ("a01", "problem_list"),

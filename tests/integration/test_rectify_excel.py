@@ -222,21 +222,25 @@ def test_a_file_that_is_not_a_workbook_is_refused(sqlite_db: str, tmp_path: Path
 
 
 def test_cli_export_and_import(sqlite_db: str, tmp_path: Path) -> None:
+    from bihuan.vocab import UserRole
+    from tests.users import make_user
+
     items = make_items(sqlite_db, tmp_path)
+    make_user(sqlite_db, "likz", UserRole.OFFICE, name="李科长")
     out = tmp_path / "out"
     r = runner.invoke(cli, ["rectify", "export", "--out", str(out), "--department", "B01",
-                            "--db", sqlite_db])  # fmt: skip
+                            "--as", "likz", "--db", sqlite_db])  # fmt: skip
     assert r.exit_code == 0, r.output
     (path,) = out.iterdir()
     fill(path, {items["submission:missing"]: {"是否已整改完成": "是"}})
     r = runner.invoke(cli, ["rectify", "import", str(path), "--as-of", "2022-07-11",
-                            "--db", sqlite_db])  # fmt: skip
+                            "--as", "likz", "--db", sqlite_db])  # fmt: skip
     assert r.exit_code == 1 and "1 error(s)" in r.output and "佐证材料" in r.output, r.output
     assert "nothing was applied" in r.output and "Traceback" not in r.output
     assert "但未填写佐证材料" in r.output  # the reason, in the department's language
     fill(path, {items["submission:missing"]: {"整改进展": "已补报", "佐证材料": "补报材料清单"}})
     r = runner.invoke(cli, ["rectify", "import", str(path), "--as-of", "2022-07-11",
-                            "--actor", "教体局", "--db", sqlite_db])  # fmt: skip
+                            "--as", "likz", "--db", sqlite_db])  # fmt: skip
     assert r.exit_code == 0 and "1 row(s) applied" in r.output, r.output
     assert item_row(sqlite_db, items["submission:missing"])["status"] == "reported_fixed"
 

@@ -85,7 +85,6 @@ LEGACY: set[str] = {
     "bihuan/commands/demo.py",
     "bihuan/commands/ingest.py",
     "bihuan/commands/notify.py",
-    "bihuan/commands/rectify.py",
     "bihuan/commands/results.py",
     "bihuan/commands/server.py",
     "flows/assess.py",
