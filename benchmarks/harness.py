@@ -34,6 +34,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 YEAR = 2025  # chinese_calendar knows 2025 and 2026 (the re-check runs in January 2026)
 JURISDICTION = "bench"
+RUN_AS = "bench-office"  # the office user (编办) the stages run as
 # The stages whose data work the baseline does too (scoring both phases, the board).
 BASELINE_STAGES = ("assess_mid_year", "assess_year_end", "results")
 
@@ -168,10 +169,36 @@ def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
         ("assess_year_end",
          lambda: assess(year=YEAR, phase=end, as_of=after_end, triggered_by="bench", seed=1),
          lambda s: s.departments),
-        ("results", lambda: results(year=YEAR, as_of=after_end), lambda s: s.departments),
-        ("recheck", lambda: recheck(year=YEAR + 1, as_of=date(YEAR + 1, 1, 12)),
+        ("results", lambda: results(jurisdiction=JURISDICTION, run_as=RUN_AS, year=YEAR,
+                                    as_of=after_end),
+         lambda s: s.departments),
+        ("recheck", lambda: recheck(jurisdiction=JURISDICTION, run_as=RUN_AS, year=YEAR + 1,
+                                    as_of=date(YEAR + 1, 1, 12)),
          lambda s: s.prior_items),
     ]  # fmt: skip
+
+
+def bench_users(url: str) -> None:
+    """An admin and the office user the stages run as (service accounts: no password)."""
+    from bihuan.app import app_context
+    from bihuan.services import identity
+    from bihuan.services.uow import UnitOfWork
+    from bihuan.vocab import UserRole
+
+    today = date(YEAR, 1, 1)
+    with UnitOfWork(app_context(url, JURISDICTION)) as uow:
+        if uow.users.by_login(RUN_AS) is not None:
+            return
+        identity.add_user(
+            uow, identity.AddUser(login="bench-admin", role=UserRole.ADMIN), None, today
+        )
+        admin = identity.actor_for(uow, "bench-admin")
+        identity.add_user(
+            uow,
+            identity.AddUser(login=RUN_AS, role=UserRole.OFFICE, jurisdiction=JURISDICTION),
+            admin,
+            today,
+        )
 
 
 def run_size(
@@ -196,6 +223,7 @@ def run_size(
         loaded = load_synthetic(db.url, size, seed, in_process=load_in_process)
         load_seconds = time.perf_counter() - started
         log(f"{size.name}/{backend}: loaded {loaded['total_rows']:,} rows in {load_seconds:.1f} s")
+        bench_users(db.url)
         apprise = workdir / f"apprise-{size.name}-{backend}.yml"
         own, report_time = OwnTime(), OwnTime()
         with CountingSmtp() as smtp, bench_environment(db.url, workdir, apprise):

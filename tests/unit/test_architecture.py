@@ -87,7 +87,6 @@ LEGACY: set[str] = {
     "bihuan/commands/notify.py",
     "bihuan/commands/problems.py",
     "bihuan/commands/rectify.py",
-    "bihuan/commands/results.py",
     "bihuan/commands/server.py",
     "flows/assess.py",
     "flows/collect.py",
@@ -96,8 +95,6 @@ LEGACY: set[str] = {
     "flows/dispatch.py",
     "flows/loaders.py",
     "flows/problems.py",
-    "flows/recheck.py",
-    "flows/results.py",
     "flows/scheduled.py",
     "flows/track.py",
 }
