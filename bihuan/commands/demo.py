@@ -311,6 +311,7 @@ def _jurisdiction_id(run: DemoRun) -> int:
 def mid_year(run: DemoRun) -> None:
     """Mid-year: assess; re-check last year's items (carried ones count in the score); issue the
     problem lists; run the loop through the rest of the year."""
+    from bihuan.vocab import RecheckOutcome
     from flows.recheck import recheck
 
     _bind_flows(run)
@@ -318,7 +319,7 @@ def mid_year(run: DemoRun) -> None:
     _assess(run, PhaseKind.MID_YEAR, day)
     if run.year - 1 in run.years:
         checked = recheck(jurisdiction=JURISDICTION, run_as=DEMO_OFFICE, year=run.year, as_of=day)
-        counts = "、".join(f"{k} {v}" for k, v in sorted(checked.counts.items()))
+        counts = "、".join(f"{RecheckOutcome(k).label} {v}" for k, v in checked.counts.items())
         run.console.print(
             f"[green]✓[/green] {day} {run.year}次年复查 re-check of {run.year - 1} items: {counts}; "
             f"{checked.new_findings} carried into {run.year} (重点内容)"
