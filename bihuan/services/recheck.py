@@ -125,7 +125,7 @@ def recheck(
     )
     decisions = core.recheck([_prior_item(p, year - 1) for p in priors], results)
     by_id = {p.item_id: p for p in priors}
-    new_ids, result.new_findings = _store_carried(uow, cycle_id, decisions, by_id, year)
+    new_ids, result.new_findings = _store_carried(uow, cycle_id, decisions, by_id)
     result.recorded = _record(uow, actor, jur.id, year, as_of, decisions, by_id, new_ids, results)
     result.counts = dict(sorted(Counter(d.outcome for d in decisions).items()))
     result.decisions = [_row(d, by_id[d.item_id], new_ids) for d in decisions]
@@ -159,10 +159,13 @@ def _store_carried(
     cycle_id: int,
     decisions: list[core.RecheckDecision],
     by_id: dict[int, PriorRow],
-    year: int,
 ) -> tuple[NewIds, int]:
     """Upsert a finding per carried item; its id per item, and how many are new."""
-    carried = [(by_id[d.item_id], d) for d in decisions if d.carried and d.new_finding_key]
+    carried = [
+        (by_id[d.item_id], d, d.new_finding_key)
+        for d in decisions
+        if d.carried and d.new_finding_key
+    ]
     if not carried:
         return {}, 0
     before = uow.recheck.count_findings(cycle_id)
@@ -171,7 +174,7 @@ def _store_carried(
             CarriedFinding(
                 cycle_id=cycle_id,
                 department_id=p.department_id,
-                key=d.new_finding_key,
+                key=key,
                 title=_title(p, d),
                 evidence={
                     "lineage": d.lineage,
@@ -185,21 +188,14 @@ def _store_carried(
                 },
                 carried_from_id=p.finding_id,
             )
-            for p, d in carried
-            if d.new_finding_key
+            for p, d, key in carried
         ],
         at=utc_now(),
     )
     created = uow.recheck.count_findings(cycle_id) - before
-    ids = uow.recheck.finding_ids(
-        cycle_id, [d.new_finding_key for _p, d in carried if d.new_finding_key]
-    )
+    ids = uow.recheck.finding_ids(cycle_id, [key for _p, _d, key in carried])
     # by (department, key), never by key alone: two departments may share a finding key
-    return {
-        p.item_id: ids[(p.department_id, d.new_finding_key)]
-        for p, d in carried
-        if d.new_finding_key and (p.department_id, d.new_finding_key) in ids
-    }, created
+    return {p.item_id: ids[(p.department_id, key)] for p, _d, key in carried}, created
 
 
 def _record(
