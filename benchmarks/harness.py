@@ -36,6 +36,7 @@ YEAR = 2025  # chinese_calendar knows 2025 and 2026 (the re-check runs in Januar
 JURISDICTION = "bench"
 # The office (编办) user the stages run as and that approves the problem lists.
 BENCH_OFFICE = "bench-office"
+RUN_AS = BENCH_OFFICE  # the office user (编办) the stages run as
 # The stages whose data work the baseline does too (scoring both phases, the board).
 BASELINE_STAGES = ("assess_mid_year", "assess_year_end", "results")
 
@@ -197,8 +198,11 @@ def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
         ("assess_year_end",
          lambda: assess(year=YEAR, phase=end, as_of=after_end, triggered_by="bench", seed=1),
          lambda s: s.departments),
-        ("results", lambda: results(year=YEAR, as_of=after_end), lambda s: s.departments),
-        ("recheck", lambda: recheck(year=YEAR + 1, as_of=date(YEAR + 1, 1, 12)),
+        ("results", lambda: results(jurisdiction=JURISDICTION, run_as=RUN_AS, year=YEAR,
+                                    as_of=after_end),
+         lambda s: s.departments),
+        ("recheck", lambda: recheck(jurisdiction=JURISDICTION, run_as=RUN_AS, year=YEAR + 1,
+                                    as_of=date(YEAR + 1, 1, 12)),
          lambda s: s.prior_items),
     ]  # fmt: skip
 

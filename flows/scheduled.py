@@ -152,14 +152,31 @@ def daily_tracking(as_of: date | None = None) -> Any:
 
 
 @flow(name="january-recheck-and-results")
-def january_recheck_and_results(year: int | None = None, as_of: date | None = None) -> Any:
+def january_recheck_and_results(
+    jurisdiction: str | None = None,
+    run_as: str | None = None,
+    year: int | None = None,
+    as_of: date | None = None,
+) -> Any:
     """January (一月): re-check last year's rectifications into `year` (复查), then the results of
-    `year - 1` (结果运用: board, consequences, report). `year` defaults to the year of `as_of`."""
+    `year - 1` (结果运用: board, consequences, report). `year` defaults to the year of `as_of`;
+    `jurisdiction` and `run_as` (an office user's login) default to the serving process's
+    BIHUAN_JURISDICTION and BIHUAN_USER."""
+    from bihuan.app import app_context
+
+    settings = app_context().settings
+    jur = jurisdiction or settings.jurisdiction
+    login = run_as or settings.user
+    if not login:
+        raise UserError(
+            "january-recheck-and-results: give run_as (an office user's login) as a deployment "
+            "parameter, or set BIHUAN_USER for the process that serves the deployments"
+        )
     day = resolve_as_of(as_of)
     y = year or day.year
     recheck = stage_flow("recheck")
     results = stage_flow("results")
-    checked = recheck(year=y, as_of=day)
+    checked = recheck(jurisdiction=jur, run_as=login, year=y, as_of=day)
     get_run_logger().info("re-check of %d done; results of %d next", y, y - 1)
-    published = results(year=y - 1, as_of=day)
+    published = results(jurisdiction=jur, run_as=login, year=y - 1, as_of=day)
     return {"recheck": checked, "results": published}

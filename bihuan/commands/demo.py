@@ -325,14 +325,15 @@ def _jurisdiction_id(run: DemoRun) -> int:
 def mid_year(run: DemoRun) -> None:
     """Mid-year: assess; re-check last year's items (carried ones count in the score); issue the
     problem lists; run the loop through the rest of the year."""
+    from bihuan.vocab import RecheckOutcome
     from flows.recheck import recheck
 
     _bind_flows(run)
     day = _phase_day(run, PhaseKind.MID_YEAR)
     _assess(run, PhaseKind.MID_YEAR, day)
     if run.year - 1 in run.years:
-        checked = recheck(year=run.year, as_of=day)
-        counts = "、".join(f"{k} {v}" for k, v in sorted(checked.counts.items()))
+        checked = recheck(jurisdiction=JURISDICTION, run_as=DEMO_OFFICE, year=run.year, as_of=day)
+        counts = "、".join(f"{RecheckOutcome(k).label} {v}" for k, v in checked.counts.items())
         run.console.print(
             f"[green]✓[/green] {day} {run.year}次年复查 re-check of {run.year - 1} items: {counts}; "
             f"{checked.new_findings} carried into {run.year} (重点内容)"
@@ -355,9 +356,11 @@ def year_end(run: DemoRun) -> None:
     issue_day = cal.next_workday(day)
     results_day = cal.add_workdays(issue_day, 4)
     actions = _issue_and_run_loop(run, PhaseKind.YEAR_END, issue_day, results_day)
-    outcome = results(year=run.year, as_of=results_day)
+    outcome = results(
+        jurisdiction=JURISDICTION, run_as=DEMO_OFFICE, year=run.year, as_of=results_day
+    )
     run.extra.setdefault("results", {})[run.year] = outcome
-    colours = Counter(row["colour"] for row in outcome.board)
+    colours = Counter(row.colour.value for row in outcome.board)
     run.console.print(
         f"[green]✓[/green] {results_day} {run.year}结果运用 results: green {colours['green']}, "
         f"yellow {colours['yellow']}, red {colours['red']}; {len(outcome.consequences)} "

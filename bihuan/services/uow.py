@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from bihuan.repositories.findings import FindingsRepo
     from bihuan.repositories.ledger import LedgerRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
+    from bihuan.repositories.recheck import RecheckRepo
     from bihuan.repositories.rectification import RectificationRepo
+    from bihuan.repositories.results import ReportRepo, ResultsRepo
     from bihuan.repositories.users import UserRepo
     from bihuan.settings import Settings
 
@@ -133,6 +135,24 @@ class UnitOfWork:
         from bihuan.repositories.audit import AuditChainRepo
 
         return AuditChainRepo(self.session)
+
+    @cached_property
+    def recheck(self) -> RecheckRepo:
+        from bihuan.repositories.recheck import RecheckRepo
+
+        return RecheckRepo(self.session)
+
+    @cached_property
+    def report(self) -> ReportRepo:
+        from bihuan.repositories.results import ReportRepo
+
+        return ReportRepo(self.session)
+
+    @cached_property
+    def results(self) -> ResultsRepo:
+        from bihuan.repositories.results import ResultsRepo
+
+        return ResultsRepo(self.session)
 
 
 def _require_database_file(url: str) -> None:

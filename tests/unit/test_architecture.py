@@ -85,7 +85,6 @@ LEGACY: set[str] = {
     "bihuan/commands/demo.py",
     "bihuan/commands/ingest.py",
     "bihuan/commands/notify.py",
-    "bihuan/commands/results.py",
     "bihuan/commands/server.py",
     "flows/assess.py",
     "flows/collect.py",
@@ -93,8 +92,6 @@ LEGACY: set[str] = {
     "flows/cycle.py",
     "flows/dispatch.py",
     "flows/loaders.py",
-    "flows/recheck.py",
-    "flows/results.py",
     "flows/scheduled.py",
     "flows/track.py",
 }
