@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from bihuan.policy import Policy
     from bihuan.repositories.audit import AuditRepo
     from bihuan.repositories.ledger import LedgerRepo
+    from bihuan.repositories.notifications import NotificationRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
+    from bihuan.repositories.tracking import TrackingRepo
     from bihuan.repositories.users import UserRepo
     from bihuan.settings import Settings
 
@@ -112,6 +114,18 @@ class UnitOfWork:
         from bihuan.repositories.audit import AuditRepo
 
         return AuditRepo(self.session)
+
+    @cached_property
+    def notifications(self) -> NotificationRepo:
+        from bihuan.repositories.notifications import NotificationRepo
+
+        return NotificationRepo(self.session)
+
+    @cached_property
+    def tracking(self) -> TrackingRepo:
+        from bihuan.repositories.tracking import TrackingRepo
+
+        return TrackingRepo(self.session)
 
 
 def record_refusal(app: AppContext, exc: PermissionDenied) -> None:
