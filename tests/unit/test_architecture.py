@@ -84,7 +84,6 @@ LEGACY: set[str] = {
     "bihuan/commands/cycle.py",
     "bihuan/commands/demo.py",
     "bihuan/commands/ingest.py",
-    "bihuan/commands/notify.py",
     "bihuan/commands/problems.py",
     "bihuan/commands/rectify.py",
     "bihuan/commands/results.py",
@@ -93,13 +92,11 @@ LEGACY: set[str] = {
     "flows/collect.py",
     "flows/common.py",
     "flows/cycle.py",
-    "flows/dispatch.py",
     "flows/loaders.py",
     "flows/problems.py",
     "flows/recheck.py",
     "flows/results.py",
     "flows/scheduled.py",
-    "flows/track.py",
 }
 
 
