@@ -122,8 +122,9 @@ def instrument(own: OwnTime, *, exclude: OwnTime | None = None) -> Callable[[], 
         patch(flows.results.write_report_task, "fn", exclude.wrap)
     for t in tasks:
         patch(t, "fn", own.wrap)
-    for module in (flows.assess, flows.problems, flows.collect, flows.track, flows.dispatch):
-        patch(module, "session_scope", own.wrap_context)
+    for module in (flows.assess, flows.problems, flows.collect):
+        if hasattr(module, "session_scope"):  # flows moved onto the services open none
+            patch(module, "session_scope", own.wrap_context)
     for module, names in ((flows.assess, ("assess_chains", "_score_rows", "_markdown")),):
         for name in names:
             if hasattr(module, name):
