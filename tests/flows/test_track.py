@@ -437,6 +437,31 @@ def test_cli_writes_the_demo_channel_config_when_none_exists(
     assert len(list((tmp_path / "home" / "var" / "outbox").iterdir())) == 3
 
 
+def test_cli_refuses_a_department_user_and_lists_only_its_own(county: str, cli: Any) -> None:
+    import json
+
+    from bihuan.vocab import UserRole
+    from tests.users import make_user
+
+    make_user(county, "A01lx", UserRole.DEPARTMENT, department="A01")
+    before = q(county, "SELECT id, status, attempts FROM notification ORDER BY id")
+    for args in (
+        ("track", "--as-of", "2022-10-10"),
+        ("dispatch", "--as-of", "2022-10-10"),
+        ("notifications", "resend", "--status", "failed"),
+    ):
+        result = cli(*args, "--as", "A01lx", "--db", county)
+        assert result.exit_code == 3, result.output
+        assert "user A01lx (department of A01) may not" in result.output
+    assert q(county, "SELECT id, status, attempts FROM notification ORDER BY id") == before
+    assert q(county, "SELECT count(*) FROM jobstate") == [(0,)]
+    listed = cli("notifications", "--as", "A01lx", "--db", county, "--json")
+    assert listed.exit_code == 0, listed.output
+    assert {r["department"] for r in json.loads(listed.output)} == {"A01"}
+    other = cli("notifications", "--department", "A02", "--as", "A01lx", "--db", county)
+    assert other.exit_code == 3 and "is not of department A01" in other.output
+
+
 @pytest.mark.postgres
 def test_tracker_on_postgresql(tmp_path: Path, pg_url: str, use_db: Any) -> None:
     """The same transaction on PostgreSQL: row lock on the job state, bulk level update."""
