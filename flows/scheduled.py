@@ -142,13 +142,29 @@ def year_end_assessment(
 
 
 @flow(name="daily-tracking")
-def daily_tracking(as_of: date | None = None) -> Any:
+def daily_tracking(
+    as_of: date | None = None, jurisdiction: str | None = None, run_as: str | None = None
+) -> Any:
     """Daily rectification tracking (整改跟踪): reminders and escalations due by `as_of`.
 
     Scheduled every day; track-rectifications itself does nothing on non-working days, so a
-    调休 Saturday is worked and a holiday Monday is not."""
+    调休 Saturday is worked and a holiday Monday is not. `jurisdiction` and `run_as` (an office
+    user) default to the settings' BIHUAN_JURISDICTION and BIHUAN_USER."""
+    from bihuan.settings import get_settings
+
+    settings = get_settings()
+    user = run_as or settings.user
+    if not user:
+        raise UserError(
+            "daily-tracking needs the office user it runs as: give the run_as parameter or set "
+            "BIHUAN_USER for `bihuan serve`"
+        )
     track = stage_flow("track-rectifications")
-    return track(as_of=resolve_as_of(as_of))
+    return track(
+        jurisdiction=jurisdiction or settings.jurisdiction,
+        run_as=user,
+        as_of=resolve_as_of(as_of),
+    )
 
 
 @flow(name="january-recheck-and-results")

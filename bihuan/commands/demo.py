@@ -304,6 +304,7 @@ def _issue_and_run_loop(
         until,
         cal,
         stats,
+        run_as=DEMO_OFFICE,
         daily_until=cal.add_workdays(issue_day, DAILY_WORKDAYS),
     )
     run.console.print(
@@ -367,7 +368,7 @@ def year_end(run: DemoRun) -> None:
         f"consequences; report [bold]{outcome.report_path}[/bold]"
     )
     # the results' notices (the talks with heads) go out the same day
-    simulate(run.ctx, [], results_day, results_day, cal, run.extra["loop"])
+    simulate(run.ctx, [], results_day, results_day, cal, run.extra["loop"], run_as=DEMO_OFFICE)
     if run.year + 1 in run.years:
         # the year-end items are worked on until the next year's mid-year assessment
 
@@ -378,6 +379,7 @@ def year_end(run: DemoRun) -> None:
             date(run.year + 1, 6, 30),
             cal,
             run.extra["loop"],
+            run_as=DEMO_OFFICE,
             daily_until=cal.add_workdays(issue_day, DAILY_WORKDAYS),
         )
 

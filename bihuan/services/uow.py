@@ -17,10 +17,12 @@ if TYPE_CHECKING:
     from bihuan.repositories.audit import AuditChainRepo, AuditRepo
     from bihuan.repositories.findings import FindingsRepo
     from bihuan.repositories.ledger import LedgerRepo
+    from bihuan.repositories.notifications import NotificationRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
     from bihuan.repositories.recheck import RecheckRepo
     from bihuan.repositories.rectification import RectificationRepo
     from bihuan.repositories.results import ReportRepo, ResultsRepo
+    from bihuan.repositories.tracking import TrackingRepo
     from bihuan.repositories.users import UserRepo
     from bihuan.settings import Settings
 
@@ -153,6 +155,18 @@ class UnitOfWork:
         from bihuan.repositories.results import ResultsRepo
 
         return ResultsRepo(self.session)
+
+    @cached_property
+    def notifications(self) -> NotificationRepo:
+        from bihuan.repositories.notifications import NotificationRepo
+
+        return NotificationRepo(self.session)
+
+    @cached_property
+    def tracking(self) -> TrackingRepo:
+        from bihuan.repositories.tracking import TrackingRepo
+
+        return TrackingRepo(self.session)
 
 
 def _require_database_file(url: str) -> None:

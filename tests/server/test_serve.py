@@ -35,7 +35,7 @@ from tests.server.conftest import (
     wait_healthy,
     wait_until,
 )
-from tests.users import make_user
+from tests.users import make_user, office
 
 pytestmark = pytest.mark.server
 
@@ -216,7 +216,10 @@ def test_daily_tracking_run_triggered_from_the_cli_completes(
 ) -> None:
     api, home = prefect_server
     # 2022-10-08 is a Saturday worked in exchange for National Day (调休): a working day
-    run_id = _run_deployment(served, "daily-tracking/daily-tracking", {"as_of": "2022-10-08"})
+    office(app_db, "office")  # the tracker runs as an office user (the run_as parameter)
+    run_id = _run_deployment(
+        served, "daily-tracking/daily-tracking", {"as_of": "2022-10-08", "run_as": "office"}
+    )
     with prefect_api(api) as client:
 
         def finished() -> Any:
@@ -228,7 +231,7 @@ def test_daily_tracking_run_triggered_from_the_cli_completes(
         children = [
             r
             for r in client.read_flow_runs(limit=50)
-            if r.name == "track-rectifications-2022-10-08"
+            if r.name == "track-rectifications-juxian-2022-10-08"
         ]
     assert [c.state.type.value for c in children] == ["COMPLETED"]
     # the tracker worked that day (a holiday would have left no mark) and the dispatcher

@@ -84,16 +84,13 @@ LEGACY: set[str] = {
     "bihuan/commands/cycle.py",
     "bihuan/commands/demo.py",
     "bihuan/commands/ingest.py",
-    "bihuan/commands/notify.py",
     "bihuan/commands/server.py",
     "flows/assess.py",
     "flows/collect.py",
     "flows/common.py",
     "flows/cycle.py",
-    "flows/dispatch.py",
     "flows/loaders.py",
     "flows/scheduled.py",
-    "flows/track.py",
 }
 
 
