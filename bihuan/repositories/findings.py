@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, case, exists, func, or_, select, update
 from sqlmodel import Session
 
-from bihuan.clock import BUSINESS_TZ, utc_now
+from bihuan.clock import utc_now
 from bihuan.core.breakdown import Breakdown
 from bihuan.core.findings import (
     ChainFact,
@@ -26,11 +26,10 @@ from bihuan.core.findings import (
     StaffingFact,
 )
 from bihuan.core.problem_lists import PlannedItem, Proposed
-from bihuan.db import dialect_insert, table, upsert
+from bihuan.db import table, upsert
 from bihuan.vocab import (
     FindingCategory,
     FindingStatus,
-    NotificationStatus,
     PhaseKind,
     ProblemListStatus,
     RectificationStatus,
@@ -43,7 +42,6 @@ from models import (
     DepartmentAssessment,
     Finding,
     HotlineCase,
-    Notification,
     Phase,
     ProblemList,
     RectificationEvent,
@@ -560,40 +558,6 @@ class FindingsRepo:
                 .all()
             )
         return out
-
-    def enqueue(self, jurisdiction_id: int, notices: Sequence[Notice], business_date: date) -> None:
-        """Write messages to the outbox in the caller's transaction; a key already there is
-        left alone (a re-run never sends twice). Due at the start of their business day
-        (Asia/Shanghai), so a simulated calendar and the real clock both work."""
-        if not notices:
-            return
-        created = utc_now()
-        due = datetime.combine(business_date, time.min, tzinfo=BUSINESS_TZ)
-        outbox = table(Notification)
-        stmt = dialect_insert(self.session, outbox).on_conflict_do_nothing(
-            index_elements=["idempotency_key"]
-        )
-        self.session.execute(
-            stmt,
-            [
-                {
-                    "jurisdiction_id": jurisdiction_id,
-                    "idempotency_key": n.key,
-                    "department_id": n.department_id,
-                    "recipient_tag": n.recipient_tag,
-                    "kind": n.kind,
-                    "subject": n.subject,
-                    "body": n.body,
-                    "business_date": business_date,
-                    "status": NotificationStatus.PENDING.value,
-                    "attempts": 0,
-                    "next_attempt_at": due,
-                    "last_error": "",
-                    "created_at": created,
-                }
-                for n in notices
-            ],
-        )
 
     def mark_lists(self, ref: PhaseRef, *, sent: Sequence[int], approver: str, as_of: date) -> None:
         """The phase's draft lists are decided: those of `sent` departments are sent (and exist,

@@ -271,10 +271,3 @@ class RectificationRepo:
         )
         self.session.flush()
         return seq
-
-    def queue_notice(self, **message: Any) -> bool:
-        """One message in the transactional outbox, in this transaction; False if its key was
-        already there (see notifications.outbox.enqueue for the arguments)."""
-        from notifications.outbox import enqueue
-
-        return enqueue(self.session, **message)

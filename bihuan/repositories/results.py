@@ -219,33 +219,6 @@ class ResultsRepo:
 
     # ------------------------------------------------------------------ notices
 
-    def enqueue_notice(
-        self,
-        *,
-        jurisdiction_id: int,
-        key: str,
-        department_id: int | None,
-        recipient_tag: str,
-        kind: str,
-        subject: str,
-        body: str,
-        business_date: date,
-    ) -> bool:
-        """One message into the outbox in this transaction; False if its key was there."""
-        from notifications.outbox import enqueue
-
-        return enqueue(
-            self.session,
-            jurisdiction_id=jurisdiction_id,
-            key=key,
-            department_id=department_id,
-            recipient_tag=recipient_tag,
-            kind=kind,
-            subject=subject,
-            body=body,
-            business_date=business_date,
-        )
-
 
 # ------------------------------------------------------------------ the report's figures
 

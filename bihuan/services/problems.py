@@ -24,6 +24,7 @@ from bihuan.core.access import (
     visible_section,
 )
 from bihuan.core.findings import FindingDraft, derive_findings
+from bihuan.core.outbox import NewMessage
 from bihuan.core.problem_lists import (
     Decision,
     PlannedItem,
@@ -385,8 +386,18 @@ def approve_problem_lists(
     _approve(uow, actor, ref, planned)
     created = uow.findings.create_items(planned, actor=actor.display_name, as_of=as_of)
     groups = by_department(planned)
-    uow.findings.enqueue(
-        ref.jurisdiction_id, _problem_list_notices(cmd, groups, result.office, as_of), as_of
+    uow.notifications.add_all(
+        NewMessage(
+            jurisdiction_id=ref.jurisdiction_id,
+            key=n.key,
+            department_id=n.department_id,
+            recipient_tag=n.recipient_tag,
+            kind=n.kind,
+            subject=n.subject,
+            body=n.body,
+            business_date=as_of,
+        )
+        for n in _problem_list_notices(cmd, groups, result.office, as_of)
     )
     uow.findings.mark_lists(ref, sent=list(groups), approver=actor.login, as_of=as_of)
     _audit_phase(

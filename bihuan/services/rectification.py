@@ -46,6 +46,7 @@ from bihuan.core.access import (
     visible_department,
     visible_section,
 )
+from bihuan.core.outbox import NewMessage
 from bihuan.core.rectification import (
     Action,
     Event,
@@ -536,15 +537,17 @@ def _notify(uow: UnitOfWork, p: PreparedMove, seq: int) -> int:
     )
     queued = 0
     for tag in contact_tags(loaded.department_code, loaded.notify_tags):
-        queued += uow.rectification.queue_notice(
-            jurisdiction_id=loaded.jurisdiction_id,
-            key=f"item:{new.id}:event:{seq}:{tag}",
-            department_id=loaded.department_id,
-            recipient_tag=tag,
-            kind=NOTICE_KIND,
-            subject=subject,
-            body=body,
-            business_date=ev.on_date,
+        queued += uow.notifications.enqueue(
+            NewMessage(
+                jurisdiction_id=loaded.jurisdiction_id,
+                key=f"item:{new.id}:event:{seq}:{tag}",
+                department_id=loaded.department_id,
+                recipient_tag=tag,
+                kind=NOTICE_KIND,
+                subject=subject,
+                body=body,
+                business_date=ev.on_date,
+            )
         )
     return queued
 

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from bihuan.core import results as core
 from bihuan.core.access import Actor, Permission, Target, listing, visible_department
+from bihuan.core.outbox import NewMessage
 from bihuan.core.reminders import LEADERSHIP_TAG
 from bihuan.core.scoring import annual_score
 from bihuan.core.workdays import WorkCalendar
@@ -283,15 +284,17 @@ def _queue_head_talks(
         subject = " ".join(render("head_talk.subject.txt", context).split())
         body = render("head_talk.txt", context)
         for tag in (head_tag(r.code), LEADERSHIP_TAG):
-            queued += uow.results.enqueue_notice(
-                jurisdiction_id=jurisdiction_id,
-                key=f"head-talk:{jurisdiction}:{year}:{r.code}:{tag}",
-                department_id=r.department_id,
-                recipient_tag=tag,
-                kind=HEAD_TALK,
-                subject=subject,
-                body=body,
-                business_date=as_of,
+            queued += uow.notifications.enqueue(
+                NewMessage(
+                    jurisdiction_id=jurisdiction_id,
+                    key=f"head-talk:{jurisdiction}:{year}:{r.code}:{tag}",
+                    department_id=r.department_id,
+                    recipient_tag=tag,
+                    kind=HEAD_TALK,
+                    subject=subject,
+                    body=body,
+                    business_date=as_of,
+                )
             )
     return queued
 

@@ -83,7 +83,6 @@ EXEMPT: dict[str, tuple[str, ...]] = {"bihuan/services/uow.py": ("sqlmodel", "bi
 LEGACY: set[str] = {
     "bihuan/commands/cycle.py",
     "bihuan/commands/demo.py",
-    "bihuan/commands/ingest.py",
     "bihuan/commands/server.py",
     "flows/assess.py",
     "flows/collect.py",
