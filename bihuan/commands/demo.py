@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import func, select
 
 from bihuan.cli import console, ctx_for
@@ -39,7 +40,10 @@ DEMO_APPROVER = "编办王主任"
 # The demo's users (demo only): the office coordinator who runs and approves everything.
 DEMO_ADMIN = "demo-admin"
 DEMO_OFFICE = "wangzr"
-DEMO_LOGINS = (DEMO_ACTOR, DEMO_ADMIN, DEMO_OFFICE)
+DEMO_LEADER = "leader"
+DEMO_AUDITOR = "auditor"
+DEPARTMENT_LOGIN = "{code}lx"  # D01lx, …
+DEMO_LOGINS = (DEMO_ACTOR, DEMO_ADMIN, DEMO_OFFICE, DEMO_LEADER, DEMO_AUDITOR)
 # The tracker runs daily for this many working days after a problem list is issued (through the
 # longest deadline and the whole escalation ladder), then weekly: two simulated years in two
 # minutes. Production runs it every working day (the `track` deployment).
@@ -102,27 +106,116 @@ def recreate_database(run: DemoRun) -> None:
 
 
 def _demo_users(run: DemoRun) -> None:
-    """The users the demo acts as (service accounts here; the departments' come with their
-    departments)."""
+    """One user per role (demo only: random passwords, printed once at the end by
+    show_accounts); the departments' contact accounts come with the departments."""
+    from pydantic import SecretStr
+
     from bihuan.services import identity
+    from bihuan.services.passwords import generate_password
     from bihuan.services.uow import UnitOfWork
     from bihuan.vocab import UserRole
 
     today = date(run.years[0], 1, 1)
+    accounts: list[tuple[str, str, str, str]] = run.extra.setdefault("accounts", [])
+    sections = sorted(
+        {s.tag: s for s in run.ctx.policy.findings.sections.values()}.values(), key=lambda s: s.tag
+    )
+    people = [
+        (DEMO_OFFICE, DEMO_APPROVER, UserRole.OFFICE, ""),
+        *[(s.tag, s.name, UserRole.SECTION, s.name) for s in sections],
+        (DEMO_LEADER, "县委编委刘副主任", UserRole.LEADER, ""),
+        (DEMO_AUDITOR, "审计人员周科长", UserRole.AUDITOR, ""),
+    ]
     with UnitOfWork(run.ctx) as uow:
-        identity.add_user(uow, identity.AddUser(login=DEMO_ADMIN, role=UserRole.ADMIN), None, today)
-        admin = identity.actor_for(uow, DEMO_ADMIN)
+        password = generate_password()
         identity.add_user(
             uow,
             identity.AddUser(
-                login=DEMO_OFFICE,
-                display_name=DEMO_APPROVER,
-                role=UserRole.OFFICE,
-                jurisdiction=JURISDICTION,
+                login=DEMO_ADMIN,
+                display_name="系统管理员",
+                role=UserRole.ADMIN,
+                password=SecretStr(password),
+                must_change_password=False,
             ),
-            admin,
+            None,
             today,
         )
+        accounts.append((DEMO_ADMIN, UserRole.ADMIN.label, "全部", password))
+        admin = identity.actor_for(uow, DEMO_ADMIN)
+        for login, name, role, section in people:
+            password = generate_password()
+            identity.add_user(
+                uow,
+                identity.AddUser(
+                    login=login,
+                    display_name=name,
+                    role=role,
+                    jurisdiction=JURISDICTION,
+                    section=section,
+                    password=SecretStr(password),
+                    must_change_password=False,
+                ),
+                admin,
+                today,
+            )
+            accounts.append((login, role.label, section or JURISDICTION_NAME, password))
+
+
+def department_accounts(run: DemoRun) -> None:
+    """A contact account (部门联络人) for every department the import brought, one demo
+    password for all of them (printed once at the end)."""
+    from pydantic import SecretStr
+
+    from bihuan.services import identity
+    from bihuan.services.passwords import generate_password
+    from bihuan.services.uow import UnitOfWork
+
+    password = run.extra.get("department_password") or generate_password()
+    with UnitOfWork(run.ctx) as uow:
+        admin = identity.actor_for(uow, DEMO_ADMIN)
+        result = identity.add_department_accounts(
+            uow,
+            identity.DepartmentAccounts(
+                jurisdiction=JURISDICTION,
+                password=SecretStr(password),
+                login_pattern=DEPARTMENT_LOGIN,
+                must_change_password=False,
+            ),
+            admin,
+            date(run.year, 1, 1),
+        )
+    if result.created and "department_password" not in run.extra:
+        run.extra["department_password"] = password
+        first, last = result.created[0], result.created[-1]
+        run.extra.setdefault("accounts", []).append(
+            (f"{first} … {last}", "部门联络人", "各自部门", password)
+        )
+    if result.created:
+        run.console.print(
+            f"[green]✓[/green] {len(result.created)} department accounts (部门联络人) "
+            f"{result.created[0]} … {result.created[-1]}"
+        )
+
+
+def show_accounts(run: DemoRun) -> None:
+    """The demo's accounts and how to open the portal on the demo database (printed once)."""
+    accounts = run.extra.get("accounts", [])
+    if not accounts:
+        return
+    table = Table(title="演示账号 demo accounts (demo only — printed once, not stored in clear)")
+    for col in ("login 登录名", "role 角色", "scope 范围", "password 密码"):
+        table.add_column(col)
+    for row in accounts:
+        table.add_row(*[Text(str(v)) for v in row])
+    run.console.print(table)
+    where = str(run.db_file) if run.db_file is not None else "<the demo database URL>"
+    run.console.print(
+        f"open the portal on the demo database: [bold]bihuan web --db {where}[/bold] → "
+        "http://127.0.0.1:8000 (sign in with an account above); on the command line act as "
+        f"one with --as, e.g. `bihuan rectifications --db {where} --as D01lx` "
+        "(BIHUAN_PASSWORD=…). Lost a password? `bihuan users reset-password LOGIN`.",
+        highlight=False,
+    )
 
 
 def write_workbook(run: DemoRun) -> None:
@@ -305,6 +398,7 @@ def _issue_and_run_loop(
         cal,
         stats,
         run_as=DEMO_OFFICE,
+        department_login=DEPARTMENT_LOGIN,
         daily_until=cal.add_workdays(issue_day, DAILY_WORKDAYS),
     )
     run.console.print(
@@ -380,6 +474,7 @@ def year_end(run: DemoRun) -> None:
             cal,
             run.extra["loop"],
             run_as=DEMO_OFFICE,
+            department_login=DEPARTMENT_LOGIN,
             daily_until=cal.add_workdays(issue_day, DAILY_WORKDAYS),
         )
 
@@ -483,7 +578,9 @@ def show_database(run: DemoRun) -> None:
     """Where the demo database is, and how to look into it with the other commands."""
     where = _where(run)
     run.console.print(f"\ndemo database: [bold]{where}[/bold]")
-    run.console.print(f"look inside: [cyan]bihuan departments --db {where}[/cyan]")
+    run.console.print(
+        f"look inside: [cyan]bihuan departments --db {where} --as {DEMO_OFFICE}[/cyan]"
+    )
 
 
 def _where(run: DemoRun) -> str:
@@ -494,11 +591,12 @@ SETUP_STEPS: list[Step] = [recreate_database]
 YEAR_STEPS: list[Step] = [
     write_workbook,
     import_workbook,
+    department_accounts,
     show_loaded,
     mid_year,
     year_end,
 ]
-FINISH_STEPS: list[Step] = [show_outcome, show_database]
+FINISH_STEPS: list[Step] = [show_outcome, show_database, show_accounts]
 
 
 def run_demo(run: DemoRun) -> None:

@@ -138,6 +138,47 @@ def add(
     )
 
 
+@users_app.command("add-departments")
+def add_departments(
+    password_stdin: PasswordStdin = False,
+    pattern: Annotated[
+        str, typer.Option("--pattern", help="Login of each account; {code} is the department code.")
+    ] = "{code}lx",
+    as_: AsOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Give every department without one a contact account (部门联络人), all with one initial
+    password that each must change at the first sign-in."""
+    from bihuan.services import identity
+    from bihuan.services.uow import UnitOfWork
+
+    if not password_stdin:
+        raise UserError("give --password-stdin and pipe the initial password in")
+    ctx = ctx_for(db, jurisdiction)
+    password = read_password_stdin()
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx) as uow:
+        result = identity.add_department_accounts(
+            uow,
+            identity.DepartmentAccounts(
+                jurisdiction=ctx.jurisdiction, password=password, login_pattern=pattern
+            ),
+            actor,
+            _today(),
+        )
+    if json:
+        print_json(result.model_dump(mode="json"))
+        return
+    console.print(
+        f"{len(result.created)} department accounts added"
+        + (f" ({result.created[0]} … {result.created[-1]})" if result.created else "")
+        + f"; {len(result.existing)} departments had one already",
+        highlight=False,
+    )
+
+
 @users_app.command("list")
 def list_(
     as_: AsOpt = None, db: DbOpt = None, jurisdiction: JurOpt = None, json: JsonOpt = False

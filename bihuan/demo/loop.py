@@ -35,7 +35,8 @@ class Scripted:
     item_id: int
     action: str
     role: str  # the capacity of the move (department / coordinator)
-    actor: str  # who the script has acting; the demo's office user makes every move for now
+    actor: str  # who the script has acting, as the history would name them
+    department: str = ""  # the item's department (its contact account makes department moves)
     reason: str = ""
     evidence: tuple[str, ...] = ()
     explanation: str = ""
@@ -94,7 +95,9 @@ def script(
         if mood == "never":
             continue
         start = cal.add_workdays(item.issued_on, rng.randint(1, 3))
-        out.append(Scripted(start, item.id, Action.START, Role.DEPARTMENT, contact))
+        out.append(
+            Scripted(start, item.id, Action.START, Role.DEPARTMENT, contact, item.department)
+        )
         if not planted["cannot_solve"] and item.category == "staffing":
             planted["cannot_solve"] = True
             ask = cal.add_workdays(start, 3)
@@ -105,6 +108,7 @@ def script(
                     Action.REQUEST_CANNOT_SOLVE,
                     Role.DEPARTMENT,
                     contact,
+                    item.department,
                     explanation="该科室职能调整须待上级机构改革方案批复,县级无权先行调整。",
                     alternative="批复前由分管领导统筹,明确牵头科室和配合科室职责清单,按季度报编办备案。",
                 )
@@ -140,7 +144,13 @@ def script(
         evidence = (f"整改报告-{item.department}-{item.id}.pdf",)
         out.append(
             Scripted(
-                fixed, item.id, Action.REPORT_FIXED, Role.DEPARTMENT, contact, evidence=evidence
+                fixed,
+                item.id,
+                Action.REPORT_FIXED,
+                Role.DEPARTMENT,
+                contact,
+                item.department,
+                evidence=evidence,
             )
         )
         check = cal.add_workdays(fixed, 2)
@@ -164,6 +174,7 @@ def script(
                     Action.REPORT_FIXED,
                     Role.DEPARTMENT,
                     contact,
+                    item.department,
                     evidence=(f"补充材料-{item.department}-{item.id}.pdf",),
                 )
             )
@@ -206,13 +217,14 @@ def simulate(
     stats: LoopStats,
     *,
     run_as: str,
+    department_login: str | None = None,
     daily_until: date | None = None,
     every: int = 5,
 ) -> None:
     """Walk the working days from start to end: each day the departments' and the office's
-    moves (all made by the demo's office user `run_as`: the departments' in capacity
-    department, as when the office records their answers); the tracker and the dispatcher
-    every working day until `daily_until`, then every
+    moves — a department's by its own contact account (`department_login`, e.g. "{code}lx",
+    when it has one; else by the office user `run_as` on its behalf), the office's by `run_as`;
+    the tracker and the dispatcher every working day until `daily_until`, then every
     `every`-th working day (the tracker is catch-up safe: a skipped day's steps fold into one
     notice per item). The demo does this to finish in two minutes; production runs it daily.
     The tracker and the dispatcher run as `run_as` (the office user), without Prefect."""
@@ -227,6 +239,12 @@ def simulate(
     channels = load_channels(ctx.settings)
     with UnitOfWork(ctx, readonly=True) as uow:
         office = identity.actor_for(uow, run_as)
+        contacts = {}
+        for a in actions:
+            login = (department_login or "").format(code=a.department)
+            if a.role == Role.DEPARTMENT and login and a.department not in contacts:
+                known = uow.users.by_login(login) is not None
+                contacts[a.department] = identity.actor_for(uow, login) if known else office
     due: dict[date, list[Scripted]] = defaultdict(list)
     for a in actions:
         due[a.day].append(a)
@@ -247,8 +265,11 @@ def simulate(
                     capacity=Role(a.role),
                 )
                 try:
+                    who = (
+                        contacts.get(a.department, office) if a.role == Role.DEPARTMENT else office
+                    )
                     with UnitOfWork(ctx) as uow:
-                        rectification.act(uow, cmd, office, day)
+                        rectification.act(uow, cmd, who, day)
                     stats.actions[str(a.action)] += 1
                 except Exception as exc:  # a scripted move the state machine refuses is shown
                     stats.refused.append(f"{day} item {a.item_id} {a.action}: {exc}")

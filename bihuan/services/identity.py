@@ -175,6 +175,75 @@ def add_user(uow: UnitOfWork, cmd: AddUser, actor: Actor | None, as_of: date) ->
     return _view(uow, user)
 
 
+class DepartmentAccounts(BaseModel):
+    """`bihuan users add-departments`: one contact account (部门联络人) per department."""
+
+    jurisdiction: str
+    password: SecretStr  # the initial password of every new account; each must change it
+    login_pattern: str = "{code}lx"  # e.g. D01lx
+    must_change_password: bool = True
+
+
+class DepartmentAccountsResult(BaseModel):
+    created: list[str]
+    existing: list[str]
+
+
+def add_department_accounts(
+    uow: UnitOfWork, cmd: DepartmentAccounts, actor: Actor, as_of: date
+) -> DepartmentAccountsResult:
+    """Give every active department of a jurisdiction that has none a department account, with
+    one initial password (hashed once: each account still has its own row and must change it)."""
+    jur = uow.jurisdictions.require(cmd.jurisdiction)
+    require(
+        uow,
+        actor,
+        Permission.MANAGE_USERS,
+        Target(jurisdiction_id=jur.id),
+        action=f"add department accounts in {cmd.jurisdiction}",
+    )
+    if "{code}" not in cmd.login_pattern:
+        raise UserError("--pattern must contain {code}, e.g. {code}lx")
+    problem = check_strength(cmd.password.get_secret_value())
+    if problem:
+        raise UserError(problem)
+    assert jur.id is not None
+    hashed = hash_password(cmd.password.get_secret_value())
+    have = {u.department_id for u, _j, _d in uow.users.with_scope(jurisdiction_id=jur.id)}
+    created, existing = [], []
+    now = utc_now()
+    for dept in uow.departments.views(jur.id):
+        login = cmd.login_pattern.format(code=dept.code)
+        if dept.id in have or uow.users.by_login(login) is not None:
+            existing.append(login)
+            continue
+        uow.users.add(
+            User(
+                login=login,
+                display_name=f"{dept.name}联络人",
+                role=UserRole.DEPARTMENT,
+                jurisdiction_id=jur.id,
+                department_id=dept.id,
+                password_hash=hashed,
+                must_change_password=cmd.must_change_password,
+                password_changed_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        created.append(login)
+    if created:
+        uow.audit.record(
+            actor,
+            action="users_added",
+            entity="user",
+            key=f"departments:{cmd.jurisdiction}",
+            jurisdiction_id=jur.id,
+            details={"logins": created, "role": UserRole.DEPARTMENT.value, "as_of": as_of},
+        )
+    return DepartmentAccountsResult(created=created, existing=existing)
+
+
 def _scope(uow: UnitOfWork, cmd: AddUser) -> tuple[int | None, int | None]:
     role = cmd.role
     if role == UserRole.DEPARTMENT and not cmd.department:

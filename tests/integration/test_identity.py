@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr
 from sqlmodel import select
@@ -130,3 +132,36 @@ def test_only_admins_list_and_reset(db_url: str) -> None:
         )
         user = uow.users.by_login("wang")
         assert user is not None and not user.must_change_password
+
+
+def test_department_accounts_for_every_department_with_one_initial_password(
+    db_url: str, tmp_path: Path
+) -> None:
+    from bihuan.ingest.load import import_path
+
+    from .workbooks import YEAR, good_rows, write_xlsx
+
+    import_path(
+        db_url,
+        write_xlsx(tmp_path / "x.xlsx", good_rows()),
+        year=YEAR,
+        jurisdiction="juxian",
+        actor="t",
+    )
+    make_user(db_url, "root", UserRole.ADMIN)
+    make_user(db_url, "D02contact", UserRole.DEPARTMENT, department="D02")
+    app = app_for(db_url)
+    with UnitOfWork(app) as uow:
+        root = identity.actor_for(uow, "root")
+        result = identity.add_department_accounts(
+            uow,
+            identity.DepartmentAccounts(jurisdiction="juxian", password=SecretStr(PASSWORD)),
+            root,
+            TODAY,
+        )
+    assert result.created == ["D01lx", "D03lx"] and result.existing == ["D02lx"]
+    with UnitOfWork(app) as uow:
+        d01 = identity.sign_in(uow, "D01lx", PASSWORD)
+        user = uow.users.by_login("D03lx")
+        assert user is not None and user.must_change_password
+    assert d01.department_code == "D01" and d01.role == UserRole.DEPARTMENT
