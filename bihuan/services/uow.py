@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from bihuan.repositories.ledger import LedgerRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
     from bihuan.repositories.users import UserRepo
+    from bihuan.repositories.web import WebAccessRepo
     from bihuan.settings import Settings
 
 
@@ -118,6 +119,12 @@ class UnitOfWork:
         from bihuan.repositories.audit import AuditChainRepo
 
         return AuditChainRepo(self.session)
+
+    @cached_property
+    def web_access(self) -> WebAccessRepo:
+        from bihuan.repositories.web import WebAccessRepo
+
+        return WebAccessRepo(self.session)
 
 
 def record_refusal(app: AppContext, exc: PermissionDenied) -> None:
