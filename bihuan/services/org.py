@@ -96,6 +96,18 @@ def list_departments(uow: UnitOfWork, actor: Actor, jurisdiction: str) -> list[D
     ]
 
 
+def _ledger_target(
+    actor: Actor, jurisdiction_id: int, department_id: int | None, code: str
+) -> Target:
+    """Ledgers are read like listings: every reading role sees every department's (a section
+    user's scope is its items, not the departments), a department user only its own."""
+    if department_id is None or visible_department(actor) is None:
+        return listing(jurisdiction_id)
+    return Target(
+        jurisdiction_id=jurisdiction_id, department_id=department_id, what=f"department {code}"
+    )
+
+
 def department_ledger(
     uow: UnitOfWork, actor: Actor, jurisdiction: str, code: str, year: int | None = None
 ) -> DepartmentLedger:
@@ -109,7 +121,7 @@ def department_ledger(
         uow,
         actor,
         Permission.READ_CYCLE,
-        Target(jurisdiction_id=jur.id, department_id=dept.id, what=f"department {code}"),
+        _ledger_target(actor, jur.id, dept.id, code),
         action=f"read the ledger of {code}",
     )
     years = uow.ledger.years(jur.id)
@@ -141,7 +153,7 @@ def list_indicators(
         uow,
         actor,
         Permission.READ_CYCLE,
-        Target(jurisdiction_id=jur.id, department_id=dept_id) if dept_id else listing(jur.id),
+        _ledger_target(actor, jur.id, dept_id, department or ""),
         action=f"list the {year} indicators" + (f" of {department}" if department else ""),
     )
     only = visible_department(actor)
