@@ -17,6 +17,7 @@ MODULES = (
     "problems",
     "calendar",
     "users",
+    "web",
     "audit",
     "backup",
     "demo",
