@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models import ApiToken, SignInFailure, User, WebSession
@@ -196,10 +197,11 @@ class WebAccessRepo:
         token_id: int | None = None,
     ) -> list[TokenRow]:
         """Tokens with their users' logins, newest first."""
-        creator = select(User.login).where(col(User.id) == col(ApiToken.created_by_id))
+        creator = aliased(User)
         stmt = (
-            select(ApiToken, User, creator.scalar_subquery())
+            select(ApiToken, User, creator.login)
             .join(User, col(User.id) == col(ApiToken.user_id))
+            .join(creator, col(creator.id) == col(ApiToken.created_by_id), isouter=True)
             .order_by(col(ApiToken.id).desc())
         )
         if user_id is not None:
