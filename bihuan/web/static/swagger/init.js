@@ -9,6 +9,8 @@ window.addEventListener("DOMContentLoaded", function () {
     deepLinking: true,
     showExtensions: true,
     showCommonExtensions: true,
+    // no "valid" badge: it would send the spec's address to validator.swagger.io
+    validatorUrl: null,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
   });
 });
