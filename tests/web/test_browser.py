@@ -99,8 +99,9 @@ def chromium() -> Iterator[object]:
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
 def test_a_department_contact_signs_in_changes_the_password_and_signs_out(
-    server: str, county: str, chromium: object, viewport: str
+    chromium: object, server: str, county: str, viewport: str
 ) -> None:
+    # (chromium first: on a machine without it the test skips before a server starts)
     from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
     assert isinstance(chromium, Browser)
