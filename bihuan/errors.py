@@ -26,7 +26,9 @@ class PermissionDenied(UserError):
     """A signed-in user tried what their role or scope does not allow; exit code 3.
 
     The unit of work records the refusal in the audit log after rolling back (see
-    bihuan/services/uow.py), so the message and the record name the same user and action."""
+    bihuan/services/uow.py), so the message and the record name the same user and action.
+    `out_of_scope`: the role may do this, but not to this object (another department's item,
+    another jurisdiction): the portal answers those like NotFound, so an id reveals nothing."""
 
     exit_code = 3
 
@@ -39,6 +41,7 @@ class PermissionDenied(UserError):
         action: str = "",
         reason: str = "",
         jurisdiction_id: int | None = None,
+        out_of_scope: bool = False,
     ):
         super().__init__(message)
         self.user_id = user_id
@@ -46,6 +49,7 @@ class PermissionDenied(UserError):
         self.action = action
         self.reason = reason
         self.jurisdiction_id = jurisdiction_id
+        self.out_of_scope = out_of_scope
 
 
 class AuthenticationError(UserError):

@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     # threads | dask | tcp://scheduler:8786 (see flows/runners.py)
     task_runner: str = "threads"
     task_runner_workers: int | None = None
+    # The web portal (`bihuan web`, docs/web.md). The address people open, used in links that
+    # messages carry; sessions expire after `session_idle_minutes` without a request and
+    # `session_absolute_hours` after sign-in whatever happens.
+    base_url: str = "http://127.0.0.1:8000"
+    session_idle_minutes: int = Field(default=30, gt=0)
+    session_absolute_hours: int = Field(default=12, gt=0)
+    # Sign-in throttling: this many failures for one login, or from one address, within
+    # `login_window_minutes` lock further attempts for `login_lockout_minutes`.
+    login_failures_per_account: int = Field(default=5, gt=0)
+    login_failures_per_address: int = Field(default=20, gt=0)
+    login_window_minutes: int = Field(default=15, gt=0)
+    login_lockout_minutes: int = Field(default=15, gt=0)
+    # Behind a reverse proxy (nginx) on this machine: believe its X-Forwarded-Proto (https: the
+    # cookie gets Secure) and X-Forwarded-For (the client address throttling counts). Off, a
+    # client could claim any address.
+    trust_proxy: bool = False
 
     @field_validator("database_url")
     @classmethod

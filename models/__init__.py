@@ -30,11 +30,13 @@ from models.org import (
 )
 from models.results import BoardEntry, Consequence
 from models.survey import HotlineCase, PeerBallot, PeerRating, PublicRating, TownRating
+from models.web import ApiToken, SignInFailure, WebSession
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "BUSINESS_TZ",
+    "ApiToken",
     "AssessmentTeam",
     "AuditCheckpoint",
     "AuditHead",
@@ -67,6 +69,7 @@ __all__ = [
     "PublicRating",
     "RectificationEvent",
     "RectificationItem",
+    "SignInFailure",
     "StaffingCheck",
     "Submission",
     "SubmissionRequest",
@@ -74,6 +77,7 @@ __all__ = [
     "TownRating",
     "UTCDateTime",
     "User",
+    "WebSession",
     "business_today",
     "metadata",
     "utc_now",

@@ -33,6 +33,16 @@ class LedgerRepo:
             select(Cycle).where(Cycle.jurisdiction_id == jurisdiction_id, Cycle.year == year)
         ).first()
 
+    def years(self, jurisdiction_id: int) -> list[int]:
+        """The years with a cycle, newest first."""
+        return list(
+            self.session.exec(
+                select(Cycle.year)
+                .where(Cycle.jurisdiction_id == jurisdiction_id)
+                .order_by(col(Cycle.year).desc())
+            )
+        )
+
     def indicators(self, cycle_id: int, *, department_id: int | None = None) -> list[IndicatorView]:
         stmt = (
             select(Indicator, Department.code, BusinessSection.code)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from bihuan.errors import UserError
+from bihuan.errors import NotFound, UserError
 from models import AssessmentTeam, Department, Jurisdiction
 
 
@@ -73,7 +73,7 @@ class DepartmentRepo:
     def require_code(self, jurisdiction_id: int, code: str) -> Department:
         dept = self.by_code(jurisdiction_id, code)
         if dept is None or dept.id is None:
-            raise UserError(f"no department {code!r}; see `bihuan departments`")
+            raise NotFound(f"no department {code!r}; see `bihuan departments`")
         return dept
 
     def views(self, jurisdiction_id: int, *, only: int | None = None) -> list[DepartmentView]:

@@ -28,10 +28,13 @@ def require(
         uow.checked_users.add(actor.user_id)
     reason = check(actor, permission, target)
     if reason is not None:
-        _deny(actor, what, reason, target)
+        # the role may do it, only not to this object: the portal answers 404 (see errors.py)
+        _deny(actor, what, reason, target, out_of_scope=actor.can(permission))
 
 
-def _deny(actor: Actor, action: str, reason: str, target: Target | None) -> None:
+def _deny(
+    actor: Actor, action: str, reason: str, target: Target | None, *, out_of_scope: bool = False
+) -> None:
     raise PermissionDenied(
         f"{actor.describe} may not {action}: {reason}",
         user_id=actor.user_id,
@@ -39,6 +42,7 @@ def _deny(actor: Actor, action: str, reason: str, target: Target | None) -> None
         action=action,
         reason=reason,
         jurisdiction_id=(target.jurisdiction_id if target else None) or actor.jurisdiction_id,
+        out_of_scope=out_of_scope,
     )
 
 

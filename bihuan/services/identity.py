@@ -89,8 +89,11 @@ def actor_for(uow: UnitOfWork, login: str) -> Actor:
     return _actor(uow, user)
 
 
-def sign_in(uow: UnitOfWork, login: str, password: str, *, via: str = "cli") -> Actor:
-    """Check a password; a failure is audited and says nothing about which part was wrong."""
+def sign_in(
+    uow: UnitOfWork, login: str, password: str, *, via: str = "cli", address: str = ""
+) -> Actor:
+    """Check a password; a failure is audited (with the client's address, from the portal) and
+    says nothing about which part was wrong."""
     user = uow.users.by_login(login)
     ok = verify_password(password, user.password_hash if user else "")
     if user is None or not ok or not user.active:
@@ -100,7 +103,7 @@ def sign_in(uow: UnitOfWork, login: str, password: str, *, via: str = "cli") -> 
             entity="user",
             key=login,
             jurisdiction_id=user.jurisdiction_id if user else None,
-            details={"via": via},
+            details={"via": via, "address": address} if address else {"via": via},
             login=login,
         )
         uow.commit()  # the failure is kept even though sign-in raises
@@ -306,6 +309,14 @@ def list_users(uow: UnitOfWork, actor: Actor) -> list[UserView]:
     ]
 
 
+def me(uow: UnitOfWork, actor: Actor) -> UserView:
+    """The signed-in user's own account (GET /api/v1/me); any active user may read it."""
+    user = uow.users.by_id(actor.user_id)
+    if user is None or not user.active:
+        raise AuthenticationError(f"user {actor.login!r} is disabled")
+    return _view(uow, user)
+
+
 def _managed(uow: UnitOfWork, actor: Actor, login: str, action: str) -> User:
     user = uow.users.by_login(login)
     require(
@@ -327,6 +338,8 @@ def set_active(uow: UnitOfWork, login: str, active: bool, actor: Actor, as_of: d
     user.active = active
     user.updated_at = utc_now()
     uow.users.save(user)
+    if not active:  # a disabled user's portal sessions end now
+        uow.web_access.revoke_user_sessions(user.id or 0, user.updated_at, "disabled")
     uow.audit.record(
         actor,
         action="user_enabled" if active else "user_disabled",
@@ -345,6 +358,8 @@ def reset_password(
     user = _managed(uow, actor, login, "reset the password of")
     _set_password(user, password, must_change=user.id != actor.user_id)
     uow.users.save(user)
+    # whoever held the old password is signed out of the portal
+    uow.web_access.revoke_user_sessions(user.id or 0, user.updated_at, "password_reset")
     uow.audit.record(
         actor,
         action="password_reset",
@@ -401,6 +416,7 @@ __all__: list[Any] = [
     "add_user",
     "change_own_password",
     "list_users",
+    "me",
     "reset_password",
     "set_active",
     "sign_in",

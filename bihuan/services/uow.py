@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bihuan.repositories.results import ReportRepo, ResultsRepo
     from bihuan.repositories.tracking import TrackingRepo
     from bihuan.repositories.users import UserRepo
+    from bihuan.repositories.web import WebAccessRepo
     from bihuan.settings import Settings
 
 
@@ -167,6 +168,12 @@ class UnitOfWork:
         from bihuan.repositories.tracking import TrackingRepo
 
         return TrackingRepo(self.session)
+
+    @cached_property
+    def web_access(self) -> WebAccessRepo:
+        from bihuan.repositories.web import WebAccessRepo
+
+        return WebAccessRepo(self.session)
 
 
 def _require_database_file(url: str) -> None:
