@@ -8,6 +8,7 @@ import typer
 
 # Each module defines `register(app)`; the order is the order of `bihuan --help`.
 MODULES = (
+    "init",
     "listings",
     "ingest",
     "cycle",
