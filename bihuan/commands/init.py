@@ -30,10 +30,9 @@ APPRISE_SKELETON = """\
 # apprise recipients (通知接收人) of this bihuan installation, written by `bihuan init`.
 #
 # Nothing here is live: every channel below is commented out, and bihuan reads this file only
-# once BIHUAN_APPRISE_CONFIG in bihuan.env names it. Until then every message goes to the local
-# outbox var/outbox/ and nothing leaves this machine. Once filled in, this file holds tokens and
-# passwords: keep it mode 600, owned by the user the services run as. bihuan masks its URLs and
-# tokens in logs, messages and database rows.
+# once BIHUAN_APPRISE_CONFIG in bihuan.env names it; until then nothing leaves this machine.
+# Once filled in, this file holds tokens and passwords: keep it mode 600, owned by the user the
+# services run as. bihuan masks its URLs and tokens in logs, messages and database rows.
 #
 # Format: apprise's YAML (https://github.com/caronc/apprise/wiki/config_yaml). Each URL gets
 # `tag:` entries; bihuan sends to one tag at a time, so it knows which recipient failed.
@@ -96,8 +95,9 @@ def env_file_text(home: Path, secret_values: dict[str, str], today: date) -> str
         "# BIHUAN_JURISDICTION=juxian",
         "",
         "# The notification channels: fill in config/apprise.yml, then remove the '# ' below.",
-        "# Until then every message goes to the local outbox var/outbox/ (through var/apprise.yml,",
-        "# which the first dispatch writes): nothing leaves this machine.",
+        "# Until then nothing leaves this machine: scheduled runs keep the messages queued and say",
+        "# the channels are missing; `bihuan track` / `dispatch` from a shell write them as files",
+        "# into var/outbox/ (through a var/apprise.yml they write for that).",
         f"# BIHUAN_APPRISE_CONFIG={home / APPRISE}",
         "",
         "# The portal's public address, for the links in reminders and problem lists.",
@@ -255,7 +255,7 @@ next steps (docs/operations.md explains each one):
   2. bihuan db upgrade
   3. bihuan users add NAME --role admin --password-stdin      the first administrator
   4. edit config/policy.toml (the policy) and config/apprise.yml (the channels; then name it
-     in bihuan.env: until then messages stay in var/outbox/)
+     in bihuan.env: until then no message leaves this machine)
   5. run it: the systemd units and the nginx site in {home / "deploy"},
      or by hand: bihuan server, bihuan serve, bihuan web"""
 
