@@ -34,6 +34,9 @@ PG_ADMIN_URL = os.environ.get(
 )
 YEAR = 2025  # chinese_calendar knows 2025 and 2026 (the re-check runs in January 2026)
 JURISDICTION = "bench"
+# The office service account the stages run as (run_as): created with the database.
+BENCH_ADMIN = "bench-admin"
+BENCH_OFFICE = "bench-office"
 # The stages whose data work the baseline does too (scoring both phases, the board).
 BASELINE_STAGES = ("assess_mid_year", "assess_year_end", "results")
 
@@ -77,6 +80,28 @@ def create_database(backend: str, workdir: Path, label: str) -> Database:
         raise ValueError(f"unknown backend {backend!r}: use sqlite or postgresql")
     upgrade(url)
     return Database(url, drop)
+
+
+def create_users(url: str) -> None:
+    """The admin and the office service account the stages run as, made the way the demo
+    makes its own (bihuan.services.identity)."""
+    from bihuan.app import app_context
+    from bihuan.services import identity
+    from bihuan.services.uow import UnitOfWork
+    from bihuan.vocab import UserRole
+
+    today = date(YEAR, 1, 1)
+    with UnitOfWork(app_context(url, JURISDICTION)) as uow:
+        identity.add_user(
+            uow, identity.AddUser(login=BENCH_ADMIN, role=UserRole.ADMIN), None, today
+        )
+        admin = identity.actor_for(uow, BENCH_ADMIN)
+        identity.add_user(
+            uow,
+            identity.AddUser(login=BENCH_OFFICE, role=UserRole.OFFICE, jurisdiction=JURISDICTION),
+            admin,
+            today,
+        )
 
 
 def load_synthetic(url: str, size: Size, seed: int, *, in_process: bool = False) -> dict[str, Any]:
@@ -148,12 +173,14 @@ def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
     from models import PhaseKind
 
     mid, end = PhaseKind.MID_YEAR, PhaseKind.YEAR_END
+    as_office = {"jurisdiction": JURISDICTION, "run_as": BENCH_OFFICE}
     after_mid, after_end = date(YEAR, 7, 1), date(YEAR + 1, 1, 5)
     return [
-        ("collect_mid_year", lambda: collect_indicators(year=YEAR, phase=mid, as_of=after_mid),
+        ("collect_mid_year", lambda: collect_indicators(**as_office, year=YEAR, phase=mid,
+                                                        as_of=after_mid),
          lambda s: s.departments),
         ("assess_mid_year",
-         lambda: assess(year=YEAR, phase=mid, as_of=after_mid, triggered_by="bench", seed=1),
+         lambda: assess(**as_office, year=YEAR, phase=mid, as_of=after_mid, seed=1),
          lambda s: s.departments),
         ("problem_lists",
          lambda: issue_problem_lists(year=YEAR, phase=mid, as_of=date(YEAR, 7, 2),
@@ -163,10 +190,11 @@ def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
         ("track", lambda: track_rectifications(as_of=date(YEAR, 9, 1), dispatch=False),
          lambda s: s.active_items),
         ("dispatch", lambda: dispatch_notifications(as_of=date(YEAR, 9, 1)), lambda s: s.sent),
-        ("collect_year_end", lambda: collect_indicators(year=YEAR, phase=end, as_of=after_end),
+        ("collect_year_end", lambda: collect_indicators(**as_office, year=YEAR, phase=end,
+                                                        as_of=after_end),
          lambda s: s.departments),
         ("assess_year_end",
-         lambda: assess(year=YEAR, phase=end, as_of=after_end, triggered_by="bench", seed=1),
+         lambda: assess(**as_office, year=YEAR, phase=end, as_of=after_end, seed=1),
          lambda s: s.departments),
         ("results", lambda: results(year=YEAR, as_of=after_end), lambda s: s.departments),
         ("recheck", lambda: recheck(year=YEAR + 1, as_of=date(YEAR + 1, 1, 12)),
@@ -195,6 +223,7 @@ def run_size(
         started = time.perf_counter()
         loaded = load_synthetic(db.url, size, seed, in_process=load_in_process)
         load_seconds = time.perf_counter() - started
+        create_users(db.url)
         log(f"{size.name}/{backend}: loaded {loaded['total_rows']:,} rows in {load_seconds:.1f} s")
         apprise = workdir / f"apprise-{size.name}-{backend}.yml"
         own, report_time = OwnTime(), OwnTime()

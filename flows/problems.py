@@ -38,7 +38,8 @@ from bihuan.core.workdays import WorkCalendar
 from bihuan.db import audit, session_scope, table, upsert
 from bihuan.errors import UserError
 from bihuan.policy import Policy
-from flows.common import Scope, artifact_key, flow_context, load_scope, parse_phase, resolve_as_of
+from bihuan.repositories.ledger import Scope, load_scope
+from flows.common import artifact_key, flow_context, parse_phase, resolve_as_of
 from models import (
     Department,
     DepartmentAssessment,

@@ -57,6 +57,8 @@ def stage_available(name: str) -> bool:
 
 
 def _assessment(
+    jurisdiction: str,
+    run_as: str,
     phase: PhaseKind,
     year: int | None,
     as_of: date | None,
@@ -67,7 +69,9 @@ def _assessment(
 ) -> ProblemSummary:
     day = resolve_as_of(as_of)
     y = year or day.year
-    annual_cycle(year=y, phase=phase, as_of=day, triggered_by="scheduler", seed=seed)
+    annual_cycle(
+        jurisdiction=jurisdiction, run_as=run_as, year=y, phase=phase, as_of=day, seed=seed
+    )
     return issue_problem_lists(
         year=y,
         phase=phase,
@@ -80,6 +84,8 @@ def _assessment(
 
 @flow(name="mid-year-assessment")
 def mid_year_assessment(
+    jurisdiction: str,
+    run_as: str,
     year: int | None = None,
     as_of: date | None = None,
     auto_approve: str | None = None,
@@ -91,6 +97,8 @@ def mid_year_assessment(
     for a coordinator's approval in the flow-run page's form unless `auto_approve` names one.
     `year` defaults to the year of `as_of` (today in Asia/Shanghai)."""
     return _assessment(
+        jurisdiction,
+        run_as,
         PhaseKind.MID_YEAR,
         year,
         as_of,
@@ -103,6 +111,8 @@ def mid_year_assessment(
 
 @flow(name="year-end-assessment")
 def year_end_assessment(
+    jurisdiction: str,
+    run_as: str,
     year: int | None = None,
     as_of: date | None = None,
     auto_approve: str | None = None,
@@ -112,6 +122,8 @@ def year_end_assessment(
 ) -> ProblemSummary:
     """Year-end assessment (年底评估): as the mid-year one, for the year-end phase."""
     return _assessment(
+        jurisdiction,
+        run_as,
         PhaseKind.YEAR_END,
         year,
         as_of,

@@ -14,6 +14,7 @@ from bihuan.errors import PermissionDenied
 if TYPE_CHECKING:
     from bihuan.app import AppContext
     from bihuan.policy import Policy
+    from bihuan.repositories.assessment import AssessmentRepo
     from bihuan.repositories.audit import AuditRepo
     from bihuan.repositories.ledger import LedgerRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
@@ -106,6 +107,12 @@ class UnitOfWork:
         from bihuan.repositories.ledger import LedgerRepo
 
         return LedgerRepo(self.session)
+
+    @cached_property
+    def assessment(self) -> AssessmentRepo:
+        from bihuan.repositories.assessment import AssessmentRepo
+
+        return AssessmentRepo(self.session)
 
     @cached_property
     def audit(self) -> AuditRepo:

@@ -14,6 +14,7 @@ from flows.cycle import annual_cycle
 from flows.runners import make_task_runner
 from models import PhaseKind
 from tests.flows.small_county import write_small_county
+from tests.users import office
 
 
 def test_unknown_runner_is_a_clear_config_error() -> None:
@@ -42,7 +43,14 @@ def test_assessment_on_a_local_dask_cluster_matches_threads(
             jurisdiction="juxian",
             actor="t",
         )
-        out = annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
-        results[runner] = {row["code"]: row["total"] for row in out.assessment.scores}
+        out = annual_cycle(
+            jurisdiction="juxian",
+            run_as=office(url).login,
+            year=2022,
+            phase=PhaseKind.MID_YEAR,
+            as_of=date(2022, 7, 1),
+            seed=7,
+        )
+        results[runner] = {row.code: row.total for row in out.assessment.scores}
     assert results["dask"] == results["threads"]
     assert results["dask"]["A01"] == pytest.approx(99.2, abs=0.06)

@@ -15,6 +15,7 @@ from flows.cycle import annual_cycle
 from flows.problems import issue_problem_lists
 from models import PhaseKind
 from tests.flows.small_county import write_small_county
+from tests.users import office
 
 MID = PhaseKind.MID_YEAR
 
@@ -25,7 +26,14 @@ def assessed(tmp_path: Path, db_url: str, use_db: Any) -> str:
     import_path(
         db_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7)
+    annual_cycle(
+        jurisdiction="juxian",
+        run_as=office(db_url).login,
+        year=2022,
+        phase=MID,
+        as_of=date(2022, 7, 1),
+        seed=7,
+    )
     return db_url
 
 
@@ -159,11 +167,13 @@ def test_cli_issue_then_approve_with_a_drop_and_a_deadline_change(
             "mid-year",
             "--department",
             "ZZZ",
+            "--as",
+            "office",
             "--db",
             assessed,
         ],
     )
-    assert unknown.exit_code == 1 and "no such department" in unknown.output
+    assert unknown.exit_code == 1 and "no department 'ZZZ'" in unknown.output
     assert rows(assessed, "SELECT count(*) FROM rectificationitem")[0][0] == 0
     ok = runner.invoke(
         app,

@@ -19,6 +19,7 @@ from flows.cycle import annual_cycle
 from flows.problems import issue_problem_lists
 from models import PhaseKind
 from tests.flows.small_county import write_small_county
+from tests.users import office
 
 MID = PhaseKind.MID_YEAR
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -35,7 +36,14 @@ def issued(tmp_path: Path, db_url: str, use_db: Any, monkeypatch: pytest.MonkeyP
     import_path(
         db_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7)
+    annual_cycle(
+        jurisdiction="juxian",
+        run_as=office(db_url).login,
+        year=2022,
+        phase=MID,
+        as_of=date(2022, 7, 1),
+        seed=7,
+    )
     summary = issue_problem_lists(
         year=2022, phase=MID, as_of=date(2022, 7, 4), auto_approve="王主任", wait_for_approval=False
     )

@@ -30,6 +30,7 @@ from models import PhaseKind
 from notifications.channels import demo_config
 from tests.flows.small_county import write_small_county
 from tests.integration.mailserver import PASSWORD, MailServer
+from tests.users import office
 
 ISSUED = date(2022, 9, 28)
 B01_ITEM, A01_ITEM = 4, 1
@@ -62,7 +63,14 @@ def issued_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         from flows.cycle import annual_cycle
         from flows.problems import issue_problem_lists
 
-        annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
+        annual_cycle(
+            jurisdiction="juxian",
+            run_as=office(url).login,
+            year=2022,
+            phase=PhaseKind.MID_YEAR,
+            as_of=date(2022, 7, 1),
+            seed=7,
+        )
         done = issue_problem_lists(
             year=2022, phase=PhaseKind.MID_YEAR, as_of=ISSUED, auto_approve="王主任"
         )
@@ -419,7 +427,14 @@ def test_tracker_on_postgresql(tmp_path: Path, pg_url: str, use_db: Any) -> None
     import_path(
         pg_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
+    annual_cycle(
+        jurisdiction="juxian",
+        run_as=office(pg_url).login,
+        year=2022,
+        phase=PhaseKind.MID_YEAR,
+        as_of=date(2022, 7, 1),
+        seed=7,
+    )
     issue_problem_lists(year=2022, phase=PhaseKind.MID_YEAR, as_of=ISSUED, auto_approve="王主任")
     assert run(pg_url, date(2022, 10, 10)).notices == 1
     assert run(pg_url, date(2022, 10, 10)).notices == 0

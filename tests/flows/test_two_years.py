@@ -26,6 +26,7 @@ from flows.recheck import recheck
 from flows.results import results
 from models import PhaseKind
 from tests.flows.two_year_county import write_county
+from tests.users import office
 
 MID = PhaseKind.MID_YEAR
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +140,14 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     import_path(
         url, write_county(tmp_path / "y2022", 2022), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=1)
+    annual_cycle(
+        jurisdiction="juxian",
+        run_as=office(url).login,
+        year=2022,
+        phase=MID,
+        as_of=date(2022, 7, 1),
+        seed=1,
+    )
     issued = issue_problem_lists(
         year=2022, phase=MID, as_of=date(2022, 7, 4), auto_approve="王主任", wait_for_approval=False
     )
@@ -180,7 +188,14 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
         items["mid-year:indicator:D06-S1-02"]: "stays_closed",
     }
     assert jan.new_findings == 1
-    annual_cycle(year=2023, phase=MID, as_of=date(2023, 7, 1), seed=1)
+    annual_cycle(
+        jurisdiction="juxian",
+        run_as=office(url).login,
+        year=2023,
+        phase=MID,
+        as_of=date(2023, 7, 1),
+        seed=1,
+    )
     jul = recheck(year=2023, as_of=date(2023, 7, 3))
     outcome = {d["item"]: (d["outcome"], d["reason"]) for d in jul.decisions}
     assert outcome[items["mid-year:indicator:D06-S1-01"]][0] == "stays_closed"
@@ -239,7 +254,14 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     audits = rows(url, "SELECT entity_key FROM auditlog WHERE action = 'recheck:2023'")
     assert len(audits) == 5  # four January decisions + the recurrence found in July
 
-    annual_cycle(year=2023, phase=MID, as_of=date(2023, 7, 4), seed=1)  # re-score with penalty
+    annual_cycle(
+        jurisdiction="juxian",
+        run_as=office(url).login,
+        year=2023,
+        phase=MID,
+        as_of=date(2023, 7, 4),
+        seed=1,
+    )  # re-score with penalty
     no_board = cli("report", "--year", "2023", "--out", str(tmp_path / "x.html"), "--db", url)
     assert no_board.exit_code == 1 and "bihuan results --year 2023" in no_board.output
     assert "Traceback" not in no_board.output and not (tmp_path / "x.html").exists()

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bihuan.app import app_context
 from bihuan.db import get_engine, session_scope, table, upsert
 from bihuan.ingest.load import import_path
-from flows.common import load_scope
+from bihuan.repositories.ledger import load_scope
 from flows.problems import (
     ProblemListApproval,
     apply_approval,
