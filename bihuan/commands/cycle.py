@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -19,11 +19,9 @@ from bihuan.cli import (
     print_table,
 )
 from bihuan.clock import business_today
+from bihuan.commands._bind import bind_flows_to as bind_flows_to  # for the commands not moved yet
 from bihuan.errors import UserError
 from bihuan.vocab import Method, PhaseKind, QualitativeLevel
-
-if TYPE_CHECKING:
-    from bihuan.app import AppContext
 
 YearOpt = Annotated[int, typer.Option("--year", help="Cycle year, e.g. 2022.")]
 PhaseOpt = Annotated[PhaseKind, typer.Option("--phase", help="mid-year (年中) or year-end (年底).")]
@@ -47,19 +45,6 @@ def parse_date(value: str | None, option: str = "--as-of") -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise UserError(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
-
-
-def bind_flows_to(db: str | None, jurisdiction: str | None) -> AppContext:
-    """For the commands whose flows still take the jurisdiction from settings (problems,
-    results, notify, server; issue 9 moves them to a `jurisdiction` parameter): the command's
-    database and jurisdiction become this process's settings, without touching os.environ."""
-    from bihuan.migrate import require_current
-    from bihuan.settings import override_settings
-
-    ctx = ctx_for(db, jurisdiction)
-    require_current(ctx.db_url)
-    override_settings(jurisdiction=ctx.jurisdiction)
-    return ctx
 
 
 def collect(
