@@ -1,12 +1,14 @@
 """The issue's extra goals: the daily tracker over 1,000,000 open items, and SMTP dispatch cost.
 
 1. Tracker sweep (整改跟踪): `plan_reminders` (the pure planner) over N synthetic ItemViews, and
-   the shell's bulk path `flows.track.track` (load items + markers, plan, store levels, markers
-   and digests in one transaction; no Prefect) over N items written straight into a database.
+   the bulk path of the use case `bihuan.services.tracking.track` (load items + markers, plan,
+   store levels, markers and digests in one transaction; no Prefect) over N items written
+   straight into a database.
 2. Dispatch (通知发送): the same M messages sent to a loopback aiosmtpd server through our
-   dispatcher (`notifications.outbox.dispatch`: claim, apprise, record, one row at a time), through
-   apprise alone (`Channels.send`, no database), and through a bare `smtplib` loop opening one
-   connection per message as apprise does. Ratio = dispatcher ÷ bare loop (goal ≤ 1.5).
+   dispatcher (`bihuan.services.notifications.dispatch`: claim, apprise, record, one row at a
+   time), through apprise alone (`Channels.send`, no database), and through a bare `smtplib`
+   loop opening one connection per message as apprise does. Ratio = dispatcher ÷ bare loop
+   (goal ≤ 1.5).
 """
 
 from __future__ import annotations
@@ -92,20 +94,24 @@ def _write_items(engine: Engine, items: int, departments: int) -> None:
 
 
 def tracker_flow_path(url: str, items: int, departments: int = 10_000) -> dict[str, Any]:
-    """flows.track.track (our bulk load/plan/update path, without Prefect) over `items` items."""
+    """The tracker use case (our bulk load/plan/update path, without Prefect) over `items` items."""
+    from benchmarks.harness import create_bench_office
     from benchmarks.synth import Size, load
     from bihuan.app import app_context
     from bihuan.db import get_engine
-    from flows.track import track
+    from bihuan.services import identity, tracking
+    from bihuan.services.uow import UnitOfWork
 
     engine = get_engine(url)
-    policy = app_context(url).policy
+    app = app_context(url, "bench")
     load_started = time.perf_counter()
-    load(engine, Size("tracker", departments), policy=policy, jurisdiction="bench")
+    load(engine, Size("tracker", departments), policy=app.policy, jurisdiction="bench")
     _write_items(engine, items, departments)
+    office = create_bench_office(url, "bench")
     load_seconds = time.perf_counter() - load_started
     started = time.perf_counter()
-    summary = track(url, jurisdiction="bench", policy=policy, as_of=AS_OF)
+    with UnitOfWork(app) as uow:
+        summary = tracking.track(uow, identity.actor_for(uow, office), "bench", AS_OF)
     seconds = time.perf_counter() - started
     return {
         "items": items,
@@ -119,11 +125,14 @@ def tracker_flow_path(url: str, items: int, departments: int = 10_000) -> dict[s
 
 def dispatch_comparison(url: str, workdir: Path, messages: int = 200) -> dict[str, Any]:
     """Our dispatcher vs apprise alone vs a bare smtplib loop, the same messages to loopback SMTP."""
+    from benchmarks.harness import create_bench_office
     from benchmarks.smtp import write_config
+    from bihuan.app import app_context
     from bihuan.db import get_engine
+    from bihuan.services import identity, notifications
+    from bihuan.services.uow import UnitOfWork
     from models import Notification, utc_now
     from notifications.channels import Channels
-    from notifications.outbox import dispatch
 
     tags = [f"r{i:05d}" for i in range(messages)]
     subject = "整改事项每日汇总"
@@ -140,12 +149,20 @@ def dispatch_comparison(url: str, workdir: Path, messages: int = 200) -> dict[st
               "next_attempt_at": now - timedelta(minutes=1), "last_error": "",
               "created_at": now} for t in tags],
         )  # fmt: skip
+    jurisdiction = "bench"  # benchmarks.synth.load's default
+    app = app_context(url, jurisdiction)
+    login = create_bench_office(url, jurisdiction)
+    with UnitOfWork(app, readonly=True) as uow:
+        office = identity.actor_for(uow, login)
     out: dict[str, Any] = {"messages": messages}
     with CountingSmtp() as smtp:
         config = write_config(workdir / "apprise-dispatch.yml", smtp, tags)
         channels = Channels.from_file(config)
         started = time.perf_counter()
-        report = dispatch(url, sender=channels, now=now, max_attempts=5, backoff_minutes=[1])
+        report = notifications.dispatch(
+            lambda: UnitOfWork(app), channels, now, actor=office, jurisdiction=jurisdiction,
+            max_attempts=5, backoff_minutes=[1],
+        )  # fmt: skip
         out["dispatcher_seconds"] = round(time.perf_counter() - started, 3)
         out["dispatcher_sent"] = report.sent
 

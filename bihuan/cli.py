@@ -4,44 +4,101 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from rich.text import Text
 from typer.core import TyperGroup
 
-from bihuan.app import AppContext, app_context
-from bihuan.core.access import Actor
 from bihuan.errors import UserError
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from bihuan.app import AppContext
+    from bihuan.core.access import Actor
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 class BihuanGroup(TyperGroup):
-    """Turns a user's mistake (UserError) into a one-line message and its exit code, however
-    the command is invoked (the console script, `python -m`, or a test's CliRunner)."""
+    """The top-level command group.
+
+    Commands load lazily: `bihuan --help` lists them from `bihuan.commands.COMMANDS` (name,
+    module, one-line help) without importing any, and a command's module is imported only when
+    it runs, so no command pays for Prefect, SQLAlchemy or the table classes it does not use.
+
+    A user's mistake (UserError), a refused input value and a database error become a one-line
+    message and an exit code, however the command is invoked (the console script, `python -m`,
+    or a test's CliRunner)."""
+
+    _listing = False  # set while the top-level help is being written
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from bihuan.commands import COMMANDS
+
+        return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            return found
+        from bihuan.commands import COMMANDS, load_module_commands
+
+        if cmd_name not in COMMANDS:
+            return None
+        module, short = COMMANDS[cmd_name]
+        if self._listing:
+            # `bihuan --help` needs a name and a line, not the command: don't import it
+            return TyperGroup(name=cmd_name, help=short)
+        return load_module_commands(module).get(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except UserError as exc:
             _fail(str(exc), exc.exit_code)
-        except ValidationError as exc:
+        except Exception as exc:
+            message = _known_error(exc)
+            if message is None:
+                raise
+            _fail(message, 1)
+
+
+def _known_error(exc: Exception) -> str | None:
+    """A refused input value or a database error, as a message; None for anything else.
+    (Checked by name of the loaded modules, so the CLI does not import pydantic or SQLAlchemy
+    just to be able to catch their errors.)"""
+    if "pydantic_core" in sys.modules:
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
             # a command's typed input (bihuan.services.*) refused a value the user gave
             lines = [
                 f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
                 f" (got {err.get('input')!r})"
                 for err in exc.errors()
             ]
-            _fail("invalid input:\n" + "\n".join(lines), 1)
-        except (OperationalError, ProgrammingError) as exc:
+            return "invalid input:\n" + "\n".join(lines)
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        if isinstance(exc, OperationalError | ProgrammingError):
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            _fail(f"database error: {reason}\n{_db_hint(reason)}", 1)
+            return f"database error: {reason}\n{_db_hint(reason)}"
+    return None
 
 
 def _db_hint(reason: str) -> str:
@@ -103,6 +160,8 @@ def ctx_for(
 ) -> AppContext:
     """The command's context. `--db` becomes this process's database setting, so flows run
     in-process use it too (no environment is rewritten)."""
+    from bihuan.app import app_context
+
     if db:
         from bihuan.settings import normalise_db_url, override_settings
 
@@ -145,6 +204,8 @@ def _password(ctx: AppContext, login: str) -> str:
 
 def read_password_stdin() -> SecretStr:
     """One line from standard input (for --password-stdin), without its line break."""
+    from pydantic import SecretStr
+
     line = sys.stdin.readline().rstrip("\r\n")
     if not line:
         raise UserError("--password-stdin: standard input was empty; pipe the password in")
@@ -156,11 +217,13 @@ def print_json(data: Any) -> None:
 
 
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title)
+    """A Rich table whose cells are printed literally: text from departments and workbooks
+    may contain Rich markup (`[link=…]`, `[red]`) that must not render."""
+    table = Table(title=Text(title))
     for col in columns:
-        table.add_column(col)
+        table.add_column(Text(col))
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*[Text("" if v is None else str(v)) for v in row])
     console.print(table)
 
 
@@ -181,13 +244,43 @@ def db_upgrade(
 def db_downgrade(
     db: DbOpt = None,
     revision: Annotated[
-        str, typer.Argument(help="Target revision ('base' drops everything).")
+        str, typer.Argument(help="Target revision ('base' drops everything; -1 one step).")
     ] = "-1",
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Go ahead (without it, only show the plan).")
+    ] = False,
+    backup_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--backup",
+            help="Write a backup here first; required when the database holds audit rows.",
+        ),
+    ] = None,
 ) -> None:
-    """Step the schema back (for developers)."""
-    from bihuan import migrate
+    """Step the schema back (for developers). Shows what it would revert and what the database
+    holds; runs only with --yes, and on a database with audit rows only after a backup."""
+    from bihuan import backup, migrate
 
     ctx = ctx_for(db)
+    plan = migrate.downgrade_plan(ctx.db_url, revision)
+    if not plan:
+        console.print("nothing to downgrade")
+        return
+    held = backup.contents(ctx.db_url)
+    console.print("would revert, newest first:", highlight=False)
+    for rev, title in plan:
+        console.print(f"  {rev}  {title}", highlight=False, markup=False)
+    console.print(f"the database holds: {held.describe()}", highlight=False, markup=False)
+    if not yes:
+        raise UserError("nothing was changed; run again with --yes to downgrade")
+    if held.audit_rows and backup_to is None:
+        raise UserError(
+            f"the database holds {held.audit_rows} audit rows, which a downgrade may drop or "
+            "unchain; give --backup FILE so a backup is written in this run first"
+        )
+    if backup_to is not None:
+        written = backup.backup(ctx.db_url, backup_to)
+        console.print(f"backup written: {written.path} ({written.bytes:,} bytes)", highlight=False)
     migrate.downgrade(ctx.db_url, revision)
     console.print(f"database at revision [bold]{migrate.current(ctx.db_url)}[/bold]")
 
@@ -202,14 +295,15 @@ def db_current(db: DbOpt = None) -> None:
 
 
 def _register_commands() -> None:
-    """Commands live beside their subject; importing them registers them on `app`."""
+    """Register every command eagerly (tests, and code that inspects the whole app); the
+    console script loads them lazily instead (BihuanGroup)."""
     from bihuan.commands import register
 
-    register(app)
+    if not app.registered_commands:
+        register(app)
 
 
 def main() -> None:
-    _register_commands()
     app()
 
 

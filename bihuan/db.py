@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, select
 
 import models
-from models import AuditLog, Jurisdiction, utc_now
+from models import AuditHead, AuditLog, Jurisdiction, utc_now
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READONLY = "bihuan_readonly"  # execution option of read-only units of work
@@ -127,6 +128,19 @@ def upsert(
     session.execute(stmt, list(rows))
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row to append to the audit log (see `audit` and `audit_many`)."""
+
+    actor: str
+    action: str
+    entity: str
+    entity_key: str
+    jurisdiction_id: int | None = None
+    details: dict[str, Any] | None = None
+    user_id: int | None = None
+
+
 def audit(
     session: Session,
     *,
@@ -138,19 +152,86 @@ def audit(
     details: dict[str, Any] | None = None,
     user_id: int | None = None,
 ) -> None:
-    """Append one row to the audit log, in the caller's transaction."""
-    session.add(
-        AuditLog(
-            jurisdiction_id=jurisdiction_id,
-            at=utc_now(),
-            user_id=user_id,
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_key=entity_key,
-            details=json.loads(_dumps(details or {})),
-        )
+    """Append one row to the audit log, in the caller's transaction, chained (see
+    bihuan/core/auditchain.py)."""
+    audit_many(
+        session,
+        [AuditEntry(actor, action, entity, entity_key, jurisdiction_id, details, user_id)],
     )
+
+
+def audit_many(session: Session, entries: Sequence[AuditEntry]) -> None:
+    """Append rows to the audit log in one bulk insert, each chained to the one before.
+
+    The chain's head row is locked first (SELECT ... FOR UPDATE on PostgreSQL; SQLite's write
+    transactions are serialised anyway), so two transactions never append to one chain at once.
+    """
+    from bihuan.core.auditchain import GENESIS, row_hash
+
+    if not entries:
+        return
+    now = utc_now()
+    heads: dict[int, tuple[int, str]] = {}
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        chain = entry.jurisdiction_id or 0
+        if chain not in heads:
+            heads[chain] = _lock_head(session, chain, GENESIS)
+        seq, prev = heads[chain]
+        seq += 1
+        details = json.loads(_dumps(entry.details or {}))
+        hashed = row_hash(
+            chain_id=chain,
+            seq=seq,
+            at=now,
+            jurisdiction_id=entry.jurisdiction_id,
+            user_id=entry.user_id,
+            actor=entry.actor,
+            action=entry.action,
+            entity=entry.entity,
+            entity_key=entry.entity_key,
+            details=details,
+            prev_hash=prev,
+        )
+        rows.append(
+            {
+                "jurisdiction_id": entry.jurisdiction_id,
+                "at": now,
+                "user_id": entry.user_id,
+                "actor": entry.actor[:100],
+                "action": entry.action,
+                "entity": entry.entity,
+                "entity_key": entry.entity_key[:200],
+                "details": details,
+                "chain_id": chain,
+                "seq": seq,
+                "prev_hash": prev,
+                "row_hash": hashed,
+            }
+        )
+        heads[chain] = (seq, hashed)
+    session.flush()  # ORM rows added earlier in this transaction go first
+    session.execute(insert(table(AuditLog)), rows)
+    head = table(AuditHead)
+    for chain, (seq, hashed) in heads.items():
+        session.execute(
+            update(head)
+            .where(head.c.chain_id == chain)
+            .values(seq=seq, row_hash=hashed, updated_at=now)
+        )
+
+
+def _lock_head(session: Session, chain: int, genesis: str) -> tuple[int, str]:
+    head = table(AuditHead)
+    session.execute(
+        dialect_insert(session, head)
+        .values(chain_id=chain, seq=0, row_hash=genesis, updated_at=utc_now())
+        .on_conflict_do_nothing(index_elements=["chain_id"])
+    )
+    row = session.execute(
+        select(head.c.seq, head.c.row_hash).where(head.c.chain_id == chain).with_for_update()
+    ).one()
+    return int(row.seq), str(row.row_hash)
 
 
 def get_jurisdiction(session: Session, code: str) -> Jurisdiction | None:
@@ -158,7 +239,9 @@ def get_jurisdiction(session: Session, code: str) -> Jurisdiction | None:
 
 
 __all__ = [
+    "AuditEntry",
     "audit",
+    "audit_many",
     "create_all",
     "dialect_insert",
     "get_engine",

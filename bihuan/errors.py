@@ -53,3 +53,8 @@ class AuthenticationError(UserError):
     which, so it cannot be used to find valid logins."""
 
     exit_code = 3
+
+
+class NotFound(UserError):
+    """An object that does not exist, or that the acting user may not see: the two answers are
+    the same on purpose (the portal answers 404 either way, so a guessed id reveals nothing)."""

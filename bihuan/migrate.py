@@ -51,3 +51,20 @@ def require_current(url: str) -> None:
             f"the database {url.split('@')[-1]} {state}, the code needs {want}; "
             "run `bihuan db upgrade` (with the same --db) first"
         )
+
+
+def downgrade_plan(url: str, revision: str) -> list[tuple[str, str]]:
+    """The revisions a downgrade to `revision` would revert, newest first, with their titles."""
+    from alembic.script import ScriptDirectory
+
+    have = current(url)
+    if have is None:
+        return []
+    script = ScriptDirectory.from_config(alembic_config(url))
+    if revision.startswith("-"):
+        steps = int(revision[1:] or 1)
+        revs = list(script.iterate_revisions(have, "base"))[:steps]
+    else:
+        target = None if revision == "base" else revision
+        revs = [r for r in script.iterate_revisions(have, target or "base") if r.revision != target]
+    return [(r.revision, (r.doc or "").strip().splitlines()[0]) for r in revs]

@@ -273,11 +273,19 @@ class CalendarYear(_Strict):
 
 
 class Calendar(_Strict):
-    """Overrides of the chinese_calendar package; whole years it does not cover go in years."""
+    """The working-day calendar: whole years the chinese_calendar package does not cover (from
+    the State Council's notice), single-day overrides, and what to do about a year with neither
+    (see docs/calendar.md)."""
 
     extra_holidays: list[date] = []
     extra_workdays: list[date] = []
     years: dict[int, CalendarYear] = {}
+    # A year with neither package data nor [calendar.years.YYYY] is counted as weekends plus the
+    # statutory holidays (暂定) instead of stopping every run that reaches it.
+    provisional: bool = True
+    # `bihuan calendar check` warns when official coverage ends within this many days: the
+    # notice usually comes out in November, and reminders look weeks ahead.
+    warn_days_before_end: int = Field(default=60, ge=0, le=3660)
 
 
 class Schedules(_Strict):
@@ -321,9 +329,34 @@ class ResultsPolicy(_Strict):
     head_talk_workdays: PositiveDays = 10
 
 
+class RecommendationRules(_Strict):
+    """When the year-end report's rule-based recommendations (意见建议) speak up; the sentences
+    themselves are in notifications/templates/report_recommendation.txt."""
+
+    # how many departments with the most overdue items the overdue recommendation names
+    overdue_departments_named: int = Field(default=3, ge=1, le=20)
+    # the mean scores of the two categories differ by at least this many points
+    category_gap_points: Score = 3
+    # the on-time rectification rates of the two categories differ by at least this share
+    on_time_rate_gap: Share = 0.1
+    # a department whose score fell by at least this many points since last year is named
+    score_drop_points: Score = 5
+    # at most this many of those departments by name
+    score_drop_departments_named: int = Field(default=5, ge=1, le=50)
+
+
+class ReportPolicy(_Strict):
+    """The year-end comprehensive report (综合评估情况报告)."""
+
+    # notable findings listed under 存在的问题和薄弱环节 (carried ones first, then by severity)
+    top_findings: int = Field(default=10, ge=0, le=100)
+    recommendations: RecommendationRules = RecommendationRules()
+
+
 class Policy(_Strict):
     office: Office = Office()
     results: ResultsPolicy = ResultsPolicy()
+    report: ReportPolicy = ReportPolicy()
     phases: Phases
     draw: DrawPolicy = DrawPolicy()
     scoring: Scoring

@@ -2,19 +2,22 @@
 
 `export_open_items` writes one workbook per department (整改台账-<code>-<name>.xlsx) with its
 items that still need work (待整改, 整改中, 重新整改). Grey columns are read-only and go back
-unchanged; the department fills the yellow ones. `import_responses` reads the filled workbook
-with the importer's defences (size cap, zip-bomb check, defusedxml, formulas never evaluated),
-checks EVERY row first (unknown item, an item of another department, a stale version, a bad
+unchanged; the department fills the yellow ones. Every text is written as a text cell, so a
+finding titled "=HYPERLINK(…)" cannot become a formula in Excel or WPS. `import_responses` reads
+the filled workbook (.xlsx, or .xls / .ods if WPS or LibreOffice saved it so) with the
+importer's defences and cell rules (size cap, zip-bomb check, defusedxml, formulas refused with
+the cell named, codes normalised, title rows above the header), checks EVERY row first (unknown item, an item of another department, a stale version, a bad
 是/否, fixed without evidence, cannot-solve without explanation or alternative, a move the state
 machine refuses) and lists every problem with file, sheet, row and column; only a clean workbook
-is applied, all rows in one transaction, each row through the same shell as the CLI.
+is applied, all rows in one transaction, each row through the same shell as the CLI. The
+messages are in Chinese: the department's contact reads them.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +30,9 @@ from sqlalchemy import select
 from bihuan.core.rectification import Action, Role, Status
 from bihuan.db import session_scope, table
 from bihuan.errors import ConflictError, UserError
+from bihuan.ingest.cells import Formula, normalise_code, safe_row
 from bihuan.ingest.issues import ImportIssue, ReadError, Severity
-from bihuan.ingest.readers import RawRow, read_xlsx
+from bihuan.ingest.readers import RawRow, read_workbook
 from bihuan.ingest.schema import ColType, Column, Sheet
 from bihuan.rectify import (
     RESPOND,
@@ -50,9 +54,14 @@ _RO = "只读"  # read-only note in the column descriptions
 
 
 def _col(
-    key: str, zh: str, kind: ColType = ColType.TEXT, required: bool = False, note: str = ""
+    key: str,
+    zh: str,
+    kind: ColType = ColType.TEXT,
+    required: bool = False,
+    note: str = "",
+    code: bool = False,
 ) -> Column:
-    return Column(key, zh, kind, required, note, max_len=TEXT_MAX)
+    return Column(key, zh, kind, required, note, max_len=TEXT_MAX, code=code)
 
 
 SHEET = Sheet(
@@ -62,7 +71,7 @@ SHEET = Sheet(
     columns=(
         _col("item_id", "事项编号", ColType.INT, True, f"{_RO}: 整改事项编号"),
         _col("version", "版本", ColType.INT, True, f"{_RO}: 导出时的版本, 用于防止覆盖他人修改"),
-        _col("department", "部门代码", note=f"{_RO}"),
+        _col("department", "部门代码", note=f"{_RO}", code=True),
         _col("title", "问题", note=f"{_RO}"),
         _col("deadline", "整改期限", ColType.DATE, note=f"{_RO}"),
         _col("status", "当前状态", note=f"{_RO}"),
@@ -94,12 +103,26 @@ _YELLOW = PatternFill("solid", fgColor="FFF2CC")
 _WIDTH = {"title": 48, "progress": 40, "evidence": 30, "explanation": 30, "alternative": 30}
 
 
+def describe(issue: ImportIssue) -> str:
+    """An issue as the department's contact reads it: where (in Chinese), then what to do."""
+    parts = [issue.file]
+    if issue.sheet:
+        parts.append(f"工作表“{issue.sheet}”")
+    if issue.row is not None:
+        parts.append(f"第 {issue.row} 行")
+    if issue.column:
+        parts.append(f"“{issue.column}”列")
+    return f"{', '.join(parts)}: {issue.message}"
+
+
 class ResponsesRejected(UserError):
     """A filled workbook with errors: nothing was applied; `issues` lists every one."""
 
     def __init__(self, file: str, issues: list[ImportIssue]):
-        lines = "\n".join(f"  {i}" for i in issues)
-        super().__init__(f"{file}: {len(issues)} error(s); nothing was applied:\n{lines}")
+        lines = "\n".join(f"  {describe(i)}" for i in issues)
+        super().__init__(
+            f"{file}: 共 {len(issues)} 处错误, 整个文件未导入, 请改正后重新导入:\n{lines}"
+        )
         self.issues = issues
 
 
@@ -184,11 +207,10 @@ def _write_workbook(path: Path, code: str, name: str, items: list[Any]) -> None:
     assert ws is not None
     ws.title = SHEET.zh
     cols = list(SHEET.columns)
-    ws.append([c.zh for c in cols])
+    ws.append(safe_row(ws, [c.zh for c in cols]))
     for r in items:
-        ws.append(
-            [r.id, r.version, r.code, r.title, r.deadline, Status(r.status).label, *BLANK_ANSWER]
-        )
+        values = [r.id, r.version, r.code, r.title, r.deadline, Status(r.status).label]
+        ws.append(safe_row(ws, [*values, *BLANK_ANSWER]))
     n = len(items) + 1
     for idx, col in enumerate(cols, start=1):
         letter = openpyxl.utils.get_column_letter(idx)
@@ -211,17 +233,19 @@ def _write_workbook(path: Path, code: str, name: str, items: list[Any]) -> None:
             dv.add(f"{letter}2:{letter}{n}")
     ws.freeze_panes = "A2"
     notes = wb.create_sheet("说明")
-    notes.append([f"{name} ({code}) 整改台账 — 请在黄色列填写, 灰色列请勿修改"])
-    notes.append([])
-    notes.append(["列", "说明"])
-    for col in cols:
-        notes.append([col.zh, col.note])
-    notes.append([])
-    notes.append(
-        ["是否已整改完成 填“是”: 报告整改完成, 须在“佐证材料”中列明材料; 由编办验收销号。"]
-    )
-    notes.append(["申请无法解决 填“是”: 须填写“政策解释”和“替代措施”, 由编办审核。"])
-    notes.append(["只填“整改进展”: 记录为整改中。整行不填: 本次不报送该事项。"])
+    lines: list[list[Any]] = [
+        [f"{name} ({code}) 整改台账 — 请在黄色列填写, 灰色列请勿修改"],
+        [],
+        ["列", "说明"],
+        *([col.zh, col.note] for col in cols),
+        [],
+        ["是否已整改完成 填“是”: 报告整改完成, 须在“佐证材料”中列明材料; 由编办验收销号。"],
+        ["申请无法解决 填“是”: 须填写“政策解释”和“替代措施”, 由编办审核。"],
+        ["只填“整改进展”: 记录为整改中。整行不填: 本次不报送该事项。"],
+        ["请直接填写文字, 不要使用公式。也可另存为 .xls 或 .ods 后导入。"],
+    ]
+    for line in lines:
+        notes.append(safe_row(notes, line))
     notes.column_dimensions["A"].width = 18
     notes.column_dimensions["B"].width = 60
     wb.properties.title = f"整改台账 {code} {name}"
@@ -273,6 +297,33 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+_READ_ZH = {
+    "missing": "文件不存在",
+    "format": "不是可导入的工作簿; 请导入导出的 .xlsx 文件 (WPS 另存的 .xls 或 .ods 也可以)",
+    "not_workbook": "不是 Excel 工作簿 (可能是改了扩展名的 CSV 或网页); 请在 Excel 或 WPS 中另存为 .xlsx 后导入",
+    "too_large": "文件过大; 请只保留导出的整改台账",
+    "zip_bomb": "文件解压后过大, 疑似异常文件, 未打开",
+    "too_many_rows": "行数过多; 请只保留导出的整改事项",
+    "too_many_columns": "右侧有过多填写了内容的列; 请删除多余的单元格",
+    "damaged": "文件已损坏, 无法打开; 请在 Excel 或 WPS 中重新保存后导入",
+    "duplicate_sheet": f"“{SHEET.zh}”工作表出现了两次; 请只保留一个",
+}
+
+
+def _in_chinese(issue: ImportIssue) -> ImportIssue:
+    """A reader's message for the department's contact; the English detail stays in brackets
+    for whoever helps them."""
+    if issue.kind == "missing_column":
+        message = f"缺少“{issue.column}”列; 请勿删除或修改表头"
+    elif issue.kind == "duplicate_column":
+        message = f"“{issue.column}”列出现了两次; 请只保留一列"
+    elif issue.kind in _READ_ZH:
+        message = f"{_READ_ZH[issue.kind]} (详情: {issue.message})"
+    else:
+        message = issue.message
+    return replace(issue, message=message)
+
+
 def _refs(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"[;；\n]+", text) if p.strip()]
 
@@ -302,10 +353,10 @@ def import_responses(
     """Check every row of a filled workbook, then apply all of them in one transaction or none."""
     path = Path(path)
     try:
-        book = read_xlsx(path, {SHEET.zh: SHEET, SHEET.key: SHEET})
+        book = read_workbook(path, {SHEET.zh: SHEET, SHEET.key: SHEET})
     except ReadError as exc:
-        raise ResponsesRejected(path.name, [exc.issue]) from None
-    issues = [i for i in book.issues if i.severity is Severity.ERROR]
+        raise ResponsesRejected(path.name, [_in_chinese(exc.issue)]) from None
+    issues = [_in_chinese(i) for i in book.issues if i.severity is Severity.ERROR]
     sheet = book.sheets.get(SHEET.key)
     if sheet is None:
         issues.append(
@@ -314,7 +365,7 @@ def import_responses(
                 "",
                 None,
                 "",
-                f"no sheet {SHEET.zh}; import the workbook written by `bihuan rectify export`",
+                f"没有名为“{SHEET.zh}”的工作表; 请导入由 `bihuan rectify export` 导出的整改台账",
             )
         )
     if issues or sheet is None:
@@ -331,6 +382,16 @@ def import_responses(
     skipped = 0
     for raw in sheet.rows:
         v = raw.values
+        formulas = [k for k in ZH if isinstance(v.get(k), Formula)]
+        for key in formulas:
+            err(
+                raw,
+                key,
+                f"单元格 {raw.cells.get(key, '')} 是公式 ({str(v[key])[:40]}); "
+                "请直接填写内容, 不要使用公式",
+            )
+        if formulas:
+            continue
         filled = {k: v.get(k) for k in FILL}
         if all(_yes_no(filled[k]) is False for k in ("fixed", "cannot_solve")) and not any(
             _text(filled[k]) for k in ("progress", "evidence", "explanation", "alternative")
@@ -343,14 +404,14 @@ def import_responses(
             err(
                 raw,
                 "item_id",
-                f"{_text(v.get('item_id'))!r} is not an item number; do not edit the grey columns",
+                f"{_text(v.get('item_id'))!r} 不是事项编号; 请勿修改灰色列",
             )
             ok = False
         if item_id is not None and item_id in seen:
             err(
                 raw,
                 "item_id",
-                f"item {item_id} appears twice (also row {seen[item_id]}); keep one row",
+                f"事项 {item_id} 出现了两次 (另见第 {seen[item_id]} 行); 请只保留一行",
             )
             ok = False
         elif item_id is not None:
@@ -359,14 +420,14 @@ def import_responses(
             err(
                 raw,
                 "version",
-                f"{_text(v.get('version'))!r} is not a version number; do not edit the grey columns",
+                f"{_text(v.get('version'))!r} 不是版本号; 请勿修改灰色列",
             )
             ok = False
         flags: dict[str, bool] = {}
         for key in ("fixed", "cannot_solve"):
             yn = _yes_no(filled[key])
             if yn is None:
-                err(raw, key, f"{_text(filled[key])!r} is not 是 or 否; write 是 or 否")
+                err(raw, key, f"{_text(filled[key])!r} 不是“是”或“否”; 请填写 是 或 否")
                 ok = False
             flags[key] = bool(yn)
         texts = {
@@ -374,33 +435,33 @@ def import_responses(
         }
         for key, value in texts.items():
             if len(value) > TEXT_MAX:
-                err(raw, key, f"{len(value)} characters, above the limit of {TEXT_MAX}; shorten it")
+                err(raw, key, f"共 {len(value)} 字, 超过 {TEXT_MAX} 字的上限; 请精简")
                 ok = False
         if flags["fixed"] and flags["cannot_solve"]:
             err(
                 raw,
                 "cannot_solve",
-                "an item is either fixed (是否已整改完成 是) or cannot be solved (申请无法解决 是), not both",
+                "“是否已整改完成”和“申请无法解决”不能同时为“是”; 请只保留一个“是”",
             )
             ok = False
         if flags["fixed"] and not texts["evidence"]:
             err(
                 raw,
                 "evidence",
-                "是否已整改完成 is 是 but no evidence is listed; name the evidence (佐证材料)",
+                "“是否已整改完成”为“是”, 但未填写佐证材料; 请在“佐证材料”中列明材料名称或文号",
             )
             ok = False
         if flags["cannot_solve"]:
             for key in ("explanation", "alternative"):
                 if not texts[key]:
-                    err(raw, key, f"申请无法解决 is 是: fill in {ZH[key]}")
+                    err(raw, key, f"“申请无法解决”为“是”: 请填写“{ZH[key]}”")
                     ok = False
         elif texts["explanation"] or texts["alternative"]:
             key = "explanation" if texts["explanation"] else "alternative"
-            err(raw, key, "filled, but 申请无法解决 is not 是; set it to 是 or clear this cell")
+            err(raw, key, "已填写, 但“申请无法解决”不是“是”; 请改为“是”, 或清空此单元格")
             ok = False
         if not flags["fixed"] and not flags["cannot_solve"] and not texts["progress"]:
-            err(raw, "progress", "say what was done (整改进展), or leave the whole row blank")
+            err(raw, "progress", "请填写“整改进展”(本次做了哪些工作), 或整行留空")
             ok = False
         if ok:
             assert item_id is not None and version is not None
@@ -409,7 +470,7 @@ def import_responses(
                     raw,
                     item_id,
                     version,
-                    _text(v.get("department")),
+                    normalise_code(_text(v.get("department"))),
                     texts["progress"],
                     flags["fixed"],
                     _refs(texts["evidence"]),
@@ -435,7 +496,7 @@ def import_responses(
                 err(
                     r.raw,
                     "item_id",
-                    f"no rectification item {r.item_id} in this jurisdiction; do not edit the grey columns",
+                    f"本县没有编号为 {r.item_id} 的整改事项; 请勿修改灰色列",
                 )
                 continue
             # The workbook's department is what its rows say (the export writes one code);
@@ -446,8 +507,8 @@ def import_responses(
                 err(
                     r.raw,
                     "item_id",
-                    f"item {r.item_id} belongs to {loaded.department_code} ({loaded.department_name}), "
-                    f"not to {dept} whose workbook this is; answer it in its own department's workbook",
+                    f"事项 {r.item_id} 属于 {loaded.department_code} ({loaded.department_name}), "
+                    f"不属于本台账的部门 {dept}; 请在该部门自己的整改台账中填报",
                 )
                 continue
             if loaded.state.version != r.version:
@@ -455,9 +516,8 @@ def import_responses(
                 err(
                     r.raw,
                     "version",
-                    f"item {r.item_id} was changed by someone else since this workbook was exported "
-                    f"(version {r.version}, now {loaded.state.version}); export a fresh workbook "
-                    "and fill this row again",
+                    f"事项 {r.item_id} 在本台账导出后已被他人修改 (导出时版本 {r.version}, 现为 "
+                    f"{loaded.state.version}); 请重新导出整改台账, 再填写此行",
                 )
                 continue
             action: Action | str = (
@@ -481,7 +541,9 @@ def import_responses(
                     alternative=r.alternative,
                 )
             except UserError as exc:
-                err(r.raw, "status", str(exc))
+                # the state machine's reason is in English (bihuan/rectify.py); keep it as the
+                # detail for whoever helps the department
+                err(r.raw, "status", f"当前状态下不能这样填报, 请联系编办 (详情: {exc})")
                 continue
             prepared.append((r, p))
         if issues:

@@ -2,9 +2,12 @@
 
 `render_report(data)` gives one self-contained HTML file in Chinese (inline CSS and SVG charts,
 no scripts, no network references); `report_markdown(data)` the same summary as Markdown for a
-Prefect artifact. `ReportData` is plain data: the shell fills it from the database, the tests
-build it by hand. Recommendations are rule-based sentences derived from the data
-(`recommendations`), so the same data always gives the same report.
+Prefect artifact; `write_report(data, path)` writes it as HTML or PDF (the adapters' one way to
+put it on disk). `ReportData` is plain data: `bihuan.services.results.report_data` fills it from
+the database, the tests build it by hand. Recommendations are rule-based (`recommendation_facts`,
+thresholds from config/policy.toml [report.recommendations]) and worded by a template
+(notifications/templates/report_recommendation.txt), so the same data always gives the same
+report. Every template renders through the one Jinja environment of notifications/render.py.
 """
 
 from __future__ import annotations
@@ -15,8 +18,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from bihuan.core.results import (
     BoardRow,
     Consequence,
@@ -25,11 +26,13 @@ from bihuan.core.results import (
     YearOnYear,
     year_on_year,
 )
+from bihuan.policy import RecommendationRules
 from bihuan.report_charts import FONT, histogram_svg, stacked_bars_svg
 from bihuan.vocab import label as _label
+from notifications.render import render
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "notifications" / "templates"
 REPORT_TEMPLATE = "report.html"
+RECOMMENDATION_TEMPLATE = "report_recommendation.txt"
 
 RATE_SERIES = [
     ("按期整改", "#2e8b57"),
@@ -145,7 +148,8 @@ class ChainShortfall:
 class ReportData:
     """Everything the year-end report shows; each field is documented in its own dataclass.
 
-    county / office: who reports (莒县 / 县委编办); year: the cycle; as_of: the date the report
+    county / office: who reports (莒县 / the signing office, `policy.office_name(jurisdiction)`);
+    year: the cycle; as_of: the date the report
     speaks for (rates are counted as of it); phases: the two phases as they ran; survey: the
     three evaluations; ledger / staffing: the two halves of the assessment; board: this year's
     board (bihuan.core.results.rank); board_scope / green / red: the board's policy;
@@ -153,7 +157,8 @@ class ReportData:
     findings_by_category: FindingCategory value → approved findings; top_findings: the notable
     ones; chain_shortfalls: weak links of central tasks; rectification: rates as of `as_of`
     (bihuan.core.results.rectification_rates); last_year_board: last year's board, None in the
-    first year; recheck_outcomes: outcome of bihuan.core.recheck → count of last year's items.
+    first year; recheck_outcomes: outcome of bihuan.core.recheck → count of last year's items;
+    rules: when the recommendations speak up (config/policy.toml [report.recommendations]).
     """
 
     county: str
@@ -162,7 +167,7 @@ class ReportData:
     phases: list[PhaseRun]
     board: list[BoardRow]
     rectification: RateReport
-    office: str = "县委编办"
+    office: str
     survey: SurveyCounts = field(default_factory=SurveyCounts)
     ledger: LedgerSummary = field(default_factory=LedgerSummary)
     staffing: StaffingSummary = field(default_factory=StaffingSummary)
@@ -175,6 +180,7 @@ class ReportData:
     chain_shortfalls: list[ChainShortfall] = field(default_factory=list)
     last_year_board: list[BoardRow] | None = None
     recheck_outcomes: dict[str, int] = field(default_factory=dict)
+    rules: RecommendationRules = field(default_factory=RecommendationRules)
 
     @property
     def names(self) -> dict[str, str]:
@@ -206,77 +212,92 @@ def category_means(board: Sequence[BoardRow]) -> dict[str, float]:
     return {k: sum(v) / len(v) for k, v in sorted(groups.items())}
 
 
-def recommendations(data: ReportData) -> list[str]:
-    """Rule-based recommendations (意见建议), most pressing first; never empty."""
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommendation (意见建议) as facts: `kind` picks its sentence in the template
+    report_recommendation.txt, `facts` fills it."""
+
+    kind: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def recommendation_facts(data: ReportData) -> list[Recommendation]:
+    """The rules behind the recommendations, most pressing first; never empty."""
+    rules = data.rules
     names = data.names
-    out: list[str] = []
+    out: list[Recommendation] = []
     twice = data.codes_with("staffing_freeze")
     if twice:
         who = "、".join(names.get(c, c) for c in twice)
-        out.append(
-            f"{who}连续两年列入红榜，建议按规定约谈其主要负责人，{data.year + 1}年原则上不考虑"
-            "其机构编制事项，并由包干联系小组跟踪整改。"
-        )
+        out.append(Recommendation("twice_red", {"who": who, "next_year": data.year + 1}))
     overall = data.rectification.overall
     if overall.overdue:
         worst = sorted(
             data.rectification.by_department.items(), key=lambda kv: (-kv[1].overdue, kv[0])
         )
-        top = [names.get(c, c) for c, r in worst[:3] if r.overdue]
-        out.append(
-            f"尚有{overall.overdue}项整改事项逾期未完成（主要集中在{'、'.join(top)}），建议督促"
-            "科室逐项挂账督办，按提醒升级机制报告编办领导，确保限期整改到位。"
-        )
+        top = [names.get(c, c) for c, r in worst[: rules.overdue_departments_named] if r.overdue]
+        out.append(Recommendation("overdue", {"overdue": overall.overdue, "worst": "、".join(top)}))
     elif overall.open:
-        out.append(f"尚有{overall.open}项整改事项正在推进，建议持续跟踪、按期验收销号。")
+        out.append(Recommendation("open", {"open": overall.open}))
     if data.staffing.problems_by_type:
         kind, n = max(data.staffing.problems_by_type.items(), key=lambda kv: (kv[1], kv[0]))
-        out.append(
-            f"机构编制执行中“{label(kind)}”问题最为突出（{n}个），建议开展专项清理，"
-            "对照“三定”规定厘清职责边界，规范用编进人和实名制管理。"
-        )
+        out.append(Recommendation("staffing", {"problem": kind, "count": n}))
     means = category_means(data.board)
     if len(means) == 2:
         (ka, ma), (kb, mb) = sorted(means.items(), key=lambda kv: kv[1])
-        if mb - ma >= 3:
+        if mb - ma >= rules.category_gap_points:
             out.append(
-                f"{label(ka)}平均得分（{ma:.1f}分）低于{label(kb)}（{mb:.1f}分）{mb - ma:.1f}分，"
-                f"建议对{label(ka)}加强履职指导，细化主责主业考核指标。"
+                Recommendation(
+                    "category_gap",
+                    {
+                        "lower": ka,
+                        "lower_mean": ma,
+                        "higher": kb,
+                        "higher_mean": mb,
+                        "gap": mb - ma,
+                    },
+                )
             )
     by_cat = data.rectification.by_category
     rated = [(k, r.on_time_rate) for k, r in by_cat.items() if r.on_time_rate is not None]
     if len(rated) == 2:
         (ka, ra), (_, rb) = sorted(rated, key=lambda kv: kv[1] or 0.0)
-        if ra is not None and rb is not None and rb - ra >= 0.1:
-            out.append(f"{label(ka)}按期整改率（{pct(ra)}）偏低，建议压实整改责任、缩短督办周期。")
+        if ra is not None and rb is not None and rb - ra >= rules.on_time_rate_gap:
+            out.append(Recommendation("on_time_gap", {"category": ka, "rate": ra}))
     if data.chain_shortfalls:
         tasks = sorted({c.task for c in data.chain_shortfalls})
         weak = sorted({c.department for c in data.chain_shortfalls if c.role == "cooperating"})
-        sentence = f"中心工作“{'”“'.join(tasks)}”链条存在短板"
-        if weak:
-            sentence += f"，配合单位{'、'.join(weak)}履职不到位"
-        out.append(sentence + "，建议明确牵头与配合责任，建立链条式协同考核机制。")
+        out.append(Recommendation("chain", {"tasks": tasks, "weak": weak}))
     if overall.cannot_solve:
-        out.append(
-            f"{overall.cannot_solve}项问题经政策解释确属无法解决，建议跟踪约定替代措施的落实，"
-            "替代措施失效的次年重新纳入整改。"
-        )
-    declined = [y for y in data.yoy if y.delta is not None and y.delta <= -5]
+        out.append(Recommendation("cannot_solve", {"count": overall.cannot_solve}))
+    declined = [y for y in data.yoy if y.delta is not None and y.delta <= -rules.score_drop_points]
     if declined:
-        who = "、".join(y.name for y in declined[:5])
+        who = "、".join(y.name for y in declined[: rules.score_drop_departments_named])
         out.append(
-            f"{len(declined)}个部门得分较上年下降5分以上（{who}等），建议分析原因、列入下一年度"
-            "重点监管评估对象。"
+            Recommendation(
+                "score_drop",
+                {"count": len(declined), "who": who, "points": rules.score_drop_points},
+            )
         )
     carried = data.recheck_outcomes.get("carried", 0) + data.recheck_outcomes.get("recurring", 0)
     if carried:
-        out.append(
-            f"上年度{carried}项问题未整改到位或再次出现，已作为本年度重点内容，建议在次年复查中"
-            "重点核验、防止反弹。"
-        )
+        out.append(Recommendation("carried", {"count": carried}))
     if not out:
-        out.append("各部门履职和机构编制执行总体良好，建议保持闭环管理，持续巩固评估成果。")
+        out.append(Recommendation("all_good"))
     return out
+
+
+def recommendation_text(rec: Recommendation) -> str:
+    """One recommendation worded by the template (a programmer's mistake if it has no wording)."""
+    text = " ".join(render(RECOMMENDATION_TEMPLATE, {"kind": rec.kind, "f": rec.facts}).split())
+    if not text:
+        raise ValueError(f"{RECOMMENDATION_TEMPLATE} has no sentence for {rec.kind!r}")
+    return text
+
+
+def recommendations(data: ReportData) -> list[str]:
+    """Rule-based recommendations (意见建议), most pressing first; never empty."""
+    return [recommendation_text(r) for r in recommendation_facts(data)]
 
 
 def _rate_rows(rates: dict[str, Rates], names: dict[str, str]) -> list[tuple[str, list[int]]]:
@@ -324,24 +345,26 @@ def _context(data: ReportData) -> dict[str, Any]:
     }
 
 
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["label"] = label
-    env.filters["pct"] = pct
-    env.filters["num"] = lambda v, n=1: "—" if v is None else f"{v:.{n}f}"
-    env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日"
-    return env
-
-
 def render_report(data: ReportData) -> str:
     """The report as one self-contained HTML document (Chinese, inline CSS and SVG)."""
-    return _environment().get_template(REPORT_TEMPLATE).render(**_context(data))
+    return render(REPORT_TEMPLATE, _context(data))
+
+
+def report_path(var_dir: Path, jurisdiction: str, year: int) -> Path:
+    """Where the results flow writes a jurisdiction's report of a year (var/reports/...)."""
+    return var_dir / "reports" / f"{jurisdiction}-{year}-综合评估情况报告.html"
+
+
+def write_report(data: ReportData, out: Path) -> Path:
+    """Write the report to `out`: PDF when it ends in .pdf (needs a Chinese font, see
+    bihuan/report_pdf.py), HTML otherwise. Returns the path written."""
+    if out.suffix.lower() == ".pdf":
+        from bihuan.report_pdf import html_to_pdf
+
+        return html_to_pdf(render_report(data), out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(data), encoding="utf-8")
+    return out
 
 
 def _md(text: str) -> str:

@@ -21,6 +21,12 @@ def normalise_db_url(value: str) -> str:
     return value
 
 
+# The development default of BIHUAN_PEER_TOKEN_SECRET: the importer refuses to store peer
+# ratings with it (the anonymity of 部门互评 rests on the secret); the demo uses its own.
+DEV_PEER_SECRET = "bihuan-local-development-secret"
+DEMO_PEER_SECRET = "bihuan-demo-only-secret"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BIHUAN_", extra="ignore")
 
@@ -30,7 +36,7 @@ class Settings(BaseSettings):
     jurisdiction: str = "juxian"
     # The secret behind the one-way tokens of anonymous peer ratings (部门互评). Never stored in
     # the database; without it, a stored token cannot be matched to a rater.
-    peer_token_secret: SecretStr = SecretStr("bihuan-local-development-secret")
+    peer_token_secret: SecretStr = SecretStr(DEV_PEER_SECRET)
     apprise_config: Path | None = None
     # Who acts from the command line (`--as` overrides) and, when the installation requires it,
     # that user's password (never logged; a prompt asks when it is not set).

@@ -16,7 +16,7 @@ from typing import Any
 from prefect import Flow, flow, get_run_logger
 
 from bihuan.errors import UserError
-from flows.common import resolve_as_of
+from flows.common import flow_app, resolve_as_of
 from flows.cycle import annual_cycle
 from flows.problems import ProblemSummary, issue_problem_lists
 from models import PhaseKind
@@ -57,8 +57,6 @@ def stage_available(name: str) -> bool:
 
 
 def _assessment(
-    jurisdiction: str,
-    run_as: str,
     phase: PhaseKind,
     year: int | None,
     as_of: date | None,
@@ -66,13 +64,24 @@ def _assessment(
     wait_for_approval: bool,
     approval_timeout_hours: int,
     seed: int | None,
+    jurisdiction: str | None = None,
+    run_as: str | None = None,
 ) -> ProblemSummary:
     day = resolve_as_of(as_of)
     y = year or day.year
+    app = flow_app(jurisdiction or "")  # none given: the installation's BIHUAN_JURISDICTION
+    login = run_as or app.settings.user
+    if not login:
+        raise UserError(
+            "a scheduled assessment needs the login of the office (编办) user it runs as: "
+            "give the deployment a `run_as` parameter, or set BIHUAN_USER for `bihuan serve`"
+        )
     annual_cycle(
-        jurisdiction=jurisdiction, run_as=run_as, year=y, phase=phase, as_of=day, seed=seed
+        jurisdiction=app.jurisdiction, run_as=login, year=y, phase=phase, as_of=day, seed=seed
     )
     return issue_problem_lists(
+        jurisdiction=app.jurisdiction,
+        run_as=login,
         year=y,
         phase=phase,
         as_of=day,
@@ -84,21 +93,19 @@ def _assessment(
 
 @flow(name="mid-year-assessment")
 def mid_year_assessment(
-    jurisdiction: str,
-    run_as: str,
     year: int | None = None,
     as_of: date | None = None,
     auto_approve: str | None = None,
     wait_for_approval: bool = True,
     approval_timeout_hours: int = 72,
     seed: int | None = None,
+    jurisdiction: str | None = None,
+    run_as: str | None = None,
 ) -> ProblemSummary:
     """Mid-year assessment (年中评估): collection, assessment, then the problem lists, which wait
     for a coordinator's approval in the flow-run page's form unless `auto_approve` names one.
     `year` defaults to the year of `as_of` (today in Asia/Shanghai)."""
     return _assessment(
-        jurisdiction,
-        run_as,
         PhaseKind.MID_YEAR,
         year,
         as_of,
@@ -106,24 +113,24 @@ def mid_year_assessment(
         wait_for_approval,
         approval_timeout_hours,
         seed,
+        jurisdiction,
+        run_as,
     )
 
 
 @flow(name="year-end-assessment")
 def year_end_assessment(
-    jurisdiction: str,
-    run_as: str,
     year: int | None = None,
     as_of: date | None = None,
     auto_approve: str | None = None,
     wait_for_approval: bool = True,
     approval_timeout_hours: int = 72,
     seed: int | None = None,
+    jurisdiction: str | None = None,
+    run_as: str | None = None,
 ) -> ProblemSummary:
     """Year-end assessment (年底评估): as the mid-year one, for the year-end phase."""
     return _assessment(
-        jurisdiction,
-        run_as,
         PhaseKind.YEAR_END,
         year,
         as_of,
@@ -131,28 +138,63 @@ def year_end_assessment(
         wait_for_approval,
         approval_timeout_hours,
         seed,
+        jurisdiction,
+        run_as,
     )
 
 
 @flow(name="daily-tracking")
-def daily_tracking(as_of: date | None = None) -> Any:
+def daily_tracking(
+    as_of: date | None = None, jurisdiction: str | None = None, run_as: str | None = None
+) -> Any:
     """Daily rectification tracking (整改跟踪): reminders and escalations due by `as_of`.
 
     Scheduled every day; track-rectifications itself does nothing on non-working days, so a
-    调休 Saturday is worked and a holiday Monday is not."""
+    调休 Saturday is worked and a holiday Monday is not. `jurisdiction` and `run_as` (an office
+    user) default to the settings' BIHUAN_JURISDICTION and BIHUAN_USER."""
+    from bihuan.settings import get_settings
+
+    settings = get_settings()
+    user = run_as or settings.user
+    if not user:
+        raise UserError(
+            "daily-tracking needs the office user it runs as: give the run_as parameter or set "
+            "BIHUAN_USER for `bihuan serve`"
+        )
     track = stage_flow("track-rectifications")
-    return track(as_of=resolve_as_of(as_of))
+    return track(
+        jurisdiction=jurisdiction or settings.jurisdiction,
+        run_as=user,
+        as_of=resolve_as_of(as_of),
+    )
 
 
 @flow(name="january-recheck-and-results")
-def january_recheck_and_results(year: int | None = None, as_of: date | None = None) -> Any:
+def january_recheck_and_results(
+    jurisdiction: str | None = None,
+    run_as: str | None = None,
+    year: int | None = None,
+    as_of: date | None = None,
+) -> Any:
     """January (一月): re-check last year's rectifications into `year` (复查), then the results of
-    `year - 1` (结果运用: board, consequences, report). `year` defaults to the year of `as_of`."""
+    `year - 1` (结果运用: board, consequences, report). `year` defaults to the year of `as_of`;
+    `jurisdiction` and `run_as` (an office user's login) default to the serving process's
+    BIHUAN_JURISDICTION and BIHUAN_USER."""
+    from bihuan.app import app_context
+
+    settings = app_context().settings
+    jur = jurisdiction or settings.jurisdiction
+    login = run_as or settings.user
+    if not login:
+        raise UserError(
+            "january-recheck-and-results: give run_as (an office user's login) as a deployment "
+            "parameter, or set BIHUAN_USER for the process that serves the deployments"
+        )
     day = resolve_as_of(as_of)
     y = year or day.year
     recheck = stage_flow("recheck")
     results = stage_flow("results")
-    checked = recheck(year=y, as_of=day)
+    checked = recheck(jurisdiction=jur, run_as=login, year=y, as_of=day)
     get_run_logger().info("re-check of %d done; results of %d next", y, y - 1)
-    published = results(year=y - 1, as_of=day)
+    published = results(jurisdiction=jur, run_as=login, year=y - 1, as_of=day)
     return {"recheck": checked, "results": published}

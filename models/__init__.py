@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from models.assessment import DepartmentAssessment
-from models.audit import AuditLog, JobState
+from models.audit import AuditCheckpoint, AuditHead, AuditLog, JobState
 from models.base import BUSINESS_TZ, UTCDateTime, business_today, utc_now
 from models.central import CentralTask, CentralTaskLink, CentralTaskResult
 from models.cycle import Cycle, Phase
@@ -36,6 +36,8 @@ metadata = SQLModel.metadata
 __all__ = [
     "BUSINESS_TZ",
     "AssessmentTeam",
+    "AuditCheckpoint",
+    "AuditHead",
     "AuditLog",
     "BoardEntry",
     "BusinessSection",

@@ -384,6 +384,10 @@ class Channels:
             self._by_tag[tag] = found
         return found
 
+    def mask(self, text: str) -> str:
+        """`text` with every secret of the loaded configuration (and any loaded before) masked."""
+        return MASKER.mask(text)
+
     def send(self, tag: str, subject: str, body: str) -> DeliveryResult:
         """Send one message to every URL carrying `tag`. Never raises for a delivery problem."""
         try:

@@ -15,6 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from bihuan.vocab import label as vocab_label
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 # Wording of each reminder stage (提醒阶段); keys are what the reminder planner emits.
@@ -86,13 +88,32 @@ class DigestContext:
 
 
 def _label(value: Any) -> str:
-    """Enum members carry their Chinese label; anything else is shown as it is."""
+    """Enum members carry their Chinese label, and so does a stored enum value (a bare string,
+    looked up in bihuan.vocab); anything else is shown as it is, None as nothing."""
+    if value is None:
+        return ""
     label = getattr(value, "label", None)
-    return str(label if label is not None else value)
+    if label is not None:
+        return str(label)
+    return vocab_label(value) if isinstance(value, str) else str(value)
+
+
+def _pct(value: float | None) -> str:
+    """A share as a percentage with one decimal (0.125 → 12.5%); — when there is none."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def _cn_date(value: date) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+def _md_cell(value: Any) -> str:
+    """Text safe inside one cell of a markdown table: no pipe ends it, no line break splits it."""
+    return " ".join(str(value).split()).replace("|", "\\|")
 
 
 def _stage(value: str) -> str:
@@ -116,6 +137,9 @@ def _build_env() -> Environment:
     env.filters["label"] = _label
     env.filters["cn_date"] = _cn_date
     env.filters["stage"] = _stage
+    env.filters["md_cell"] = _md_cell
+    env.filters["pct"] = _pct
+    env.filters["num"] = _num
     return env
 
 

@@ -154,7 +154,11 @@ def write_workbook(run: DemoRun) -> None:
 
 def import_workbook(run: DemoRun) -> None:
     """Load the workbook through the same importer as `bihuan import`, with a progress bar."""
-    from bihuan.ingest.load import ImportFailed, import_path
+    from bihuan.ingest.load import ImportFailed
+    from bihuan.services import identity
+    from bihuan.services.ingest import ImportCmd, import_inputs
+    from bihuan.services.uow import UnitOfWork
+    from bihuan.settings import DEMO_PEER_SECRET
 
     path = run.workbook(run.year)
     with Progress(
@@ -173,14 +177,17 @@ def import_workbook(run: DemoRun) -> None:
             )
 
         try:
-            report = import_path(
-                run.db_url,
-                path,
-                year=run.year,
-                jurisdiction=JURISDICTION,
-                actor=DEMO_ACTOR,
-                jurisdiction_name=JURISDICTION_NAME,
+            with UnitOfWork(run.ctx, readonly=True) as uow:
+                office = identity.actor_for(uow, DEMO_OFFICE)
+            report = import_inputs(
+                run.ctx,
+                ImportCmd(
+                    path=path, year=run.year, jurisdiction=JURISDICTION, name=JURISDICTION_NAME
+                ),
+                office,
                 progress=progress,
+                # the demo's fake ratings need no real secret, and never get the installation's
+                peer_secret=DEMO_PEER_SECRET,
             )
         except ImportFailed as exc:
             for issue in exc.report.errors[:50]:
@@ -267,11 +274,18 @@ def _issue_and_run_loop(
     """Problem lists approved by the coordinator, then the departments' responses, the daily
     tracker and the dispatcher, day by day until `until`."""
     from bihuan.demo.loop import LoopStats, issued_items, script, simulate
+    from bihuan.runtime import no_flow_heartbeat
     from flows.problems import issue_problem_lists
 
-    summary = issue_problem_lists(
-        year=run.year, phase=kind, as_of=issue_day, auto_approve=DEMO_APPROVER
-    )
+    with no_flow_heartbeat():
+        summary = issue_problem_lists(
+            jurisdiction=JURISDICTION,
+            run_as=DEMO_OFFICE,
+            year=run.year,
+            phase=kind,
+            as_of=issue_day,
+            auto_approve=DEMO_OFFICE,
+        )
     run.console.print(
         f"[green]✓[/green] {issue_day} {run.year} {kind.label}问题清单 problem lists: "
         f"{summary.new_findings} findings, {summary.approved_lists} lists approved by "
@@ -291,6 +305,7 @@ def _issue_and_run_loop(
         until,
         cal,
         stats,
+        run_as=DEMO_OFFICE,
         daily_until=cal.add_workdays(issue_day, DAILY_WORKDAYS),
     )
     run.console.print(
@@ -312,14 +327,15 @@ def _jurisdiction_id(run: DemoRun) -> int:
 def mid_year(run: DemoRun) -> None:
     """Mid-year: assess; re-check last year's items (carried ones count in the score); issue the
     problem lists; run the loop through the rest of the year."""
+    from bihuan.vocab import RecheckOutcome
     from flows.recheck import recheck
 
     _bind_flows(run)
     day = _phase_day(run, PhaseKind.MID_YEAR)
     _assess(run, PhaseKind.MID_YEAR, day)
     if run.year - 1 in run.years:
-        checked = recheck(year=run.year, as_of=day)
-        counts = "、".join(f"{k} {v}" for k, v in sorted(checked.counts.items()))
+        checked = recheck(jurisdiction=JURISDICTION, run_as=DEMO_OFFICE, year=run.year, as_of=day)
+        counts = "、".join(f"{RecheckOutcome(k).label} {v}" for k, v in checked.counts.items())
         run.console.print(
             f"[green]✓[/green] {day} {run.year}次年复查 re-check of {run.year - 1} items: {counts}; "
             f"{checked.new_findings} carried into {run.year} (重点内容)"
@@ -342,16 +358,18 @@ def year_end(run: DemoRun) -> None:
     issue_day = cal.next_workday(day)
     results_day = cal.add_workdays(issue_day, 4)
     actions = _issue_and_run_loop(run, PhaseKind.YEAR_END, issue_day, results_day)
-    outcome = results(year=run.year, as_of=results_day)
+    outcome = results(
+        jurisdiction=JURISDICTION, run_as=DEMO_OFFICE, year=run.year, as_of=results_day
+    )
     run.extra.setdefault("results", {})[run.year] = outcome
-    colours = Counter(row["colour"] for row in outcome.board)
+    colours = Counter(row.colour.value for row in outcome.board)
     run.console.print(
         f"[green]✓[/green] {results_day} {run.year}结果运用 results: green {colours['green']}, "
         f"yellow {colours['yellow']}, red {colours['red']}; {len(outcome.consequences)} "
         f"consequences; report [bold]{outcome.report_path}[/bold]"
     )
     # the results' notices (the talks with heads) go out the same day
-    simulate(run.ctx, [], results_day, results_day, cal, run.extra["loop"])
+    simulate(run.ctx, [], results_day, results_day, cal, run.extra["loop"], run_as=DEMO_OFFICE)
     if run.year + 1 in run.years:
         # the year-end items are worked on until the next year's mid-year assessment
 
@@ -362,6 +380,7 @@ def year_end(run: DemoRun) -> None:
             date(run.year + 1, 6, 30),
             cal,
             run.extra["loop"],
+            run_as=DEMO_OFFICE,
             daily_until=cal.add_workdays(issue_day, DAILY_WORKDAYS),
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bihuan.cli import DbOpt, JurOpt, console, ctx_for
+from bihuan.cli import AsOpt, DbOpt, JurOpt, acting, console, ctx_for
 from bihuan.ingest.issues import ImportIssue
 from bihuan.ingest.schema import SHEETS_BY_KEY
 
@@ -30,19 +29,37 @@ def template(
     console.print(f"wrote [bold]{paths[0]}[/bold] and {len(paths) - 1} CSV files in {out / 'csv'}")
 
 
-def _issue_table(title: str, issues: list[ImportIssue], style: str) -> Table:
+WARNINGS_SHOWN = 50  # warnings are worth a look, but must not push the errors off screen
+
+
+def _issue_table(
+    title: str, issues: list[ImportIssue], style: str, limit: int | None = None
+) -> Table:
     table = Table(title=title, title_style=style, show_lines=False)
     for col in ("file 文件", "sheet 工作表", "row 行", "column 列", "reason 原因"):
         table.add_column(col, overflow="fold")
-    for i in issues:
+    shown = issues if limit is None else issues[:limit]
+    for i in shown:
         table.add_row(i.file, i.sheet, "" if i.row is None else str(i.row), i.column, i.message)
+    if len(shown) < len(issues):
+        table.caption = f"… and {len(issues) - len(shown)} more not shown"
     return table
+
+
+def _print_warnings(warnings: list[ImportIssue]) -> None:
+    if warnings:
+        n = sum(w.count for w in warnings)
+        console.print(
+            _issue_table(f"{n} warning(s) 提示", warnings, "yellow", limit=WARNINGS_SHOWN)
+        )
 
 
 def import_cmd(
     path: Annotated[
         Path,
-        typer.Argument(help="An .xlsx workbook or a folder of CSV files (see `bihuan template`)."),
+        typer.Argument(
+            help="An .xlsx, .xls or .ods workbook, or a folder of CSV files (see `bihuan template`)."
+        ),
     ],
     year: Annotated[
         int | None,
@@ -50,21 +67,28 @@ def import_cmd(
     ] = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
-    actor: Annotated[
-        str | None,
-        typer.Option("--actor", help="Who imports (for the audit log). Default: OS user."),
-    ] = None,
+    as_: AsOpt = None,
     name: Annotated[
         str | None,
         typer.Option(
             "--name", help="Jurisdiction name (县名, e.g. 莒县) when it is created or renamed."
         ),
     ] = None,
+    upgrade: Annotated[
+        bool,
+        typer.Option(
+            "--upgrade",
+            help="Create or upgrade the database schema first (as `bihuan db upgrade`).",
+        ),
+    ] = False,
 ) -> None:
     """Import a year's inputs (履职台账 and the rest): validate everything, then write all or nothing."""
-    from bihuan.ingest.load import ImportFailed, import_path
+    from bihuan.ingest.load import ImportFailed, ensure_schema
+    from bihuan.services.ingest import ImportCmd, import_inputs
 
     ctx = ctx_for(db, jurisdiction)
+    ensure_schema(ctx.db_url, upgrade=upgrade)  # before anything connects (no stray files)
+    actor = acting(ctx, as_)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -79,25 +103,19 @@ def import_cmd(
             bar.update(task, description=f"writing 写入 {what}", completed=done, total=total)
 
         try:
-            report = import_path(
-                ctx.db_url,
-                path,
-                year=year,
-                jurisdiction=ctx.jurisdiction,
-                actor=actor or getpass.getuser(),
-                jurisdiction_name=name,
+            report = import_inputs(
+                ctx,
+                ImportCmd(path=path, year=year, jurisdiction=ctx.jurisdiction, name=name),
+                actor,
                 progress=progress,
-                policy=ctx.policy,
-                peer_secret=ctx.settings.peer_token_secret.get_secret_value(),
             )
         except ImportFailed as failed:
             bar.stop()
             rep = failed.report
-            console.print(_issue_table(f"{len(rep.errors)} error(s) 错误", rep.errors, "bold red"))
-            if rep.warnings:
-                console.print(
-                    _issue_table(f"{len(rep.warnings)} warnings 提示", rep.warnings, "yellow")
-                )
+            # errors last, so that they are what stays on screen
+            _print_warnings(rep.warnings)
+            n = sum(e.count for e in rep.errors)
+            console.print(_issue_table(f"{n:,} error(s) 错误", rep.errors, "bold red"))
             console.print(f"[red]error:[/red] {failed}", highlight=False)
             raise typer.Exit(1) from None
 
@@ -112,10 +130,7 @@ def import_cmd(
             str(counts["unchanged"]),
         )
     console.print(table)
-    if report.warnings:
-        console.print(
-            _issue_table(f"{len(report.warnings)} warnings 提示", report.warnings, "yellow")
-        )
+    _print_warnings(report.warnings)
     console.print(
         f"{report.changed} rows written, {report.audited} changes audited, "
         f"in {report.seconds:.1f} s (jurisdiction {ctx.jurisdiction})"

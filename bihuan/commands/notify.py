@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import select
 
-from bihuan.cli import DbOpt, JsonOpt, JurOpt, console, print_json, print_table
-from bihuan.commands.cycle import AsOfOpt, bind_flows_to, parse_date
-from bihuan.db import session_scope, table
-from bihuan.errors import UserError
-from models import Department, Jurisdiction, Notification
-from models.enums import NotificationStatus
+from bihuan.cli import (
+    AsOpt,
+    DbOpt,
+    JsonOpt,
+    JurOpt,
+    acting,
+    console,
+    ctx_for,
+    err_console,
+    print_json,
+    print_table,
+)
+from bihuan.commands.cycle import AsOfOpt, parse_date
+from bihuan.vocab import NotificationStatus
+
+if TYPE_CHECKING:
+    from bihuan.services.notifications import DispatchReport
 
 notifications_app = typer.Typer(
     help="The notification outbox (通知发件箱): list what was written and sent, re-send failures.",
@@ -26,24 +36,52 @@ def register(app: typer.Typer) -> None:
     app.add_typer(notifications_app, name="notifications")
 
 
-def _channels_note(ctx: Any) -> None:
+def _channels_note(jurisdiction: str, run_as: str, outbox_dir: object) -> None:
     """The embedded default: without an apprise config, every tag goes to the local sink."""
     from flows.dispatch import ensure_channels_config
 
-    written = ensure_channels_config(ctx)
+    written = ensure_channels_config(jurisdiction, run_as)
     if written is not None:
         console.print(
             f"no apprise config found: wrote {written}, which sends every recipient tag to the "
-            f"local sink {ctx.settings.outbox_dir}/ (replace it with real URLs; see "
+            f"local sink {outbox_dir}/ (replace it with real URLs; see "
             "config/apprise.example.yml)"
         )
 
 
-def _dispatch_line(report: dict[str, Any]) -> str:
+def _dispatch_line(report: DispatchReport) -> str:
     return (
-        f"sent {report['sent']}, retrying {report['retrying']}, config errors {report['failed']}, "
-        f"dead {report['dead']}"
+        f"sent {report.sent}, retrying {report.retrying}, config errors {report.failed}, "
+        f"dead {report.dead}"
     )
+
+
+def _print_failures(report: DispatchReport) -> None:
+    from flows.dispatch import failure_rows
+
+    if report.failures:
+        print_table(
+            "发送失败 failures by department",
+            [
+                "department 部门",
+                "failed attempts 失败次数",
+                "config errors 配置错误",
+                "dead 已停止重试",
+                "tags 标签",
+                "errors 错误",
+            ],
+            [
+                [
+                    r["department"] or r["department_name"],
+                    r["failed_attempts"],
+                    r["config_errors"],
+                    r["dead"],
+                    r["tags"],
+                    r["errors"],
+                ]
+                for r in failure_rows(report.failures)
+            ],
+        )
 
 
 def track_cmd(
@@ -54,22 +92,27 @@ def track_cmd(
             "--no-dispatch", help="Only write the outbox; send later with `bihuan dispatch`."
         ),
     ] = False,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Daily rectification tracking (整改跟踪): reminders, escalation, one digest per recipient."""
-    ctx = bind_flows_to(db, jurisdiction)
+    from bihuan.runtime import no_flow_heartbeat
+
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    day = parse_date(as_of)
     if not no_dispatch:
-        _channels_note(ctx)
+        _channels_note(ctx.jurisdiction, actor.login, ctx.settings.outbox_dir)
     from flows.track import track_rectifications
 
-    summary = track_rectifications(as_of=parse_date(as_of), dispatch=not no_dispatch)
+    with no_flow_heartbeat():
+        summary = track_rectifications(
+            jurisdiction=ctx.jurisdiction, run_as=actor.login, as_of=day, dispatch=not no_dispatch
+        )
     if json:
-        data = summary.to_dict()
-        data["notices"] = data.pop("rows")
-        data["notice_count"] = summary.notices
-        print_json(data)
+        print_json(summary.model_dump(mode="json"))
         return
     if not summary.working_day:
         console.print(f"{summary.as_of} is not a working day (非工作日): nothing to do")
@@ -82,53 +125,41 @@ def track_cmd(
     if summary.rows:
         print_table(
             f"整改提醒 notices {summary.as_of}",
-            ["item", "department", "step", "level", "recipients"],
+            ["item 事项", "department 部门", "step 步骤", "level 层级", "recipients 收件人"],
             [
-                [r["item"], r["department_name"], r["step"], r["level"], r["recipients"]]
+                [r.item, r.department_name, r.step, r.level_label, ", ".join(r.recipients)]
                 for r in summary.rows
             ],
         )
     if summary.dispatch is not None:
         console.print(_dispatch_line(summary.dispatch))
+        _print_failures(summary.dispatch)
 
 
 def dispatch_cmd(
     as_of: AsOfOpt = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Send the due notifications of the outbox (with retries, backoff and dead-lettering)."""
-    ctx = bind_flows_to(db, jurisdiction)
-    _channels_note(ctx)
-    from dataclasses import asdict
+    from bihuan.runtime import no_flow_heartbeat
+    from flows.dispatch import dispatch_notifications
 
-    from flows.dispatch import dispatch_notifications, failures_by_department
-
-    report = dispatch_notifications(as_of=parse_date(as_of))
-    failures = failures_by_department(ctx.db_url, report)
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    day = parse_date(as_of)
+    _channels_note(ctx.jurisdiction, actor.login, ctx.settings.outbox_dir)
+    with no_flow_heartbeat():
+        report = dispatch_notifications(
+            jurisdiction=ctx.jurisdiction, run_as=actor.login, as_of=day
+        )
     if json:
-        print_json(
-            {**{k: v for k, v in asdict(report).items() if k != "problems"}, "failures": failures}
-        )
+        print_json(report.model_dump(mode="json"))
         return
-    console.print(_dispatch_line(asdict(report)))
-    if failures:
-        print_table(
-            "发送失败 failures by department",
-            ["department", "failed attempts", "config errors", "dead", "tags", "errors"],
-            [
-                [
-                    r["department"] or r["department_name"],
-                    r["failed_attempts"],
-                    r["config_errors"],
-                    r["dead"],
-                    r["tags"],
-                    r["errors"],
-                ]
-                for r in failures
-            ],
-        )
+    console.print(_dispatch_line(report))
+    _print_failures(report)
 
 
 StatusOpt = Annotated[
@@ -138,63 +169,6 @@ StatusOpt = Annotated[
 DepartmentOpt = Annotated[
     str | None, typer.Option("--department", help="Only this department code (部门代码).")
 ]
-
-
-def list_notifications(
-    url: str,
-    *,
-    jurisdiction: str,
-    status: str | None = None,
-    department: str | None = None,
-    kind: str | None = None,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Outbox rows, newest first. Errors were masked when stored; no URL is ever stored."""
-    n, d, j = table(Notification), table(Department), table(Jurisdiction)
-    stmt = (
-        select(
-            n.c.id,
-            n.c.idempotency_key,
-            d.c.code,
-            n.c.recipient_tag,
-            n.c.kind,
-            n.c.subject,
-            n.c.status,
-            n.c.attempts,
-            n.c.last_error,
-            n.c.business_date,
-            n.c.sent_at,
-        )
-        .join(j, j.c.id == n.c.jurisdiction_id)
-        .outerjoin(d, d.c.id == n.c.department_id)
-        .where(j.c.code == jurisdiction)
-        .order_by(n.c.business_date.desc(), n.c.id.desc())
-    )
-    if status:
-        stmt = stmt.where(n.c.status == status)
-    if department:
-        stmt = stmt.where(d.c.code == department)
-    if kind:
-        stmt = stmt.where(n.c.kind == kind)
-    if limit:
-        stmt = stmt.limit(limit)
-    with session_scope(url) as session:
-        return [
-            {
-                "id": r.id,
-                "key": r.idempotency_key,
-                "department": r.code,
-                "recipient_tag": r.recipient_tag,
-                "kind": r.kind,
-                "subject": r.subject,
-                "status": r.status,
-                "attempts": r.attempts,
-                "last_error": r.last_error,
-                "business_date": r.business_date,
-                "sent_at": r.sent_at,
-            }
-            for r in session.execute(stmt)
-        ]
 
 
 @notifications_app.callback()
@@ -209,8 +183,9 @@ def notifications(
         ),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", help="At most N rows, newest first.")
-    ] = None,
+        int, typer.Option("--limit", min=1, help="At most N rows, newest first.")
+    ] = 200,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
@@ -218,34 +193,55 @@ def notifications(
     """List the notification outbox (通知): what was written, to whom, and whether it was sent."""
     if typer_ctx.invoked_subcommand is not None:
         return
-    ctx = bind_flows_to(db, jurisdiction)
-    rows = list_notifications(
-        ctx.db_url,
-        jurisdiction=ctx.jurisdiction,
-        status=status.value if status else None,
-        department=department,
-        kind=kind,
-        limit=limit,
-    )
+    from bihuan.services import notifications as service
+    from bihuan.services.uow import UnitOfWork
+
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        page = service.list_notifications(
+            uow,
+            actor,
+            ctx.jurisdiction,
+            status=status,
+            department=department,
+            kind=kind,
+            limit=limit,
+        )
+    shown = len(page.rows)
+    if shown < page.total:
+        err_console.print(f"showing the newest {shown} of {page.total}; see --limit")
     if json:
-        print_json(rows)
+        print_json([r.model_dump(mode="json") for r in page.rows])
         return
     print_table(
-        f"通知 notifications ({len(rows)})",
-        ["id", "date", "department", "to", "kind", "status", "tries", "subject", "last error"],
+        f"通知 notifications ({shown} of {page.total})"
+        if shown < page.total
+        else f"通知 notifications ({shown})",
+        [
+            "id",
+            "date 日期",
+            "department 部门",
+            "to 收件人",
+            "kind 类型",
+            "status 状态",
+            "tries 次数",
+            "subject 标题",
+            "last error 错误",
+        ],
         [
             [
-                r["id"],
-                r["business_date"],
-                r["department"],
-                r["recipient_tag"],
-                r["kind"],
-                r["status"],
-                r["attempts"],
-                r["subject"],
-                r["last_error"],
+                r.id,
+                r.business_date,
+                r.department,
+                r.recipient_tag,
+                r.kind_label,
+                r.status_label,
+                r.attempts,
+                r.subject,
+                r.last_error,
             ]
-            for r in rows
+            for r in page.rows
         ],
     )
 
@@ -256,7 +252,7 @@ def resend_cmd(
         list[int] | None, typer.Option("--id", help="Notification id; repeat for several.")
     ] = None,
     status: Annotated[
-        str | None,
+        NotificationStatus | None,
         typer.Option("--status", help="Re-queue all notifications in this status: dead or failed."),
     ] = None,
     department: DepartmentOpt = None,
@@ -267,41 +263,30 @@ def resend_cmd(
             help="Due from the start of this business day (for a simulated calendar); default now.",
         ),
     ] = None,
-    actor: Annotated[str, typer.Option(help="Who re-sends (for the audit log).")] = "cli",
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
 ) -> None:
     """Re-queue dead or failed notifications (重新发送); `bihuan dispatch` then sends them."""
-    ctx = bind_flows_to(db, jurisdiction)
-    from flows.dispatch import start_of
-    from notifications.outbox import resend
+    from bihuan.clock import utc_now
+    from bihuan.core.outbox import start_of
+    from bihuan.services import notifications as service
+    from bihuan.services.uow import UnitOfWork
 
-    if status is not None and status not in ("dead", "failed"):
-        raise UserError(f"--status {status}: only 'dead' or 'failed' notifications can be re-sent")
-    if ids:
-        n, j = table(Notification), table(Jurisdiction)
-        with session_scope(ctx.db_url) as session:
-            known = set(
-                session.execute(
-                    select(n.c.id)
-                    .join(j, j.c.id == n.c.jurisdiction_id)
-                    .where(j.c.code == ctx.jurisdiction, n.c.id.in_(ids))
-                ).scalars()
-            )
-        missing = sorted(set(ids) - known)
-        if missing:
-            raise UserError(
-                f"--id {', '.join(map(str, missing))}: no such notification in {ctx.jurisdiction!r};"
-                " see `bihuan notifications`"
-            )
-    now = start_of(parse_date(as_of)) if as_of else None
-    count = resend(
-        ctx.db_url, ids=ids or None, status=status, department=department, now=now, actor=actor
-    )
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    now = start_of(parse_date(as_of)) if as_of else utc_now()
+    cmd = service.Resend(ids=ids or [], status=status, department=department)
+    with UnitOfWork(ctx) as uow:
+        result = service.resend(uow, actor, ctx.jurisdiction, cmd, now)
     console.print(
-        f"re-queued {count} notification(s)"
-        + ("; send them with `bihuan dispatch`" if count else " (nothing dead or failed matched)")
+        f"re-queued {result.count} notification(s)"
+        + (
+            "; send them with `bihuan dispatch`"
+            if result.count
+            else " (nothing dead or failed matched)"
+        )
     )
 
 
-__all__ = ["list_notifications", "register"]
+__all__ = ["register"]

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
-from bihuan.cli import DbOpt, JsonOpt, JurOpt, console, print_json, print_table
-from bihuan.commands.cycle import AsOfOpt, PhaseOpt, YearOpt, bind_flows_to, parse_date
-from bihuan.db import get_jurisdiction, session_scope, table
+from bihuan.cli import (
+    AsOpt,
+    DbOpt,
+    JsonOpt,
+    JurOpt,
+    acting,
+    console,
+    ctx_for,
+    print_json,
+    print_table,
+)
 from bihuan.errors import UserError
-from models import Cycle, Department, Finding, PhaseKind, ProblemList
-from models.base import LABELS
+from bihuan.vocab import PhaseKind
 
 problems_app = typer.Typer(
     help="Problem lists (问题清单): issue them from the assessment, approve them.",
     no_args_is_help=True,
 )
+
+YearOpt = Annotated[int, typer.Option("--year", help="Cycle year, e.g. 2022.")]
+PhaseOpt = Annotated[PhaseKind, typer.Option("--phase", help="mid-year (年中) or year-end (年底).")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Business date YYYY-MM-DD (default: today in Asia/Shanghai)."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -25,64 +39,59 @@ def register(app: typer.Typer) -> None:
     app.add_typer(problems_app, name="problems")
 
 
+def _date(value: str | None, option: str = "--as-of") -> date:
+    from bihuan.clock import business_today
+
+    if value is None:
+        return business_today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
+
+
 def findings(
     year: YearOpt,
     phase: Annotated[PhaseKind | None, typer.Option(help="Only this phase.")] = None,
     department: Annotated[str | None, typer.Option(help="Only this department code.")] = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """List the findings (问题) of a year: category, severity, source, status, evidence."""
-    ctx = bind_flows_to(db, jurisdiction)
-    f, d, c = table(Finding), table(Department), table(Cycle)
-    with session_scope(ctx.db_url) as session:
-        jur = get_jurisdiction(session, ctx.jurisdiction)
-        if jur is None:
-            raise UserError(f"no jurisdiction {ctx.jurisdiction!r}; run `bihuan import` first")
-        stmt = (
-            select(
-                f.c.id,
-                d.c.code.label("department"),
-                d.c.name.label("department_name"),
-                f.c.phase_kind.label("phase"),
-                f.c.key,
-                f.c.category,
-                f.c.severity,
-                f.c.source,
-                f.c.title,
-                f.c.status,
-                f.c.dropped_reason,
-                f.c.carried_from_id,
-                f.c.evidence,
-            )
-            .join(d, d.c.id == f.c.department_id)
-            .join(c, c.c.id == f.c.cycle_id)
-            .where(c.c.year == year, c.c.jurisdiction_id == jur.id)
-            .order_by(d.c.code, f.c.key)
-        )
-        if phase is not None:
-            stmt = stmt.where(f.c.phase_kind == phase.value)
-        if department:
-            stmt = stmt.where(d.c.code == department)
-        data = [dict(row._mapping) for row in session.execute(stmt)]
+    from bihuan.services import problems
+    from bihuan.services.uow import UnitOfWork
+
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        rows = problems.list_findings(uow, actor, ctx.jurisdiction, year, phase, department)
     if json:
-        print_json(data)
+        print_json([r.model_dump(mode="json") for r in rows])
         return
     print_table(
-        f"{year} 问题 findings ({len(data)})",
-        ["id", "department", "phase", "category", "severity", "status", "title"],
+        f"{year} 问题 findings ({len(rows)})",
+        [
+            "id 编号",
+            "department 部门",
+            "phase 阶段",
+            "category 类别",
+            "severity 程度",
+            "status 状态",
+            "title 问题",
+        ],
         [
             [
-                r["id"],
-                r["department"],
-                r["phase"],
-                LABELS.get(r["category"], r["category"]),
-                LABELS.get(r["severity"], r["severity"]),
-                LABELS.get(r["status"], r["status"]),
-                r["title"],
+                r.id,
+                r.department,
+                r.phase_label,
+                r.category_label,
+                r.severity_label,
+                r.status_label,
+                r.title,
             ]
-            for r in data
+            for r in rows
         ],
     )
 
@@ -94,7 +103,9 @@ def issue(
     as_of: AsOfOpt = None,
     auto_approve: Annotated[
         str | None,
-        typer.Option(help="Approve at once in this approver's name (scripted runs, the demo)."),
+        typer.Option(
+            help="Approve at once as this office (编办) user's login (scripted runs, the demo)."
+        ),
     ] = None,
     wait: Annotated[
         bool,
@@ -102,40 +113,51 @@ def issue(
             help="Pause for the approval form in the Prefect UI (needs a Prefect server)."
         ),
     ] = False,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Raise findings from the assessment and draft the problem lists; send them once approved."""
-    bind_flows_to(db, jurisdiction)
+    from bihuan.migrate import require_current
+    from bihuan.runtime import no_flow_heartbeat
     from flows.problems import issue_problem_lists
 
-    summary = issue_problem_lists(
-        year=year,
-        phase=phase,
-        as_of=parse_date(as_of),
-        auto_approve=auto_approve,
-        wait_for_approval=wait,
-    )
+    ctx = ctx_for(db, jurisdiction)
+    require_current(ctx.db_url)
+    actor = acting(ctx, as_)
+    with no_flow_heartbeat():
+        summary = issue_problem_lists(
+            jurisdiction=ctx.jurisdiction,
+            run_as=actor.login,
+            year=year,
+            phase=phase,
+            as_of=_date(as_of),
+            auto_approve=auto_approve,
+            wait_for_approval=wait,
+        )
     if json:
-        print_json(summary.to_dict())
+        print_json(summary.model_dump(mode="json"))
         return
     console.print(
         f"{year} {phase.label}: {summary.new_findings} new findings, {summary.drafts} draft lists"
     )
     if summary.awaiting_approval:
         console.print(
-            "awaiting approval: review with `bihuan findings`, then "
-            f"`bihuan problems approve --year {year} --phase {phase.value} --approver NAME`"
+            f"awaiting approval ({summary.pending} findings): review with "
+            f"`bihuan findings --year {year} --phase {phase.value}`, then an office user runs "
+            f"`bihuan problems approve --year {year} --phase {phase.value} --as LOGIN`"
         )
-    else:
+    elif summary.rejected:
+        console.print(f"rejected by {summary.approved_by}: nothing was sent")
+    elif summary.pending:
         console.print(
             f"approved by {summary.approved_by}: {summary.approved_lists} lists sent, "
             f"{summary.items_created} rectification items, {summary.dropped} dropped"
         )
 
 
-def _parse_pairs(values: list[str], what: str) -> list[tuple[int, str]]:
+def _pairs(values: list[str], what: str) -> list[tuple[int, str]]:
     out = []
     for value in values:
         ident, sep, rest = value.partition(":")
@@ -151,7 +173,16 @@ def _parse_pairs(values: list[str], what: str) -> list[tuple[int, str]]:
 def approve(
     year: YearOpt,
     phase: PhaseOpt,
-    approver: Annotated[str, typer.Option(help="Approver's name (审核人), kept in the audit log.")],
+    approver: Annotated[
+        str | None,
+        typer.Option(
+            "--approver",
+            "--as",
+            help="The approving office (编办) user's login (审核人; default BIHUAN_USER), "
+            "kept in the audit log. The password comes from BIHUAN_PASSWORD or a prompt when "
+            "the installation requires it.",
+        ),
+    ] = None,
     drop: Annotated[
         list[str] | None, typer.Option(help="Drop a finding: ID:REASON (repeatable).")
     ] = None,
@@ -161,71 +192,80 @@ def approve(
     as_of: AsOfOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """Approve the phase's draft problem lists (drop findings, change deadlines) and send them."""
-    ctx = bind_flows_to(db, jurisdiction)
-    from flows.problems import DeadlineChange, DropFinding, ProblemListApproval, approve_drafts
+    from bihuan.services import problems
+    from bihuan.services.uow import UnitOfWork
 
-    changes = [
-        DeadlineChange(finding_id=i, deadline=parse_date(d, "--deadline"))
-        for i, d in _parse_pairs(deadline or [], "--deadline")
-    ]
-    decision = ProblemListApproval(
-        approver=approver,
-        drop=[DropFinding(finding_id=i, reason=r) for i, r in _parse_pairs(drop or [], "--drop")],
-        deadlines=changes,
+    ctx = ctx_for(db, jurisdiction)
+    cmd = problems.ApproveLists(
+        jurisdiction=ctx.jurisdiction,
+        year=year,
+        phase=phase,
+        drop=[
+            problems.DropFinding(finding_id=i, reason=r) for i, r in _pairs(drop or [], "--drop")
+        ],
+        deadlines=[
+            problems.DeadlineChange(finding_id=i, deadline=_date(d, "--deadline"))
+            for i, d in _pairs(deadline or [], "--deadline")
+        ],
     )
-    summary = approve_drafts(ctx, year, phase, decision, parse_date(as_of))
-    if not summary.approved_lists and not summary.dropped:
-        raise UserError(f"nothing awaits approval in {year} {phase.value}")
+    actor = acting(ctx, approver)
+    with UnitOfWork(ctx) as uow:
+        result = problems.approve_problem_lists(uow, cmd, actor, _date(as_of))
+    if json:
+        print_json(result.model_dump(mode="json"))
+        return
     console.print(
-        f"approved by {approver}: {summary.approved_lists} lists sent, "
-        f"{summary.items_created} rectification items, {summary.dropped} dropped"
+        f"approved by {result.approved_by} ({result.approver_name}): "
+        f"{result.approved_lists} lists sent, {result.items_created} rectification items, "
+        f"{result.dropped} dropped"
     )
 
 
 @problems_app.command("list")
 def list_lists(
     year: YearOpt,
+    phase: Annotated[PhaseKind | None, typer.Option(help="Only this phase.")] = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """List the problem lists (问题清单) of a year and their approval state."""
-    ctx = bind_flows_to(db, jurisdiction)
-    pl, d, c = table(ProblemList), table(Department), table(Cycle)
-    with session_scope(ctx.db_url) as session:
-        rows: list[dict[str, Any]] = [
-            dict(r._mapping)
-            for r in session.execute(
-                select(
-                    d.c.code.label("department"),
-                    d.c.name.label("department_name"),
-                    pl.c.phase_kind.label("phase"),
-                    pl.c.status,
-                    pl.c.issued_on,
-                    pl.c.approved_by,
-                )
-                .join(d, d.c.id == pl.c.department_id)
-                .join(c, c.c.id == pl.c.cycle_id)
-                .where(c.c.year == year)
-                .order_by(pl.c.phase_kind, d.c.code)
-            )
-        ]
+    from bihuan.services import problems
+    from bihuan.services.uow import UnitOfWork
+
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        rows = problems.list_problem_lists(uow, actor, ctx.jurisdiction, year, phase)
     if json:
-        print_json(rows)
+        print_json([r.model_dump(mode="json") for r in rows])
         return
     print_table(
         f"{year} 问题清单 problem lists ({len(rows)})",
-        ["department", "name", "phase", "status", "issued", "approved by"],
+        [
+            "department 部门",
+            "name 名称",
+            "phase 阶段",
+            "status 状态",
+            "findings 问题",
+            "items 整改事项",
+            "issued 下发日期",
+            "approved by 审核人",
+        ],
         [
             [
-                r["department"],
-                r["department_name"],
-                r["phase"],
-                LABELS.get(r["status"], r["status"]),
-                r["issued_on"],
-                r["approved_by"],
+                r.department,
+                r.department_name,
+                r.phase_label,
+                r.status_label,
+                r.findings,
+                r.items,
+                r.issued_on,
+                r.approved_by,
             ]
             for r in rows
         ],

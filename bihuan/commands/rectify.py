@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from bihuan.cli import (
+    AsOpt,
     DbOpt,
     JsonOpt,
     JurOpt,
+    acting,
     console,
     ctx_for,
     err_console,
@@ -19,11 +21,10 @@ from bihuan.cli import (
     print_table,
 )
 from bihuan.commands.cycle import AsOfOpt, parse_date
-from bihuan.core.rectification import Action, Role, Status
-from bihuan.ingest.issues import ImportIssue
+from bihuan.core.rectification import Action, Status
 
-P = ParamSpec("P")
-R = TypeVar("R")
+if TYPE_CHECKING:
+    from bihuan.ingest.issues import ImportIssue
 
 rectify_app = typer.Typer(
     help="Rectification ledger (整改台账): report, verify, extend, cannot-solve, decide, show, "
@@ -34,7 +35,6 @@ rectify_app = typer.Typer(
 ItemArg = Annotated[
     int, typer.Argument(help="Item number (事项编号), see `bihuan rectifications`.")
 ]
-ActorOpt = Annotated[str, typer.Option("--actor", help="Who acts (经办人), for the history.")]
 VersionOpt = Annotated[
     int | None,
     typer.Option(
@@ -52,42 +52,42 @@ def register(app: typer.Typer) -> None:
 def _act(
     db: str | None,
     jurisdiction: str | None,
+    as_: str | None,
     item: int,
-    action: Action | str,
+    action: str,
     *,
-    actor: str,
-    role: Role,
     as_of: str | None,
     version: int | None,
+    json: bool = False,
     **kw: Any,
 ) -> None:
-    from bihuan.rectify import act_outcome, default_calendar
+    from bihuan.services import rectification
+    from bihuan.services.uow import UnitOfWork
 
     ctx = ctx_for(db, jurisdiction)
-    out = act_outcome(
-        ctx.db_url,
+    actor = acting(ctx, as_)
+    cmd = rectification.Act(
         jurisdiction=ctx.jurisdiction,
         item_id=item,
         action=action,
-        actor=actor,
-        role=role,
-        as_of=parse_date(as_of),
         expected_version=version,
-        cal=default_calendar() if action == Action.EXTEND else None,
-        var_dir=ctx.settings.var_dir,
         **kw,
     )
-    new = out.item
+    with UnitOfWork(ctx) as uow:
+        out = rectification.act(uow, cmd, actor, parse_date(as_of))
+    if json:
+        print_json(out.model_dump(mode="json"))
+        return
     arrow = (
-        f"{out.from_status.label} → {new.status.label}"
-        if out.from_status is not new.status
-        else f"{new.status.label} (progress recorded 已记录进展)"
+        f"{out.from_status_label} → {out.status_label}"
+        if out.from_status is not out.status
+        else f"{out.status_label} (progress recorded 已记录进展)"
         if out.action == "progress"
-        else new.status.label
+        else out.status_label
     )
     console.print(
-        f"item {new.id}: {arrow}; deadline {new.deadline}; version {new.version}; "
-        f"history #{out.seq}",
+        f"item {out.item_id}: {arrow}; deadline {out.deadline}; version {out.version}; "
+        f"history #{out.seq} (by {actor.display_name})",
         highlight=False,
     )
     for ev in out.evidence:
@@ -113,25 +113,25 @@ def report(
         ),
     ] = False,
     as_of: AsOfOpt = None,
-    actor: ActorOpt = "cli",
     version: VersionOpt = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
 ) -> None:
-    """A department reports progress or completion (部门报告整改进展/整改完成)."""
-    from bihuan.rectify import RESPOND
-
+    """A department reports progress or completion (部门报告整改进展/整改完成); the office may
+    answer on a department's behalf."""
     _act(
         db,
         jurisdiction,
+        as_,
         item,
-        Action.REPORT_FIXED if fixed else RESPOND,
-        actor=actor,
-        role=Role.DEPARTMENT,
+        Action.REPORT_FIXED if fixed else "respond",
         as_of=as_of,
         version=version,
+        json=json,
         reason=progress,
-        evidence=evidence or [],
+        evidence=tuple(evidence or ()),
     )
 
 
@@ -144,23 +144,25 @@ def verify(
     ] = None,
     note: Annotated[str, typer.Option("--note", help="The verification note (验收意见).")] = "",
     as_of: AsOfOpt = None,
-    actor: ActorOpt = "cli",
     version: VersionOpt = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
 ) -> None:
-    """The office verifies a reported fix (编办验收): --accept closes it, --reject reopens it."""
+    """The office or the supervising section verifies a reported fix (验收): --accept closes
+    it, --reject reopens it."""
     if accept is None:
         raise typer.BadParameter("say --accept or --reject", param_hint="--accept/--reject")
     _act(
         db,
         jurisdiction,
+        as_,
         item,
         Action.VERIFY_ACCEPT if accept else Action.VERIFY_REJECT,
-        actor=actor,
-        role=Role.COORDINATOR,
         as_of=as_of,
         version=version,
+        json=json,
         reason=note,
     )
 
@@ -171,21 +173,22 @@ def extend(
     days: Annotated[int, typer.Option("--days", help="Working days (工作日) to add.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (延期理由).")],
     as_of: AsOfOpt = None,
-    actor: ActorOpt = "cli",
     version: VersionOpt = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """The office extends a deadline by N Chinese working days (延期, counted and recorded)."""
     _act(
         db,
         jurisdiction,
+        as_,
         item,
         Action.EXTEND,
-        actor=actor,
-        role=Role.COORDINATOR,
         as_of=as_of,
         version=version,
+        json=json,
         reason=reason,
         extend_by=days,
     )
@@ -202,21 +205,22 @@ def cannot_solve(
     ],
     note: Annotated[str, typer.Option("--note", help="A note for the office.")] = "",
     as_of: AsOfOpt = None,
-    actor: ActorOpt = "cli",
     version: VersionOpt = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """A department asks for 'cannot be solved' (申请无法解决), which the office then decides."""
     _act(
         db,
         jurisdiction,
+        as_,
         item,
         Action.REQUEST_CANNOT_SOLVE,
-        actor=actor,
-        role=Role.DEPARTMENT,
         as_of=as_of,
         version=version,
+        json=json,
         reason=note,
         explanation=explanation,
         alternative=alternative,
@@ -232,10 +236,11 @@ def decide(
     ] = None,
     note: Annotated[str, typer.Option("--note", help="The decision note (审核意见).")] = "",
     as_of: AsOfOpt = None,
-    actor: ActorOpt = "cli",
     version: VersionOpt = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """The office decides a 'cannot be solved' request (审核无法解决申请)."""
     if approve is None:
@@ -243,12 +248,12 @@ def decide(
     _act(
         db,
         jurisdiction,
+        as_,
         item,
         Action.APPROVE_CANNOT_SOLVE if approve else Action.DENY_CANNOT_SOLVE,
-        actor=actor,
-        role=Role.COORDINATOR,
         as_of=as_of,
         version=version,
+        json=json,
         reason=note,
     )
 
@@ -256,43 +261,55 @@ def decide(
 @rectify_app.command("show")
 def show(
     item: ItemArg,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Show one item (整改事项) with its full history (who, when, why, evidence)."""
-    from bihuan.rectify import item_history
+    from bihuan.services import rectification
+    from bihuan.services.uow import UnitOfWork
 
     ctx = ctx_for(db, jurisdiction)
-    data = item_history(ctx.db_url, jurisdiction=ctx.jurisdiction, item_id=item)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        data = rectification.item_history(uow, actor, ctx.jurisdiction, item)
     if json:
-        print_json(data)
+        print_json(data.model_dump(mode="json"))
         return
-    it = data["item"]
+    it = data.item
     console.print(
-        f"[bold]item {it['id']}[/bold] {it['department']} {it['department_name']}: {it['title']}\n"
-        f"status {it['status']} ({it['status_label']}); deadline {it['deadline']}; "
-        f"extensions {it['extensions']}; escalation {it['escalation_level'] or '—'}; "
-        f"section {it['supervising_section']}; version {it['version']}\n"
-        f"allowed next: {', '.join(data['allowed']) or 'none (closed)'}",
+        f"[bold]item {it.id}[/bold] {it.department} {it.department_name}: {it.title}\n"
+        f"status {it.status.value} ({it.status_label}); deadline {it.deadline}; "
+        f"extensions {it.extensions}; escalation {it.escalation_level_label or '—'}; "
+        f"section {it.supervising_section}; version {it.version}\n"
+        f"you may next: {', '.join(f'{a.value} ({a.label})' for a in data.allowed) or '—'}",
         highlight=False,
     )
-    if it["explanation"] or it["alternative"]:
-        console.print(f"政策解释: {it['explanation']}\n替代措施: {it['alternative']}")
+    if it.explanation or it.alternative:
+        console.print(f"政策解释: {it.explanation}\n替代措施: {it.alternative}", highlight=False)
     print_table(
         "history 整改记录",
-        ["#", "date", "action", "from → to", "actor", "reason", "evidence"],
+        [
+            "# 序号",
+            "date 日期",
+            "action 事项",
+            "from → to 状态",
+            "actor 经办",
+            "reason 说明",
+            "evidence 佐证",
+        ],
         [
             [
-                h["seq"],
-                h["on_date"],
-                h["action_label"],
-                f"{h['from'] or ''} → {h['to']}",
-                h["actor"],
-                h["reason"],
-                "\n".join(str(e) for e in h["evidence"]),
+                h.seq,
+                h.on_date,
+                h.action_label,
+                f"{h.from_status_label} → {h.to_status_label}",
+                h.actor,
+                h.reason,
+                "\n".join(h.evidence),
             ]
-            for h in data["history"]
+            for h in data.history
         ],
     )
 
@@ -306,13 +323,19 @@ def export(
     year: Annotated[
         int | None, typer.Option("--year", help="Only items of this cycle year.")
     ] = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
 ) -> None:
     """Write one workbook per department listing its open items to fill in (整改台账-<code>-<name>.xlsx)."""
     from bihuan.rectify_excel import export_open_items
+    from bihuan.services import rectification
+    from bihuan.services.uow import UnitOfWork
 
     ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        department = rectification.workbook_export_scope(uow, actor, ctx.jurisdiction, department)
     paths = export_open_items(
         ctx.db_url, out, jurisdiction=ctx.jurisdiction, year=year, department=department
     )
@@ -329,17 +352,27 @@ def import_cmd(
         Path, typer.Argument(help="A filled-in workbook from `bihuan rectify export`.")
     ],
     as_of: AsOfOpt = None,
-    actor: ActorOpt = "cli",
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
 ) -> None:
-    """Apply a department's filled-in workbook: every row is checked first, then all or nothing."""
+    """Apply a department's filled-in workbook (the office records its answers): every row is
+    checked first, then all or nothing."""
     from bihuan.rectify_excel import ResponsesRejected, import_responses
+    from bihuan.services import rectification
+    from bihuan.services.uow import UnitOfWork
 
     ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        rectification.check_workbook_import(uow, actor, ctx.jurisdiction)
     try:
         result = import_responses(
-            ctx.db_url, file, jurisdiction=ctx.jurisdiction, actor=actor, as_of=parse_date(as_of)
+            ctx.db_url,
+            file,
+            jurisdiction=ctx.jurisdiction,
+            actor=actor.display_name,
+            as_of=parse_date(as_of),
         )
     except ResponsesRejected as exc:
         console.print(_issue_table(f"{len(exc.issues)} error(s) 错误", exc.issues))
@@ -382,50 +415,53 @@ def rectifications(
             "--status", help="Only this status: " + ", ".join(s.value for s in Status) + "."
         ),
     ] = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """List rectification items (整改台账): status, deadline, escalation, section, version."""
-    from bihuan.rectify import list_items
+    """List rectification items (整改台账) you may see: status, deadline, escalation, section,
+    version."""
+    from bihuan.services import rectification
+    from bihuan.services.uow import UnitOfWork
 
     ctx = ctx_for(db, jurisdiction)
-    rows = list_items(
-        ctx.db_url, jurisdiction=ctx.jurisdiction, year=year, department=department, status=status
-    )
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        rows = rectification.list_items(uow, actor, ctx.jurisdiction, year, department, status)
     if json:
-        print_json(rows)
+        print_json([r.model_dump(mode="json") for r in rows])
         return
     print_table(
         f"整改台账 rectification items ({len(rows)})",
         [
-            "id",
-            "dept",
-            "name",
+            "id 编号",
+            "dept 部门",
+            "name 名称",
             "finding 问题",
-            "category",
-            "severity",
-            "status",
-            "deadline",
-            "level",
-            "section",
-            "ext",
-            "ver",
+            "category 类别",
+            "severity 程度",
+            "status 状态",
+            "deadline 期限",
+            "level 提醒层级",
+            "section 督促科室",
+            "ext 延期",
+            "ver 版本",
         ],
         [
             [
-                r["id"],
-                r["department"],
-                r["department_name"],
-                r["title"],
-                r["category"],
-                r["severity"],
-                r["status_label"],
-                r["deadline"],
-                r["escalation_level"] or "—",
-                r["supervising_section"],
-                r["extensions"],
-                r["version"],
+                r.id,
+                r.department,
+                r.department_name,
+                r.title,
+                r.category_label,
+                r.severity_label,
+                r.status_label,
+                r.deadline,
+                r.escalation_level_label or "—",
+                r.supervising_section,
+                r.extensions,
+                r.version,
             ]
             for r in rows
         ],

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bihuan.cli import DbOpt, JsonOpt, JurOpt, console, print_json, print_table
-from bihuan.commands.cycle import AsOfOpt, YearOpt, bind_flows_to, parse_date
-from bihuan.db import session_scope
-from models.base import LABELS
+from bihuan.cli import (
+    AsOpt,
+    DbOpt,
+    JsonOpt,
+    JurOpt,
+    acting,
+    console,
+    ctx_for,
+    print_json,
+    print_table,
+)
+from bihuan.commands.cycle import AsOfOpt, YearOpt, parse_date
+
+if TYPE_CHECKING:
+    from bihuan.services.results import BoardRow
 
 
 def register(app: typer.Typer) -> None:
@@ -24,37 +35,51 @@ def register(app: typer.Typer) -> None:
 def recheck_cmd(
     year: YearOpt,
     as_of: AsOfOpt = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Re-check last year's rectification items (次年复查) under Prefect: keep verified ones
     closed, carry unfixed or recurring ones into YEAR's mid-year problem list."""
-    bind_flows_to(db, jurisdiction)
+    from bihuan.runtime import no_flow_heartbeat
     from flows.recheck import recheck
 
-    summary = recheck(year=year, as_of=parse_date(as_of))
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with no_flow_heartbeat():
+        result = recheck(
+            jurisdiction=ctx.jurisdiction, run_as=actor.login, year=year, as_of=parse_date(as_of)
+        )
     if json:
-        print_json(summary.to_dict())
+        print_json(result.model_dump(mode="json"))
         return
     print_table(
-        f"{year}年次年复查 re-check of {year - 1} items ({summary.prior_items})",
-        ["item", "department", "category", "last status", "outcome", "new finding", "reason"],
+        f"{year}年次年复查 re-check of {year - 1} items ({result.prior_items})",
+        [
+            "item 事项",
+            "department 部门",
+            "category 类别",
+            "last status 上年状态",
+            "outcome 复查结论",
+            "new finding 延续问题",
+            "reason 理由",
+        ],
         [
             [
-                d["item"],
-                d["department"],
-                LABELS.get(d["category"], d["category"]),
-                LABELS.get(d["status"], d["status"]),
-                d["outcome_label"],
-                d["new_finding"] or "",
-                d["reason"],
+                d.item,
+                d.department,
+                d.category_label,
+                d.status_label,
+                d.outcome_label,
+                d.new_finding or "",
+                d.reason,
             ]
-            for d in summary.decisions
+            for d in result.decisions
         ],
     )
     console.print(
-        f"{summary.new_findings} new carried findings (上年度问题延续), on the {year} mid-year "
+        f"{result.new_findings} new carried findings (上年度问题延续), on the {year} mid-year "
         "problem list once approved"
     )
 
@@ -62,41 +87,53 @@ def recheck_cmd(
 def results_cmd(
     year: YearOpt,
     as_of: AsOfOpt = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Annual scores, the red / yellow / green board (红黄绿榜), consequences (结果运用) and the
     year-end report (综合评估情况报告), under Prefect."""
-    bind_flows_to(db, jurisdiction)
+    from bihuan.runtime import no_flow_heartbeat
     from flows.results import results
 
-    summary = results(year=year, as_of=parse_date(as_of))
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with no_flow_heartbeat():
+        summary = results(
+            jurisdiction=ctx.jurisdiction, run_as=actor.login, year=year, as_of=parse_date(as_of)
+        )
     if json:
-        print_json(summary.to_dict())
+        print_json(summary.model_dump(mode="json"))
         return
     _print_board(year, summary.board)
-    talks = [c for c in summary.consequences if c["kind"] == "head_talk"]
-    for c in talks:
-        console.print(f"head talk (约谈) with {c['code']} by {c['due_on']}; notice queued")
+    for c in summary.consequences:
+        if c.kind == "head_talk":
+            console.print(f"head talk (约谈) with {c.code} by {c.due_on}; notice queued")
     console.print(f"report: {summary.report_path}")
 
 
-def _print_board(year: int, rows: list[dict[str, Any]]) -> None:
+def _print_board(year: int, rows: list[BoardRow]) -> None:
     print_table(
         f"{year}年度红黄绿榜 board ({len(rows)})",
-        ["rank", "code", "name", "category", "score", "colour", "consequences"],
+        [
+            "rank 名次",
+            "code 代码",
+            "name 部门",
+            "category 类别",
+            "score 得分",
+            "colour 榜单",
+            "consequences 结果运用",
+        ],
         [
             [
-                r["rank"],
-                r["code"],
-                r["name"],
-                LABELS.get(r["category"], r["category"]),
-                f"{r['score']:.2f}",
-                LABELS.get(r["colour"], r["colour"]),
-                r["consequences"]
-                if isinstance(r["consequences"], str)
-                else ", ".join(r["consequences"]),
+                r.rank,
+                r.code,
+                r.name,
+                r.category_label,
+                f"{r.score:.2f}",
+                r.colour_label,
+                "、".join(c.kind_label for c in r.consequences if c.kind != "assessment_points"),
             ]
             for r in rows
         ],
@@ -105,55 +142,23 @@ def _print_board(year: int, rows: list[dict[str, Any]]) -> None:
 
 def board_cmd(
     year: YearOpt,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Show the stored board of YEAR with each department's consequences."""
-    ctx = bind_flows_to(db, jurisdiction)
-    from bihuan.errors import UserError
-    from flows.results import load_board, load_consequences, locate
+    from bihuan.services import results
+    from bihuan.services.uow import UnitOfWork
 
-    with session_scope(ctx.db_url) as session:
-        where = locate(session, ctx, year)
-        board = load_board(session, where)
-        conseqs = load_consequences(session, where)
-    if not board:
-        raise UserError(f"no {year} board yet; run `bihuan results --year {year}` first")
-    by_code: dict[str, list[dict[str, Any]]] = {}
-    for c in conseqs:
-        by_code.setdefault(c.code, []).append(
-            {"kind": c.kind, "label": LABELS.get(c.kind, c.kind), "detail": c.detail}
-            | ({"points": c.points} if c.points is not None else {})
-        )
-    data: list[dict[str, Any]] = [
-        {
-            "code": r.code,
-            "name": r.name,
-            "category": r.category,
-            "score": r.score,
-            "scope": r.scope,
-            "rank": r.rank,
-            "colour": r.colour,
-            "consequences": by_code.get(r.code, []),
-        }
-        for r in board
-    ]
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        rows = results.board(uow, actor, ctx.jurisdiction, year)
     if json:
-        print_json(data)
+        print_json([r.model_dump(mode="json") for r in rows])
         return
-    _print_board(
-        year,
-        [
-            {
-                **r,
-                "consequences": [
-                    c["label"] for c in r["consequences"] if c["kind"] != "assessment_points"
-                ],
-            }
-            for r in data
-        ],
-    )
+    _print_board(year, rows)
 
 
 def report_cmd(
@@ -165,48 +170,51 @@ def report_cmd(
         ),
     ],
     as_of: AsOfOpt = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
 ) -> None:
     """Render the year-end comprehensive report (综合评估情况报告) from the database to FILE.
 
     Needs the board: run `bihuan results --year YEAR` first."""
-    ctx = bind_flows_to(db, jurisdiction)
-    from flows.results import write_report
+    from bihuan.report import write_report
+    from bihuan.services import results
+    from bihuan.services.uow import UnitOfWork
 
     if out.suffix.lower() == ".pdf":
-        from bihuan.report import render_report
-        from bihuan.report_pdf import html_to_pdf, require_cjk_font
-        from flows.results import build_report_data
+        from bihuan.report_pdf import require_cjk_font
 
         require_cjk_font(out)  # before reading the database: fail fast on a font-less machine
-        with session_scope(ctx.db_url) as session:
-            data = build_report_data(session, ctx, year, parse_date(as_of))
-        console.print(f"wrote {html_to_pdf(render_report(data), out)}")
-        return
-    path, _data = write_report(ctx, year, parse_date(as_of), out)
-    console.print(f"wrote {path}")
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        data = results.report_data(uow, actor, ctx.jurisdiction, year, parse_date(as_of))
+    console.print(f"wrote {write_report(data, out)}")
 
 
 def lapsed_cmd(
     item: Annotated[int, typer.Argument(help="Rectification item id (整改事项编号).")],
     reason: Annotated[str, typer.Option(help="Why the agreed alternative no longer holds.")],
-    actor: Annotated[str, typer.Option(help="Who records it (for the audit log).")] = "cli",
     as_of: AsOfOpt = None,
+    as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """Record that a cannot-be-solved item's agreed alternative (替代措施) lapsed: the next
     re-check carries the item into the new year."""
-    ctx = bind_flows_to(db, jurisdiction)
-    from flows.recheck import mark_alternative_lapsed
+    from bihuan.services.recheck import mark_alternative_lapsed
+    from bihuan.services.uow import UnitOfWork
 
-    with session_scope(ctx.db_url) as session:
-        new = mark_alternative_lapsed(
-            session, ctx, item, actor=actor, reason=reason, as_of=parse_date(as_of)
-        )
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx) as uow:
+        result = mark_alternative_lapsed(uow, item, reason, actor, parse_date(as_of))
+    if json:
+        print_json(result.model_dump(mode="json"))
+        return
     console.print(
-        f"item {item}: agreed alternative recorded as lapsed"
-        if new
+        f"item {item} of {result.department}: agreed alternative recorded as lapsed"
+        if result.recorded
         else f"item {item}: already recorded as lapsed"
     )

@@ -60,6 +60,23 @@ def require_server() -> str:
     return str(url)
 
 
+def server_env(host: str, env: dict[str, str]) -> dict[str, str]:
+    """The Prefect server's environment. Off loopback it must ask for a credential: the
+    server has no users of its own, and its API runs flows and reads every artifact."""
+    if host in LOOPBACK:
+        return env
+    auth = env.get("PREFECT_SERVER_API_AUTH_STRING", "")
+    if ":" not in auth or len(auth.split(":", 1)[1]) < 12:
+        raise UserError(
+            f"refusing to listen on {host}: the Prefect server would be open to the network. "
+            "Set PREFECT_SERVER_API_AUTH_STRING=user:password (a password of 12+ characters; "
+            "clients then set PREFECT_API_AUTH_STRING to the same), or keep --host 127.0.0.1 "
+            "and put an authenticating proxy in front"
+        )
+    # the server's own clients (its services, `bihuan serve` in this environment) use it too
+    return {**env, "PREFECT_API_AUTH_STRING": env.get("PREFECT_API_AUTH_STRING") or auth}
+
+
 def server(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (loopback by default).")
@@ -71,18 +88,14 @@ def server(
     Its database and logs stay in PREFECT_HOME (default var/prefect). Stop it with Ctrl-C."""
     home = Path(os.environ["PREFECT_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    if host not in LOOPBACK:
-        err_console.print(
-            f"[yellow]warning:[/yellow] listening on {host}: the Prefect server has no login; "
-            "put it behind an authenticating proxy or keep it on 127.0.0.1"
-        )
+    env = server_env(host, dict(os.environ))
     url = api_url_for(host, port)
     console.print(f"Prefect server starting; PREFECT_HOME={home}")
     console.print(f"  UI:   {url.removesuffix('/api')}")
     console.print(f"  in other shells:  export PREFECT_API_URL={url}")
     console.print("  then `bihuan serve` runs the scheduled deployments")
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=os.environ.copy())
+    proc = subprocess.Popen(cmd, env=env)
     # Forward a terminate to the server so a supervisor (systemd, a test) can stop us cleanly.
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:

@@ -34,10 +34,12 @@ from bihuan.vocab import FindingCategory, PhaseKind, Severity, StaffingProblem
 
 PHASE_LABELS = {m.value: m.label for m in PhaseKind}
 PROBLEM_LABELS = {m.value: m.label for m in StaffingProblem}
+# Measures (整改措施) written into each finding; `{office}` is the signing office of the
+# jurisdiction (config [office], policy.office_name).
 MEASURES: dict[str, str] = {
     FindingCategory.INDICATOR: "对照履职台账查找差距,制定整改措施,明确责任科室、责任人和完成时限,按期报送整改情况及佐证材料。",
     FindingCategory.MISSING_SUBMISSION: "补报本阶段履职成效材料,说明未按时报送原因,建立材料报送责任制。",
-    FindingCategory.STAFFING: "对照“三定”规定和机构编制批复文件逐项整改,整改情况报县委编办监督检查科。",
+    FindingCategory.STAFFING: "对照“三定”规定和机构编制批复文件逐项整改,整改情况报{office}。",
     FindingCategory.SATISFACTION: "梳理镇街道、部门和群众反映的问题,制定改进作风、提升效能的具体措施。",
     FindingCategory.HOTLINE: "逐件复核超时工单,健全12345热线受理件办理和督办机制,确保按时办结。",
     FindingCategory.CENTRAL_TASK: "对照中心工作分工补齐本环节短板,加强与牵头部门和配合单位的协作。",
@@ -113,6 +115,7 @@ class FindingDraft:
 
 def _draft(
     facts: DepartmentFacts,
+    office: str,
     phase: str,
     rule: str,
     subject: str,
@@ -131,7 +134,7 @@ def _draft(
         severity=severity,
         source=source,
         title=title,
-        measures=MEASURES[category],
+        measures=MEASURES[category].format(office=office),
         evidence=evidence,
         carried_from_id=carried_from_id,
     )
@@ -142,15 +145,18 @@ def derive_findings(
     *,
     phase: str,
     rules: FindingRules,
+    office: str,
     open_subjects: frozenset[str] = frozenset(),
 ) -> list[FindingDraft]:
-    """The findings of one department in one phase (see the module docstring for the rules)."""
+    """The findings of one department in one phase (see the module docstring for the rules);
+    `office` is who the department reports its rectification to (policy.office_name)."""
     label = PHASE_LABELS.get(phase, phase)
     out: list[FindingDraft] = []
     if facts.submission_missing:
         out.append(
             _draft(
                 facts,
+                office,
                 phase,
                 "submission",
                 "",
@@ -174,6 +180,7 @@ def derive_findings(
             out.append(
                 _draft(
                     facts,
+                    office,
                     phase,
                     "indicator",
                     ind.code,
@@ -196,6 +203,7 @@ def derive_findings(
         out.append(
             _draft(
                 facts,
+                office,
                 phase,
                 "staffing",
                 check.kind,
@@ -214,6 +222,7 @@ def derive_findings(
         out.append(
             _draft(
                 facts,
+                office,
                 phase,
                 "satisfaction",
                 "",
@@ -230,6 +239,7 @@ def derive_findings(
             out.append(
                 _draft(
                     facts,
+                    office,
                     phase,
                     "hotline",
                     "",
@@ -247,6 +257,7 @@ def derive_findings(
         out.append(
             _draft(
                 facts,
+                office,
                 phase,
                 "chain",
                 chain.task_code,
@@ -261,6 +272,7 @@ def derive_findings(
         out.append(
             _draft(
                 facts,
+                office,
                 "carried",
                 "",
                 item.key,

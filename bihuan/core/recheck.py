@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from bihuan.vocab import RecheckOutcome, RectificationStatus
+from bihuan.core.breakdown import Breakdown
+from bihuan.vocab import PhaseKind, RecheckOutcome, RectificationStatus
 
 Outcome = Literal["stays_closed", "carried", "recurring", "stays_cannot_solve"]
 
@@ -131,6 +132,23 @@ def decide(item: PriorItem, results: Mapping[str, bool]) -> RecheckDecision:
         f"{item.year}年问题未整改到位（状态：{status_label}），作为本年度重点内容继续整改",
         f"{item.year}年问题延续",
     )
+
+
+def indicator_results(
+    assessed: Iterable[tuple[str, Breakdown]], fail_below: float
+) -> dict[str, bool]:
+    """Indicator code → passed this year, from (phase kind, breakdown) of the year's stored
+    scores: the latest assessed phase decides (year-end over mid-year); an indicator passes
+    when it was submitted and scored at least `fail_below` (config [findings])."""
+    rank = {PhaseKind.MID_YEAR.value: 0, PhaseKind.YEAR_END.value: 1}
+    latest: dict[str, tuple[int, bool]] = {}
+    for kind, breakdown in assessed:
+        order = rank.get(kind, 0)
+        for line in breakdown.indicators:
+            seen = latest.get(line.code)
+            if seen is None or order >= seen[0]:
+                latest[line.code] = (order, not line.failed(fail_below))
+    return {code: passed for code, (_order, passed) in latest.items()}
 
 
 def recheck(items: Iterable[PriorItem], results: Mapping[str, bool]) -> list[RecheckDecision]:

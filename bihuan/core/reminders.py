@@ -118,6 +118,20 @@ def notice_key(item_id: int, step: str, recipient: str) -> str:
     return f"item:{item_id}:{step}:{recipient}"
 
 
+def parse_notice_key(key: str) -> tuple[int, str, str] | None:
+    """(item id, step, recipient) of a key made by :func:`notice_key`; None for other keys.
+
+    Steps may contain a colon themselves (``ext1:pre-2``); recipient tags do not."""
+    parts = key.split(":")
+    if len(parts) < 4 or parts[0] != "item":
+        return None
+    try:
+        item_id = int(parts[1])
+    except ValueError:
+        return None
+    return item_id, ":".join(parts[2:-1]), parts[-1]
+
+
 def digest_key(day: date, recipient: str) -> str:
     """Idempotency key of the one digest a recipient gets on a day."""
     return f"digest:{day.isoformat()}:{recipient}"

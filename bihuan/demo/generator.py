@@ -30,6 +30,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from bihuan.demo import names
+from bihuan.ingest.cells import safe_row
 from bihuan.ingest.schema import SHEETS, Sheet
 from models.enums import (
     Category,
@@ -699,10 +700,10 @@ def write_workbook(path: Path, rows: Mapping[str, list[dict[str, Any]]]) -> dict
     counts: dict[str, int] = {}
     for sheet in SHEETS:
         ws = wb.create_sheet(title=sheet.zh)
-        ws.append([c.zh for c in sheet.columns])
+        ws.append(safe_row(ws, [c.zh for c in sheet.columns]))
         n = 0
         for values in _sheet_rows(sheet, rows.get(sheet.key, [])):
-            ws.append(values)
+            ws.append(safe_row(ws, values))
             n += 1
         counts[sheet.key] = n
     path.parent.mkdir(parents=True, exist_ok=True)

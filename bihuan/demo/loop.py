@@ -34,8 +34,8 @@ class Scripted:
     day: date
     item_id: int
     action: str
-    role: str
-    actor: str
+    role: str  # the capacity of the move (department / coordinator)
+    actor: str  # who the script has acting; the demo's office user makes every move for now
     reason: str = ""
     evidence: tuple[str, ...] = ()
     explanation: str = ""
@@ -205,22 +205,28 @@ def simulate(
     cal: WorkCalendar,
     stats: LoopStats,
     *,
+    run_as: str,
     daily_until: date | None = None,
     every: int = 5,
 ) -> None:
     """Walk the working days from start to end: each day the departments' and the office's
-    moves; the tracker and the dispatcher every working day until `daily_until`, then every
+    moves (all made by the demo's office user `run_as`: the departments' in capacity
+    department, as when the office records their answers); the tracker and the dispatcher
+    every working day until `daily_until`, then every
     `every`-th working day (the tracker is catch-up safe: a skipped day's steps fold into one
-    notice per item). The demo does this to finish in two minutes; production runs it daily."""
-    from bihuan.rectify import act
-    from flows.dispatch import dispatch_clock, ensure_channels_config
-    from flows.track import track
-    from models import utc_now
+    notice per item). The demo does this to finish in two minutes; production runs it daily.
+    The tracker and the dispatcher run as `run_as` (the office user), without Prefect."""
+    from bihuan.clock import utc_now
+    from bihuan.core.outbox import dispatch_clock
+    from bihuan.services import identity, notifications, rectification, tracking
+    from bihuan.services.uow import UnitOfWork
+    from flows.dispatch import ensure_channels_config
     from notifications.channels import load_channels
-    from notifications.outbox import dispatch
 
-    ensure_channels_config(ctx)
+    ensure_channels_config(jurisdiction=ctx.jurisdiction, run_as=run_as)
     channels = load_channels(ctx.settings)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        office = identity.actor_for(uow, run_as)
     due: dict[date, list[Scripted]] = defaultdict(list)
     for a in actions:
         due[a.day].append(a)
@@ -229,22 +235,20 @@ def simulate(
     while day <= end:
         if cal.is_workday(day):
             for a in due.pop(day, []):
+                cmd = rectification.Act(
+                    jurisdiction=ctx.jurisdiction,
+                    item_id=a.item_id,
+                    action=a.action,
+                    reason=a.reason,
+                    evidence_refs=a.evidence,
+                    explanation=a.explanation,
+                    alternative=a.alternative,
+                    extend_by=a.extend_by,
+                    capacity=Role(a.role),
+                )
                 try:
-                    act(
-                        ctx.db_url,
-                        jurisdiction=ctx.jurisdiction,
-                        item_id=a.item_id,
-                        action=a.action,
-                        actor=a.actor,
-                        role=Role(a.role),
-                        as_of=day,
-                        reason=a.reason,
-                        evidence_refs=a.evidence,
-                        explanation=a.explanation,
-                        alternative=a.alternative,
-                        extend_by=a.extend_by,
-                        cal=cal,
-                    )
+                    with UnitOfWork(ctx) as uow:
+                        rectification.act(uow, cmd, office, day)
                     stats.actions[str(a.action)] += 1
                 except Exception as exc:  # a scripted move the state machine refuses is shown
                     stats.refused.append(f"{day} item {a.item_id} {a.action}: {exc}")
@@ -254,15 +258,16 @@ def simulate(
                     day += timedelta(days=1)
                     continue
             stats.days += 1
-            summary = track(ctx.db_url, jurisdiction=ctx.jurisdiction, policy=ctx.policy, as_of=day)
+            with UnitOfWork(ctx) as uow:
+                summary = tracking.track(uow, office, ctx.jurisdiction, day)
             stats.notices += summary.notices
             stats.digests += summary.digests + summary.supplementary_digests
-            report = dispatch(
-                ctx.db_url,
-                sender=channels,
-                now=dispatch_clock(day, utc_now()),
-                max_attempts=ctx.policy.reminders.max_attempts,
-                backoff_minutes=ctx.policy.reminders.retry_backoff_minutes,
+            report = notifications.dispatch(
+                lambda: UnitOfWork(ctx),
+                channels,
+                dispatch_clock(day, utc_now()),
+                actor=office,
+                jurisdiction=ctx.jurisdiction,
             )
             stats.sent += report.sent
             stats.failed += report.failed + report.dead

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
-from bihuan.db import audit, session_scope, upsert
+from bihuan.db import AuditEntry, audit, audit_many, session_scope, upsert
 from bihuan.errors import UserError
-from bihuan.ingest.issues import ImportIssue, ReadError
-from bihuan.ingest.readers import MAX_ROWS, Caps, read_path
+from bihuan.ingest.issues import ImportIssue, ReadError, Severity
+from bihuan.ingest.readers import MAX_ROWS, Caps, RawWorkbook, read_path
 from bihuan.ingest.validate import Known, Validated, ValidSheet, validate
 from models import (
     AssessmentTeam,
@@ -51,7 +52,6 @@ from models import (
 )
 from models.enums import Direction, Method, PhaseKind
 
-AUDIT_CAP = 200  # per import: beyond this, changed records are counted in the summary only
 Progress = Callable[[str, int, int], None]  # (what, rows done, rows in total)
 PEER_SCORES = ("style", "efficiency", "quality", "cooperation", "one_go")
 
@@ -77,11 +77,67 @@ class ImportFailed(UserError):
 
     def __init__(self, report: ImportReport):
         self.report = report
-        n = len(report.errors)
+        # a summary line stands for many cells: count the cells, say how many lines show them
+        n = sum(i.count for i in report.errors)
+        lines = len(report.errors)
+        shown = f" (listed in {lines} line{'s' if lines != 1 else ''})" if lines != n else ""
         super().__init__(
-            f"{n} error{'s' if n != 1 else ''} in {report.source}; nothing was imported. "
+            f"{n:,} error{'s' if n != 1 else ''}{shown} in {report.source}; nothing was imported. "
             "Correct what is listed and import again."
         )
+
+
+SCHEMA_MISSING = (
+    "the database has no bihuan schema: run `bihuan db upgrade` first, or pass --upgrade"
+)
+
+
+class DatabaseNotReady(UserError):
+    """The database has no bihuan schema, or an older one; nothing was read or written."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory ones)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    name = parsed.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def ensure_schema(url: str, *, upgrade: bool = False) -> None:
+    """Stop before reading a workbook when the database is not ready; with `upgrade`, migrate.
+
+    SQLite creates a missing file (and get_engine its folder) on the first connection, so a
+    mistyped --db must be caught before anything connects, or it leaves an empty file behind.
+    """
+    from alembic.util.exc import CommandError
+
+    from bihuan import migrate
+
+    file = _sqlite_file(url)
+    try:
+        if file is not None and (not file.exists() or file.stat().st_size == 0):
+            if not upgrade:
+                raise DatabaseNotReady(f"{SCHEMA_MISSING} (no database at {file})")
+            migrate.upgrade(url)
+            return
+        have, want = migrate.current(url), migrate.head()
+        if have == want:
+            return
+        if upgrade:
+            migrate.upgrade(url)
+            return
+    except CommandError as exc:  # e.g. a database migrated by a newer bihuan
+        raise DatabaseNotReady(f"cannot bring the database's schema up to date: {exc}") from None
+    if have is None:
+        raise DatabaseNotReady(SCHEMA_MISSING)
+    raise DatabaseNotReady(
+        f"the database is at schema revision {have}, this bihuan needs {want}: run "
+        "`bihuan db upgrade` first, or pass --upgrade"
+    )
 
 
 def peer_token(secret: str, phase_id: int, rater: str, ratee: str) -> str:
@@ -482,15 +538,20 @@ def import_path(
     caps: Caps | None = None,
     policy: Any = None,
     peer_secret: str | None = None,
+    upgrade: bool = False,
+    user_id: int | None = None,
 ) -> ImportReport:
     """Validate the whole workbook; if it is clean, write all of it in one transaction.
 
-    Raises ImportFailed (with every error in `report.errors`) and writes nothing otherwise.
+    Raises ImportFailed (with every error in `report.errors`) and writes nothing otherwise;
+    DatabaseNotReady, before the workbook is read, when the database has no current schema
+    (`upgrade=True` migrates it first instead).
     """
     started = time.perf_counter()
     path = Path(path)
     report = ImportReport(str(path), jurisdiction, year)
     caps = caps or Caps(max_rows=max_rows)
+    ensure_schema(url, upgrade=upgrade)
     try:
         raw = read_path(path, caps)
     except ReadError as exc:
@@ -519,16 +580,34 @@ def import_path(
                 ).scalar_one_or_none()
             ids.refresh(session)
 
-        checked = validate(raw, ids.known(), year=year)
+        checked = validate(raw, _known_for_validation(session, ids, raw), year=year)
+        _refuse_development_secret(checked, peer_secret)
         peer_plan = _plan_peer_ballots(session, checked, ids, peer_secret)
         report.warnings = checked.warnings
         report.errors = checked.errors
         if report.errors:
             raise ImportFailed(report)
 
-        changes: list[tuple[str, str, dict[str, Any]]] = []
-        created = _ensure_scope(session, ids, jurisdiction, jurisdiction_name, year, policy, actor)
         total = sum(len(s.records) for s in checked.sheets.values())
+        if total == 0:
+            # Headers only (a blank template): nothing to write, so not even the county or the
+            # cycle is created; that happens with the first real rows.
+            report.warnings.append(
+                ImportIssue(
+                    path.name,
+                    "",
+                    None,
+                    "",
+                    "the recognised sheets hold no data rows; nothing was written",
+                    Severity.WARNING,
+                )
+            )
+            report.seconds = time.perf_counter() - started
+            return report
+        changes: list[tuple[str, str, dict[str, Any]]] = []
+        created = _ensure_scope(
+            session, ids, jurisdiction, jurisdiction_name, year, policy, actor, user_id
+        )
         done = 0
         for key, sheet in checked.sheets.items():
             if key == "peer_ratings":
@@ -543,20 +622,27 @@ def import_path(
             ids.refresh(session)
 
         if changes or created or report.changed:
-            for entity, entity_key, details in changes[:AUDIT_CAP]:
-                audit(
-                    session,
-                    actor=actor,
-                    action="import.update",
-                    entity=entity,
-                    entity_key=entity_key[:200],
-                    jurisdiction_id=ids.jurisdiction,
-                    details=details,
-                )
-            report.audited = min(len(changes), AUDIT_CAP)
+            # every changed record gets its own row (in bulk), however many there are
+            audit_many(
+                session,
+                [
+                    AuditEntry(
+                        actor,
+                        "import.update",
+                        entity,
+                        entity_key[:200],
+                        ids.jurisdiction,
+                        details,
+                        user_id,
+                    )
+                    for entity, entity_key, details in changes
+                ],
+            )
+            report.audited = len(changes)
             audit(
                 session,
                 actor=actor,
+                user_id=user_id,
                 action="import",
                 entity="workbook",
                 entity_key=path.name[:200],
@@ -564,16 +650,40 @@ def import_path(
                 details={
                     "year": year,
                     "created": created,
+                    # peer ratings are left out: how many one file held can point at its rater
                     "counts": {
-                        k: v for k, v in report.counts.items() if v["inserted"] or v["updated"]
+                        k: v
+                        for k, v in report.counts.items()
+                        if (v["inserted"] or v["updated"]) and k != "peer_ratings"
                     },
                     "updates_audited": report.audited,
-                    "updates_not_audited": max(0, len(changes) - AUDIT_CAP),
                     "warnings": len(report.warnings),
                 },
             )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _known_for_validation(session: Session, ids: _Ids, raw: RawWorkbook) -> Known:
+    """What the database holds, for references and look-alike codes. Commissioners and case
+    numbers are not needed while writing, so they are read here once, and only when the
+    workbook defines some."""
+    known = ids.known()
+    if ids.jurisdiction is not None and "commissioners" in raw.sheets:
+        known.commissioners = set(
+            session.execute(
+                select(_c(Commissioner).code).where(
+                    _c(Commissioner).jurisdiction_id == ids.jurisdiction
+                )
+            ).scalars()
+        )
+    if ids.cycle is not None and "hotline_cases" in raw.sheets:
+        known.hotline_cases = set(
+            session.execute(
+                select(_c(HotlineCase).case_no).where(_c(HotlineCase).cycle_id == ids.cycle)
+            ).scalars()
+        )
+    return known
 
 
 def _ensure_scope(
@@ -584,6 +694,7 @@ def _ensure_scope(
     year: int | None,
     policy: Any,
     actor: str,
+    user_id: int | None = None,
 ) -> list[str]:
     """Create the jurisdiction, the cycle and its two phases if missing; say what was created."""
     created: list[str] = []
@@ -599,6 +710,7 @@ def _ensure_scope(
             audit(
                 session,
                 actor=actor,
+                user_id=user_id,
                 action="import.update",
                 entity="jurisdiction",
                 entity_key=code,
@@ -711,6 +823,24 @@ def _reverse_names(ids: _Ids) -> dict[str, dict[Any, str]]:
     }
 
 
+def _refuse_development_secret(checked: Validated, secret: str) -> None:
+    from bihuan.settings import DEV_PEER_SECRET
+
+    sheet = checked.sheets.get("peer_ratings")
+    if secret == DEV_PEER_SECRET and sheet is not None and sheet.records:
+        checked.issues.append(
+            ImportIssue(
+                sheet.file,
+                sheet.title,
+                None,
+                "",
+                "BIHUAN_PEER_TOKEN_SECRET is still the development default, so peer ratings "
+                "(部门互评) could be traced back to their raters; set a secret of your own "
+                "(`bihuan init` writes one) and import again",
+            )
+        )
+
+
 @dataclass
 class _PeerPlan:
     """Per row of 部门互评: whether its ballot is new (write) or already cast (skip)."""
@@ -804,11 +934,32 @@ def _write_peer_ratings(
     # Independent shuffles: the n-th ballot written is not the n-th rating written.
     rng = random.SystemRandom()
     rng.shuffle(ballots)
-    rng.shuffle(ratings)
     upsert(session, PeerBallot, ballots, ("phase_id", "token"))
     if ratings:
-        session.execute(insert(PeerRating.__table__), ratings)  # type: ignore[attr-defined]
+        _rewrite_shuffled(session, ratings, rng)
     return {"inserted": len(ratings), "updated": 0, "unchanged": len(plan.already_cast)}
 
 
-__all__ = ["ImportFailed", "ImportIssue", "ImportReport", "import_path"]
+def _rewrite_shuffled(session: Session, new: list[dict[str, Any]], rng: random.Random) -> None:
+    """Store the new ratings together with the phases' earlier ones, all rewritten in one random
+    order: when each department sends its own file, the order rows were written in (rowid,
+    physical order) would otherwise group the ratings by file, that is, by rater."""
+    t = PeerRating.__table__  # type: ignore[attr-defined]
+    phases = sorted({r["phase_id"] for r in new})
+    old = [dict(r._mapping) for r in session.execute(select(t).where(t.c.phase_id.in_(phases)))]
+    rows = old + new
+    for row in rows:
+        row["id"] = uuid.uuid4().hex  # new ids too: an id seen earlier says nothing now
+    rng.shuffle(rows)
+    session.execute(delete(t).where(t.c.phase_id.in_(phases)))
+    session.execute(insert(t), rows)
+
+
+__all__ = [
+    "DatabaseNotReady",
+    "ImportFailed",
+    "ImportIssue",
+    "ImportReport",
+    "ensure_schema",
+    "import_path",
+]

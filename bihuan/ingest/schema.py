@@ -44,6 +44,9 @@ class Column:
     max_len: int = 300
     min: float | None = None
     max: float | None = None
+    # A code (department, section, indicator, town, team, commissioner, task, case …): read
+    # through cells.normalise_code, and checked against look-alikes of the codes already known.
+    code: bool = False
 
     @property
     def header(self) -> str:
@@ -67,7 +70,7 @@ class Sheet:
 
 def _code(key: str, zh: str, note: str, required: bool = True, max_len: int = 32) -> Column:
     # the database keeps codes in VARCHAR(32) (indicator codes and case numbers in 64)
-    return Column(key, zh, ColType.TEXT, required, note, max_len=max_len)
+    return Column(key, zh, ColType.TEXT, required, note, max_len=max_len, code=True)
 
 
 def _rating(key: str, zh: str) -> Column:

@@ -10,6 +10,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from bihuan.ingest.cells import safe_row
 from bihuan.ingest.schema import SHEETS, Column
 from bihuan.ingest.validate import TASKS_PER_SECTION, type_hint
 
@@ -18,11 +19,12 @@ WORKBOOK_NAME = "bihuan-template.xlsx"
 _GUIDE = [
     "导入格式说明 (bihuan import)",
     "",
-    "1. 一个 .xlsx 文件, 每类数据一个工作表, 工作表名用下表中的中文表名 (或英文名); "
-    "也可以用一个文件夹, 每个工作表存为一个 CSV 文件 (<英文名>.csv 或 <中文表名>.csv, UTF-8 或 GBK 编码)。",
-    "2. 第 1 行是表头 (中文列名, 也接受英文列名), 数据从第 2 行开始; 空行会被跳过。"
+    "1. 一个 .xlsx 文件 (也接受 WPS / Excel 97–2003 的 .xls 和 .ods), 每类数据一个工作表, "
+    "工作表名用下表中的中文表名 (或英文名); 也可以用一个文件夹, 每个工作表存为一个 CSV 文件 "
+    "(<英文名>.csv 或 <中文表名>.csv, UTF-8 或 GBK 编码)。",
+    "2. 表头是中文列名 (也接受英文列名), 表头上方可以有标题行 (前 10 行内); 空行会被跳过。"
     "把鼠标移到表头单元格上可以看到该列的说明、类型和是否必填。",
-    "3. 只填数值, 不要用公式 (以 = 开头的单元格会被拒绝)。日期写成 2022-06-15 或设为日期格式; "
+    "3. 只填数值, 不要用公式 (公式单元格会被拒绝)。日期写成 2022-06-15 或设为日期格式; "
     "是否列填 是 / 否; 选项列填下拉说明中的中文 (也接受英文值)。",
     "4. 导入时先检查全部数据, 有任何错误则一行也不写入, 并列出每个错误所在的文件、工作表、行、列和原因。"
     "改正后重新导入即可; 重复导入同一文件不会产生重复数据, 修改过的数据会就地更新并记入审计日志。",
@@ -51,21 +53,24 @@ def write_templates(out_dir: str | Path) -> list[Path]:
     assert guide is not None
     guide.title = "说明"
     for line in _GUIDE:
-        guide.append([line])
-    guide.append(["中文表名", "英文名", "内容", "按年度", "分阶段", "唯一键"])
+        guide.append(safe_row(guide, [line]))
+    guide.append(safe_row(guide, ["中文表名", "英文名", "内容", "按年度", "分阶段", "唯一键"]))
     for cell in guide[guide.max_row]:
         cell.font = Font(bold=True)
     for sheet in SHEETS:
         key_cols = " + ".join(sheet.column(k).zh for k in sheet.natural_key)
         guide.append(
-            [
-                sheet.zh,
-                sheet.key,
-                sheet.note,
-                "是" if sheet.yearly else "否",
-                "是" if sheet.phase_scoped else "否",
-                key_cols,
-            ]
+            safe_row(
+                guide,
+                [
+                    sheet.zh,
+                    sheet.key,
+                    sheet.note,
+                    "是" if sheet.yearly else "否",
+                    "是" if sheet.phase_scoped else "否",
+                    key_cols,
+                ],
+            )
         )
     guide["A1"].font = Font(bold=True, size=14)
     for letter, width in zip("ABCDEF", (18, 22, 70, 8, 8, 30), strict=True):
@@ -77,7 +82,7 @@ def write_templates(out_dir: str | Path) -> list[Path]:
     written = [out / WORKBOOK_NAME]
     for sheet in SHEETS:
         ws = wb.create_sheet(sheet.zh)
-        ws.append([c.zh for c in sheet.columns])
+        ws.append(safe_row(ws, [c.zh for c in sheet.columns]))
         for idx, col in enumerate(sheet.columns, start=1):
             cell = ws.cell(row=1, column=idx)
             cell.font = Font(bold=True)

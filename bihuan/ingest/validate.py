@@ -12,11 +12,19 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from bihuan.ingest.issues import ImportIssue, Severity
+from bihuan.ingest.cells import (
+    PLAUSIBLE_SERIALS,
+    Formula,
+    excel_serial_date,
+    lookalike_key,
+    normalise_code,
+    read_date,
+)
+from bihuan.ingest.issues import ImportIssue, Severity, summarise
 from bihuan.ingest.readers import RawRow, RawSheet, RawWorkbook
 from bihuan.ingest.schema import SHEETS_BY_KEY, ColType, Column, Sheet
 from models.base import LABELS
@@ -26,7 +34,6 @@ TASKS_PER_SECTION = 13
 
 _TRUE = {"是", "true", "1", "yes", "y", "t", "在用"}
 _FALSE = {"否", "false", "0", "no", "n", "f", "停用"}
-_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 _INT = re.compile(r"^[+-]?\d+$")
 _TYPE_ZH = {
     ColType.TEXT: "文本",
@@ -49,6 +56,8 @@ class Known:
     indicators: dict[str, str] = field(default_factory=dict)  # code -> IndicatorKind value
     central_tasks: set[str] = field(default_factory=set)
     links: set[tuple[str, str]] = field(default_factory=set)  # (task, department)
+    commissioners: set[str] = field(default_factory=set)
+    hotline_cases: set[str] = field(default_factory=set)  # case numbers of the year
 
 
 @dataclass
@@ -95,29 +104,73 @@ def type_hint(col: Column) -> str:
 
 
 class _CellError(ValueError):
-    pass
+    def __init__(self, message: str, kind: str = ""):
+        super().__init__(message)
+        self.kind = kind
+
+
+# Per kind of cell error: how a summary line says what is wrong with the cells, and what to do
+# (see issues.summarise).
+SUMMARY_PHRASES: dict[str, tuple[str, str]] = {
+    "formula": ("hold formulas", "Enter the values themselves, not formulas (不要用公式)."),
+    "length": ("are longer than the column allows", "Shorten them."),
+    "int": ("are not whole numbers (整数)", "Enter whole numbers."),
+    "number": ("are not numbers (数字)", "Enter numbers."),
+    "range": ("are out of range", "See the column's range in the template note."),
+    "date": (
+        "are not dates (日期)",
+        "Enter dates such as 2022-06-15, or make the column a date column.",
+    ),
+    "bool": ("are not 是 or 否", "Enter 是 or 否."),
+    "enum": ("hold an unknown choice", "Use one of the choices in the template note."),
+    "blank": ("are blank but required (必填)", "Fill them in."),
+    "unknown_code": (
+        "refer to unknown codes (未知代码)",
+        "Add the codes to their sheet first, or correct them.",
+    ),
+    "lookalike": (
+        "hold codes that look like existing ones (仅大小写/空格不同)",
+        "Write the existing code, or choose a clearly different one.",
+    ),
+    "duplicate": ("repeat a key of an earlier row (重复)", "Keep one row per key."),
+}
+
+
+def shown(value: Any) -> str:
+    """A cell's content as an example in a message."""
+    if isinstance(value, Formula):
+        value = value.text
+    elif isinstance(value, date):
+        value = value.isoformat()
+    text = repr(value)
+    return text if len(text) <= 42 else text[:40] + "…" + text[-1]
 
 
 def convert(col: Column, value: Any) -> Any:
     """One cell to its typed value; raises _CellError with a message for the user."""
-    if isinstance(value, str) and value.startswith("="):
+    if isinstance(value, Formula):
         raise _CellError(
-            f"formula not allowed ({value[:40]!r}); enter the value itself, not a formula (请填写数值, 不要用公式)"
+            f"formula not allowed ({value.text[:40]!r}); enter the value itself, not a formula "
+            "(请填写数值, 不要用公式)",
+            "formula",
         )
     kind = col.kind
     if kind is ColType.TEXT:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         text = value.isoformat() if isinstance(value, date) else str(value)
+        if col.code:
+            text = normalise_code(text)
         if len(text) > col.max_len:
             raise _CellError(
-                f"{len(text)} characters, longer than the limit of {col.max_len}; shorten it"
+                f"{len(text)} characters, longer than the limit of {col.max_len}; shorten it",
+                "length",
             )
         return text
     if kind is ColType.INT:
         number: Any
         if isinstance(value, bool):
-            raise _CellError(f"expected a whole number (整数), got {value!r}")
+            raise _CellError(f"expected a whole number (整数), got {value!r}", "int")
         if isinstance(value, int):
             number = value
         elif isinstance(value, float) and value.is_integer():
@@ -125,38 +178,42 @@ def convert(col: Column, value: Any) -> Any:
         elif isinstance(value, str) and _INT.match(value.replace(",", "")):
             number = int(value.replace(",", ""))
         else:
-            raise _CellError(f"expected a whole number (整数), got {value!r}")
+            raise _CellError(f"expected a whole number (整数), got {value!r}", "int")
         _check_range(col, number)
         return number
     if kind is ColType.FLOAT:
         if isinstance(value, bool):
-            raise _CellError(f"expected a number (数字), got {value!r}")
+            raise _CellError(f"expected a number (数字), got {value!r}", "number")
         if isinstance(value, int | float):
             number = float(value)
         elif isinstance(value, str):
             try:
                 number = float(value.replace(",", ""))
             except ValueError:
-                raise _CellError(f"expected a number (数字), got {value!r}") from None
+                raise _CellError(f"expected a number (数字), got {value!r}", "number") from None
         else:
-            raise _CellError(f"expected a number (数字), got {value!r}")
+            raise _CellError(f"expected a number (数字), got {value!r}", "number")
         if not math.isfinite(number):
-            raise _CellError(f"expected a finite number (数字), got {value!r}")
+            raise _CellError(f"expected a finite number (数字), got {value!r}", "number")
         _check_range(col, number)
         return number
     if kind is ColType.DATE:
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        if isinstance(value, str):
-            m = _DATE.match(value)
-            if m:
-                try:
-                    return date(int(m[1]), int(m[2]), int(m[3]))
-                except ValueError:
-                    pass
-        raise _CellError(f"expected a date such as 2022-06-15 (日期 YYYY-MM-DD), got {value!r}")
+        day = read_date(value)
+        if day is not None:
+            return day
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            as_serial = excel_serial_date(value)
+            low, high = (excel_serial_date(n) for n in PLAUSIBLE_SERIALS)
+            hint = f" (as an Excel date number it would be {as_serial})" if as_serial else ""
+            raise _CellError(
+                f"{value:g} is a number, not a date{hint}; dates from {low} to {high} are "
+                "accepted as Excel date numbers, otherwise enter the date, e.g. 2022-06-15 "
+                "(日期 YYYY-MM-DD)",
+                "date",
+            )
+        raise _CellError(
+            f"expected a date such as 2022-06-15 (日期 YYYY-MM-DD), got {value!r}", "date"
+        )
     if kind is ColType.BOOL:
         if isinstance(value, bool):
             return value
@@ -167,7 +224,7 @@ def convert(col: Column, value: Any) -> Any:
             return True
         if text in _FALSE:
             return False
-        raise _CellError(f"expected 是 or 否 (yes / no), got {value!r}")
+        raise _CellError(f"expected 是 or 否 (yes / no), got {value!r}", "bool")
     if kind is ColType.ENUM:
         assert col.enum is not None
         text = str(value).strip()
@@ -175,7 +232,7 @@ def convert(col: Column, value: Any) -> Any:
             if text == LABELS.get(member.value) or text.lower() == member.value:
                 # the plain value: enum members hash unlike their strings in key tuples
                 return member.value
-        raise _CellError(f"unknown value {text!r}; use one of {enum_choices(col.enum)}")
+        raise _CellError(f"unknown value {text!r}; use one of {enum_choices(col.enum)}", "enum")
     raise AssertionError(f"unhandled column type {kind}")  # pragma: no cover
 
 
@@ -186,7 +243,7 @@ def _check_range(col: Column, number: float) -> None:
             bounds = f"between {low:g} and {high:g}"
         else:
             bounds = f"at least {low:g}" if low is not None else f"at most {high:g}"
-        raise _CellError(f"{number:g} is out of range; must be {bounds}")
+        raise _CellError(f"{number:g} is out of range; must be {bounds}", "range")
 
 
 class _Checker:
@@ -199,9 +256,29 @@ class _Checker:
     def header(self, key: str) -> str:
         return self.raw.headers.get(key) or self.raw.sheet.column(key).zh
 
-    def error(self, row: int | None, key: str, message: str) -> None:
+    def error(
+        self,
+        row: int | None,
+        key: str,
+        message: str,
+        *,
+        kind: str = "",
+        cell: str = "",
+        value: str = "",
+    ) -> None:
         column = self.header(key) if key else ""
-        self.issues.append(ImportIssue(self.raw.file, self.raw.title, row, column, message))
+        self.issues.append(
+            ImportIssue(
+                self.raw.file,
+                self.raw.title,
+                row,
+                column,
+                message,
+                kind=kind,
+                cell=cell,
+                value=value,
+            )
+        )
 
     def warn(self, row: int | None, key: str, message: str) -> None:
         column = self.header(key) if key else ""
@@ -213,29 +290,147 @@ class _Checker:
 def _typed_rows(raw: RawSheet, check: _Checker) -> list[tuple[RawRow, dict[str, Any], bool]]:
     """Convert each row; keep the values that did convert, and whether the row is clean."""
     out = []
+    columns = [col for col in raw.sheet.columns if col.key in raw.headers]
     for row in raw.rows:
         values: dict[str, Any] = {}
         clean = True
-        for col in raw.sheet.columns:
-            if col.key not in raw.headers:
-                continue
+        for col in columns:
             value = row.values.get(col.key)
-            if value is None:
-                values[col.key] = None
-                if col.required:
+            if value is not None:
+                cell = row.cells.get(col.key, "")
+                try:
+                    value = convert(col, value)
+                except _CellError as exc:
                     check.error(
-                        row.row, col.key, f"required value is blank; fill in {col.zh} (必填)"
+                        row.row,
+                        col.key,
+                        f"cell {cell}: {exc}" if cell else str(exc),
+                        kind=exc.kind,
+                        cell=cell,
+                        value=shown(row.values.get(col.key)),
                     )
                     clean = False
-                continue
-            try:
-                values[col.key] = convert(col, value)
-            except _CellError as exc:
+                    continue
+                if value == "":  # a code of invisible characters only
+                    value = None
+            values[col.key] = value
+            if value is None and col.required:
                 cell = row.cells.get(col.key, "")
-                check.error(row.row, col.key, f"cell {cell}: {exc}" if cell else str(exc))
+                check.error(
+                    row.row,
+                    col.key,
+                    f"required value is blank; fill in {col.zh} (必填)",
+                    kind="blank",
+                    cell=cell,
+                    value="(blank)",
+                )
                 clean = False
         out.append((row, values, clean))
     return out
+
+
+@dataclass(frozen=True)
+class _Defines:
+    """A sheet that defines codes: the column, what a code names, and what it is unique within."""
+
+    column: str
+    what: str
+    scope: str | None = None  # sections: a section code is unique within its department
+
+
+DEFINES: dict[str, _Defines] = {
+    "teams": _Defines("code", "team"),
+    "departments": _Defines("code", "department"),
+    "sections": _Defines("code", "business section", scope="department"),
+    "towns": _Defines("code", "town"),
+    "commissioners": _Defines("code", "commissioner"),
+    "indicators": _Defines("code", "indicator"),
+    "central_tasks": _Defines("code", "central task"),
+    "hotline_cases": _Defines("case_no", "hotline case"),
+    "public_ratings": _Defines("response_key", "survey response"),
+}
+
+
+def _known_codes(key: str, known: Known) -> set[tuple[Any, str]]:
+    """(scope, code) of what the database already holds for a defining sheet."""
+    if key == "sections":
+        return set(known.sections)
+    pool: Iterable[str] = {
+        "teams": known.teams,
+        "departments": known.departments,
+        "towns": known.towns,
+        "commissioners": known.commissioners,
+        "indicators": known.indicators,
+        "central_tasks": known.central_tasks,
+        "hotline_cases": known.hotline_cases,
+    }.get(key, ())
+    return {(None, code) for code in pool}
+
+
+def _lookalike_codes(
+    typed: dict[str, list[tuple[RawRow, dict[str, Any], bool]]],
+    checkers: dict[str, _Checker],
+    known: Known,
+) -> set[tuple[str, int]]:
+    """A new code that differs from a known one (in the database or on an earlier row) only in
+    case, spaces or dashes is a slip, not a new department: an error naming both codes.
+    Returns the (sheet, row) of the rows refused."""
+    refused: set[tuple[str, int]] = set()
+    for key, rows in typed.items():
+        spec = DEFINES.get(key)
+        if spec is None or not rows:
+            continue
+        check = checkers[key]
+        exact = _known_codes(key, known)
+        seen: dict[tuple[Any, str], tuple[str, str]] = {
+            (scope, lookalike_key(code)): (code, "in the database") for scope, code in exact
+        }
+        for row, v, _ in rows:
+            code = v.get(spec.column)
+            if code is None:
+                continue
+            scope = v.get(spec.scope) if spec.scope else None
+            if (scope, code) in exact:
+                continue
+            look = (scope, lookalike_key(code))
+            other = seen.get(look)
+            if other is None:
+                seen[look] = (code, f"on row {row.row}")
+                exact.add((scope, code))
+                continue
+            cell = row.cells.get(spec.column, "")
+            within = f" of department {scope}" if scope else ""
+            check.error(
+                row.row,
+                spec.column,
+                f"cell {cell}: {spec.what} code {code!r} looks like the existing {spec.what}"
+                f"{within} {other[0]!r} ({other[1]}): they differ only in case, spaces or "
+                f"dashes. Write {other[0]} if it is the same {spec.what}, or choose a code that "
+                f"differs by more (代码与已有代码 {other[0]} 仅大小写、空格或连字符不同)",
+                kind="lookalike",
+                cell=cell,
+                value=shown(code),
+            )
+            refused.add((key, row.row))
+    return refused
+
+
+class _Pool:
+    """The codes a reference may name, with their look-alike keys built on first need."""
+
+    def __init__(self, codes: Iterable[Any]):
+        self.codes = codes
+        self._looks: dict[str, Any] | None = None
+
+    def __contains__(self, value: Any) -> bool:
+        return value in self.codes
+
+    def lookalike(self, value: str) -> Any:
+        if self._looks is None:
+            self._looks = {}
+            for code in self.codes:
+                self._looks.setdefault(lookalike_key(str(code)), code)
+        return self._looks.get(lookalike_key(value))
 
 
 def validate(raw: RawWorkbook, known: Known, *, year: int | None) -> Validated:
@@ -254,6 +449,7 @@ def validate(raw: RawWorkbook, known: Known, *, year: int | None) -> Validated:
                 "(`bihuan import PATH --year 2022`)",
             )
         typed[key] = _typed_rows(sheet_raw, check)
+    refused = _lookalike_codes(typed, checkers, known)
 
     def codes(sheet: str, col: str = "code") -> set[Any]:
         return {v[col] for _, v, _ in typed.get(sheet, []) if v.get(col) is not None}
@@ -276,17 +472,41 @@ def validate(raw: RawWorkbook, known: Known, *, year: int | None) -> Validated:
         for _, v, _ in typed.get("central_task_links", [])
         if v.get("task") is not None and v.get("department") is not None
     } | known.links
+    pools: dict[int, _Pool] = {}
 
     def ref(
-        check: _Checker, row: int, key: str, value: Any, pool: Iterable[Any], what: str, where: str
+        check: _Checker,
+        row: RawRow,
+        key: str,
+        value: Any,
+        pool: Iterable[Any],
+        what: str,
+        where: str,
     ) -> bool:
         if value is None or value in pool:
             return True
+        cell = row.cells.get(key, "")
+        at = f"cell {cell}: " if cell else ""
+        found = pools.setdefault(id(pool), _Pool(pool)).lookalike(str(value))
+        if found is not None:
+            check.error(
+                row.row,
+                key,
+                f"{at}unknown {what} {value!r}; it looks like {found!r}, which differs only in "
+                f"case, spaces or dashes: write {found} (仅大小写、空格或连字符不同)",
+                kind="lookalike",
+                cell=cell,
+                value=shown(value),
+            )
+            return False
         check.error(
-            row,
+            row.row,
             key,
-            f"unknown {what} {value!r}: not in sheet {where} of this file nor in the database; "
-            f"add it to sheet {where} first (未知代码)",
+            f"{at}unknown {what} {value!r}: not in sheet {where} of this file nor in the "
+            f"database; add it to sheet {where} first (未知代码)",
+            kind="unknown_code",
+            cell=cell,
+            value=shown(value),
         )
         return False
 
@@ -298,16 +518,21 @@ def validate(raw: RawWorkbook, known: Known, *, year: int | None) -> Validated:
         records: list[Record] = []
         first_seen: dict[tuple[Any, ...], int] = {}
         for row, v, clean in rows:
-            ok = clean
+            ok = clean and (key, row.row) not in refused
             nk = tuple(v.get(k) for k in sheet.natural_key)
             if all(part is not None for part in nk):
                 if nk in first_seen:
                     names = " + ".join(check.header(k) for k in sheet.natural_key)
-                    shown = " / ".join(str(p) for p in nk)
+                    shown_key = " / ".join(str(p) for p in nk)
+                    last = sheet.natural_key[-1]
+                    cell = row.cells.get(last, "")
                     check.error(
                         row.row,
-                        sheet.natural_key[-1],
-                        f"duplicate {names} {shown!r}: already on row {first_seen[nk]}; keep one row (重复)",
+                        last,
+                        f"duplicate {names} {shown_key!r}: already on row {first_seen[nk]}; keep one row (重复)",
+                        kind="duplicate",
+                        cell=cell,
+                        value=shown(shown_key),
                     )
                     ok = False
                 else:
@@ -315,7 +540,7 @@ def validate(raw: RawWorkbook, known: Known, *, year: int | None) -> Validated:
             ok &= _cross_check(
                 key,
                 check,
-                row.row,
+                row,
                 v,
                 year,
                 ref,
@@ -334,13 +559,13 @@ def validate(raw: RawWorkbook, known: Known, *, year: int | None) -> Validated:
         )
 
     _section_task_counts(typed, checkers, issues)
-    return Validated(out, issues)
+    return Validated(out, summarise(issues, SUMMARY_PHRASES))
 
 
 def _cross_check(
     key: str,
     check: _Checker,
-    row: int,
+    raw_row: RawRow,
     v: dict[str, Any],
     year: int | None,
     ref: Any,
@@ -353,11 +578,12 @@ def _cross_check(
     links: set[tuple[str, str]],
 ) -> bool:
     ok = True
+    row = raw_row.row
     dept_sheet = SHEETS_BY_KEY["departments"].zh
     if "department" in v:
         ok &= ref(
             check,
-            row,
+            raw_row,
             "department",
             v["department"],
             departments,
@@ -367,7 +593,7 @@ def _cross_check(
     if key == "departments":
         ok &= ref(
             check,
-            row,
+            raw_row,
             "team",
             v.get("team"),
             teams,
@@ -377,7 +603,7 @@ def _cross_check(
     elif key == "commissioners":
         ok &= ref(
             check,
-            row,
+            raw_row,
             "team",
             v.get("team"),
             teams,
@@ -386,7 +612,7 @@ def _cross_check(
         )
         ok &= ref(
             check,
-            row,
+            raw_row,
             "former_department",
             v.get("former_department"),
             departments,
@@ -396,18 +622,31 @@ def _cross_check(
     elif key == "indicators":
         dept, section = v.get("department"), v.get("section")
         if dept in departments and section is not None and (dept, section) not in sections:
+            cell = raw_row.cells.get("section", "")
+            similar = [
+                s for d, s in sections if d == dept and lookalike_key(s) == lookalike_key(section)
+            ]
+            hint = (
+                f"; it looks like {similar[0]!r}, which differs only in case, spaces or dashes: "
+                f"write {similar[0]}"
+                if similar
+                else f"; add it to sheet {SHEETS_BY_KEY['sections'].zh} first"
+            )
             check.error(
                 row,
                 "section",
-                f"department {dept} has no business section {section!r}; add it to sheet "
-                f"{SHEETS_BY_KEY['sections'].zh} first (科室代码未定义)",
+                f"cell {cell}: department {dept} has no business section {section!r}{hint} "
+                "(科室代码未定义)",
+                kind="lookalike" if similar else "unknown_code",
+                cell=cell,
+                value=shown(section),
             )
             ok = False
     elif key in ("indicator_history", "submissions"):
         code = v.get("indicator")
         ok &= ref(
             check,
-            row,
+            raw_row,
             "indicator",
             code,
             kinds,
@@ -448,7 +687,7 @@ def _cross_check(
         task = v.get("task")
         ok &= ref(
             check,
-            row,
+            raw_row,
             "task",
             task,
             tasks,
@@ -472,7 +711,7 @@ def _cross_check(
     elif key == "town_ratings":
         ok &= ref(
             check,
-            row,
+            raw_row,
             "town",
             v.get("town"),
             towns,
@@ -481,8 +720,12 @@ def _cross_check(
         )
     elif key == "peer_ratings":
         rater, ratee = v.get("rater"), v.get("ratee")
-        ok &= ref(check, row, "rater", rater, departments, "department code (部门代码)", dept_sheet)
-        ok &= ref(check, row, "ratee", ratee, departments, "department code (部门代码)", dept_sheet)
+        ok &= ref(
+            check, raw_row, "rater", rater, departments, "department code (部门代码)", dept_sheet
+        )
+        ok &= ref(
+            check, raw_row, "ratee", ratee, departments, "department code (部门代码)", dept_sheet
+        )
         if rater is not None and rater == ratee:
             check.error(
                 row,

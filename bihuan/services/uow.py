@@ -15,9 +15,15 @@ if TYPE_CHECKING:
     from bihuan.app import AppContext
     from bihuan.policy import Policy
     from bihuan.repositories.assessment import AssessmentRepo
-    from bihuan.repositories.audit import AuditRepo
+    from bihuan.repositories.audit import AuditChainRepo, AuditRepo
+    from bihuan.repositories.findings import FindingsRepo
     from bihuan.repositories.ledger import LedgerRepo
+    from bihuan.repositories.notifications import NotificationRepo
     from bihuan.repositories.org import DepartmentRepo, JurisdictionRepo
+    from bihuan.repositories.recheck import RecheckRepo
+    from bihuan.repositories.rectification import RectificationRepo
+    from bihuan.repositories.results import ReportRepo, ResultsRepo
+    from bihuan.repositories.tracking import TrackingRepo
     from bihuan.repositories.users import UserRepo
     from bihuan.settings import Settings
 
@@ -40,6 +46,7 @@ class UnitOfWork:
     # ------------------------------------------------------------------ the transaction
 
     def __enter__(self) -> Self:
+        _require_database_file(self.app.db_url)
         bind = read_engine(self.app.db_url) if self.readonly else get_engine(self.app.db_url)
         self._session = Session(bind, expire_on_commit=False)
         return self
@@ -115,10 +122,75 @@ class UnitOfWork:
         return AssessmentRepo(self.session)
 
     @cached_property
+    def findings(self) -> FindingsRepo:
+        from bihuan.repositories.findings import FindingsRepo
+
+        return FindingsRepo(self.session)
+
+    @cached_property
+    def rectification(self) -> RectificationRepo:
+        from bihuan.repositories.rectification import RectificationRepo
+
+        return RectificationRepo(self.session)
+
+    @cached_property
     def audit(self) -> AuditRepo:
         from bihuan.repositories.audit import AuditRepo
 
         return AuditRepo(self.session)
+
+    @cached_property
+    def audit_chain(self) -> AuditChainRepo:
+        from bihuan.repositories.audit import AuditChainRepo
+
+        return AuditChainRepo(self.session)
+
+    @cached_property
+    def recheck(self) -> RecheckRepo:
+        from bihuan.repositories.recheck import RecheckRepo
+
+        return RecheckRepo(self.session)
+
+    @cached_property
+    def report(self) -> ReportRepo:
+        from bihuan.repositories.results import ReportRepo
+
+        return ReportRepo(self.session)
+
+    @cached_property
+    def results(self) -> ResultsRepo:
+        from bihuan.repositories.results import ResultsRepo
+
+        return ResultsRepo(self.session)
+
+    @cached_property
+    def notifications(self) -> NotificationRepo:
+        from bihuan.repositories.notifications import NotificationRepo
+
+        return NotificationRepo(self.session)
+
+    @cached_property
+    def tracking(self) -> TrackingRepo:
+        from bihuan.repositories.tracking import TrackingRepo
+
+        return TrackingRepo(self.session)
+
+
+def _require_database_file(url: str) -> None:
+    """A mistyped --db must not leave an empty SQLite file behind (SQLite creates one on
+    connect): only `bihuan db upgrade` and the demo create databases."""
+    from pathlib import Path
+
+    from bihuan.errors import UserError
+
+    if not url.startswith("sqlite:///"):
+        return
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:" and not Path(path).exists():
+        raise UserError(
+            f"no database at {path}: create it with `bihuan db upgrade --db {path}`, "
+            "or check --db / BIHUAN_DATABASE_URL"
+        )
 
 
 def record_refusal(app: AppContext, exc: PermissionDenied) -> None:

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import text
 
 from bihuan.db import get_engine
+from bihuan.errors import PermissionDenied
 from bihuan.ingest.load import import_path
+from bihuan.vocab import PhaseKind, UserRole
 from flows.cycle import annual_cycle
-from flows.problems import issue_problem_lists
-from models import PhaseKind
+from flows.problems import check_approver, issue_problem_lists
 from tests.flows.small_county import write_small_county
-from tests.users import office
+from tests.users import make_user, office
 
 MID = PhaseKind.MID_YEAR
 
@@ -37,15 +38,17 @@ def assessed(tmp_path: Path, db_url: str, use_db: Any) -> str:
     return db_url
 
 
+def issue(**kw: Any) -> Any:
+    return issue_problem_lists(jurisdiction="juxian", run_as="office", year=2022, phase=MID, **kw)
+
+
 def rows(url: str, sql: str) -> list[Any]:
     with get_engine(url).connect() as conn:
         return list(conn.execute(text(sql)).all())
 
 
 def test_findings_follow_the_rules_and_never_duplicate(assessed: str) -> None:
-    first = issue_problem_lists(
-        year=2022, phase=MID, as_of=date(2022, 7, 4), wait_for_approval=False
-    )
+    first = issue(as_of=date(2022, 7, 4), wait_for_approval=False)
     assert first.awaiting_approval and first.items_created == 0
     found = {
         (d, k)
@@ -62,9 +65,7 @@ def test_findings_follow_the_rules_and_never_duplicate(assessed: str) -> None:
     }
     # nothing is sent before approval
     assert rows(assessed, "SELECT count(*) FROM notification")[0][0] == 0
-    again = issue_problem_lists(
-        year=2022, phase=MID, as_of=date(2022, 7, 4), wait_for_approval=False
-    )
+    again = issue(as_of=date(2022, 7, 4), wait_for_approval=False)
     assert again.new_findings == 0
     assert rows(assessed, "SELECT count(*) FROM finding")[0][0] == 4
 
@@ -72,8 +73,8 @@ def test_findings_follow_the_rules_and_never_duplicate(assessed: str) -> None:
 def test_auto_approval_creates_items_with_working_day_deadlines_and_outbox_rows(
     assessed: str,
 ) -> None:
-    done = issue_problem_lists(year=2022, phase=MID, as_of=date(2022, 9, 28), auto_approve="王主任")
-    assert done.approved_by == "王主任" and done.items_created == 4 and done.approved_lists == 3
+    done = issue(as_of=date(2022, 9, 28), auto_approve="office")
+    assert done.approved_by == "office" and done.items_created == 4 and done.approved_lists == 3
     deadlines = dict(
         rows(
             assessed,
@@ -93,16 +94,43 @@ def test_auto_approval_creates_items_with_working_day_deadlines_and_outbox_rows(
     ]
     assert all("问题清单" in s for _, _, s in sent)
     audit = rows(
-        assessed, "SELECT actor, action FROM auditlog WHERE action = 'problem_lists_approved'"
+        assessed,
+        "SELECT a.actor, u.display_name FROM auditlog a JOIN useraccount u ON u.id = a.user_id "
+        "WHERE action = 'problem_lists_approved'",
     )
-    assert audit == [("王主任", "problem_lists_approved")]
+    assert audit == [("office", "编办王主任")]
     # re-running after approval changes nothing
-    again = issue_problem_lists(
-        year=2022, phase=MID, as_of=date(2022, 9, 29), auto_approve="王主任"
-    )
+    again = issue(as_of=date(2022, 9, 29), auto_approve="office")
     assert again.items_created == 0
     assert rows(assessed, "SELECT count(*) FROM notification")[0][0] == 3
     assert rows(assessed, "SELECT count(*) FROM rectificationitem")[0][0] == 4
+
+
+def test_auto_approval_by_someone_not_of_the_office_is_refused_and_changes_nothing(
+    assessed: str,
+) -> None:
+    make_user(assessed, "a02lx", UserRole.DEPARTMENT, department="A02")
+    for login in ("a02lx", "王主任"):  # a department user; a name that is no login
+        with pytest.raises(PermissionDenied, match=login):
+            issue(as_of=date(2022, 9, 28), auto_approve=login)
+    assert rows(assessed, "SELECT count(*) FROM rectificationitem")[0][0] == 0
+    assert rows(assessed, "SELECT count(*) FROM notification")[0][0] == 0
+    assert rows(assessed, "SELECT DISTINCT status FROM finding") == [("proposed",)]
+    refused = rows(assessed, "SELECT actor FROM auditlog WHERE action = 'access_denied'")
+    assert sorted(a for (a,) in refused) == ["a02lx", "王主任"]
+    # the form's check says why, and records it too
+    assert "no user with this login" in check_approver.fn("juxian", "李科长")
+    assert check_approver.fn("juxian", "office") == ""
+    assert rows(assessed, "SELECT count(*) FROM auditlog WHERE action = 'access_denied'")[0][0] == 3
+
+
+def test_a_run_as_someone_not_of_the_office_is_refused(assessed: str) -> None:
+    make_user(assessed, "lead", UserRole.LEADER)
+    with pytest.raises(PermissionDenied, match="lead"):
+        issue_problem_lists(
+            jurisdiction="juxian", run_as="lead", year=2022, phase=MID, as_of=date(2022, 7, 4)
+        )
+    assert rows(assessed, "SELECT count(*) FROM finding")[0][0] == 0
 
 
 def test_cli_issue_then_approve_with_a_drop_and_a_deadline_change(
@@ -115,88 +143,51 @@ def test_cli_issue_then_approve_with_a_drop_and_a_deadline_change(
     from bihuan.cli import _register_commands, app
 
     monkeypatch.setenv("BIHUAN_JURISDICTION", "juxian")
+    make_user(assessed, "a02lx", UserRole.DEPARTMENT, department="A02")
     _register_commands()
     runner = CliRunner()
-    out = runner.invoke(
-        app,
-        [
-            "problems",
-            "issue",
-            "--year",
-            "2022",
-            "--phase",
-            "mid-year",
-            "--as-of",
-            "2022-07-04",
-            "--db",
-            assessed,
-        ],
-    )
+
+    def cli(*args: str) -> Any:
+        return runner.invoke(app, [*args, "--db", assessed])
+
+    year_phase = ["--year", "2022", "--phase", "mid-year"]
+    out = cli("problems", "issue", *year_phase, "--as-of", "2022-07-04", "--as", "office")
     assert out.exit_code == 0, out.output
-    assert "awaiting approval" in out.output
-    listed = runner.invoke(app, ["findings", "--year", "2022", "--json", "--db", assessed])
+    assert "awaiting approval" in out.output and "--as LOGIN" in " ".join(out.output.split())
+    listed = cli("findings", "--year", "2022", "--json", "--as", "office")
     found = {f["key"]: f for f in json.loads(listed.stdout)}
+    assert found["mid-year:submission"]["severity_label"] == "严重"
     drop_id = found["mid-year:satisfaction"]["id"]
     move_id = found["mid-year:chain:CT1"]["id"]
-    bad = runner.invoke(
-        app,
-        [
-            "problems",
-            "approve",
-            "--year",
-            "2022",
-            "--phase",
-            "mid-year",
-            "--approver",
-            "王主任",
-            "--drop",
-            "9999:no such",
-            "--db",
-            assessed,
-        ],
-    )
+    own = cli("findings", "--year", "2022", "--json", "--as", "a02lx")
+    assert {f["department"] for f in json.loads(own.stdout)} == {"A02"}
+    bad = cli("problems", "approve", *year_phase, "--approver", "office", "--drop", "9999:no such")
     assert bad.exit_code == 1 and "9999" in bad.output
     assert "findings --year 2022 --phase mid-year" in " ".join(bad.output.split())  # a real command
-    unknown = runner.invoke(
-        app,
-        [
-            "scores",
-            "--year",
-            "2022",
-            "--phase",
-            "mid-year",
-            "--department",
-            "ZZZ",
-            "--as",
-            "office",
-            "--db",
-            assessed,
-        ],
-    )
-    assert unknown.exit_code == 1 and "no department 'ZZZ'" in unknown.output
+    # a department user may not approve: exit 3, nothing changes, the refusal is recorded
+    refused = cli("problems", "approve", *year_phase, "--as", "a02lx", "--as-of", "2022-07-05")
+    assert refused.exit_code == 3 and "a02lx" in refused.output
     assert rows(assessed, "SELECT count(*) FROM rectificationitem")[0][0] == 0
-    ok = runner.invoke(
-        app,
-        [
-            "problems",
-            "approve",
-            "--year",
-            "2022",
-            "--phase",
-            "mid-year",
-            "--approver",
-            "王主任",
-            "--drop",
-            f"{drop_id}:town ratings were incomplete",
-            "--deadline",
-            f"{move_id}:2022-08-31",
-            "--as-of",
-            "2022-07-05",
-            "--db",
-            assessed,
-        ],
+    assert rows(assessed, "SELECT actor FROM auditlog WHERE action = 'access_denied'") == [
+        ("a02lx",)
+    ]
+    nobody = cli("problems", "approve", *year_phase, "--approver", "王主任")
+    assert nobody.exit_code != 0 and "王主任" in nobody.output
+    ok = cli(
+        "problems",
+        "approve",
+        *year_phase,
+        "--approver",
+        "office",
+        "--drop",
+        f"{drop_id}:town ratings were incomplete",
+        "--deadline",
+        f"{move_id}:2022-08-31",
+        "--as-of",
+        "2022-07-05",
     )
     assert ok.exit_code == 0, ok.output
+    assert "approved by office (编办王主任)" in ok.output
     items = dict(
         rows(
             assessed,
@@ -204,5 +195,10 @@ def test_cli_issue_then_approve_with_a_drop_and_a_deadline_change(
         )
     )
     assert "mid-year:satisfaction" not in items and str(items["mid-year:chain:CT1"]) == "2022-08-31"
-    actions = {a for (a,) in rows(assessed, "SELECT action FROM auditlog WHERE actor = '王主任'")}
+    actions = {a for (a,) in rows(assessed, "SELECT action FROM auditlog WHERE actor = 'office'")}
     assert {"finding_dropped", "deadline_changed", "problem_lists_approved"} <= actions
+    lists = cli("problems", "list", "--year", "2022", "--json", "--as", "a02lx")
+    assert lists.exit_code == 0, lists.output
+    assert [(r["department"], r["status_label"]) for r in json.loads(lists.stdout)] == [
+        ("A02", "已发送")
+    ]

@@ -20,19 +20,21 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bihuan.app import app_context
 from bihuan.db import get_engine
 from bihuan.ingest.load import import_path
 from bihuan.migrate import upgrade
+from bihuan.services import identity, tracking
+from bihuan.services.tracking import NoticeRow, TrackSummary
+from bihuan.services.uow import UnitOfWork
 from bihuan.settings import reset_settings
-from flows.track import TrackSummary, parse_notice_key, track
 from models import PhaseKind
 from notifications.channels import demo_config
 from tests.flows.small_county import write_small_county
 from tests.integration.mailserver import PASSWORD, MailServer
-from tests.users import office
+from tests.users import app_for, office
 
 ISSUED = date(2022, 9, 28)
+OFFICE = "office"  # the office user (编办) the tracker and the dispatcher run as
 B01_ITEM, A01_ITEM = 4, 1
 TAGS = [
     "a01",
@@ -57,22 +59,29 @@ def issued_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("BIHUAN_DATABASE_URL", url)
         reset_settings()
         upgrade(url)
+        office(url, OFFICE)
         import_path(
             url, write_small_county(folder / "c"), year=2022, jurisdiction="juxian", actor="t"
         )
         from flows.cycle import annual_cycle
         from flows.problems import issue_problem_lists
 
+        boss = office(url).login
         annual_cycle(
             jurisdiction="juxian",
-            run_as=office(url).login,
+            run_as=boss,
             year=2022,
             phase=PhaseKind.MID_YEAR,
             as_of=date(2022, 7, 1),
             seed=7,
         )
         done = issue_problem_lists(
-            year=2022, phase=PhaseKind.MID_YEAR, as_of=ISSUED, auto_approve="王主任"
+            jurisdiction="juxian",
+            run_as=boss,
+            year=2022,
+            phase=PhaseKind.MID_YEAR,
+            as_of=ISSUED,
+            auto_approve=boss,
         )
         assert done.items_created == 4
     get_engine(url).dispose()
@@ -100,8 +109,9 @@ def q(url: str, sql: str, **params: Any) -> list[Any]:
 
 
 def run(url: str, day: date) -> TrackSummary:
-    ctx = app_context()
-    return track(url, jurisdiction="juxian", policy=ctx.policy, as_of=day)
+    """One tracker run through the use case, without Prefect."""
+    with UnitOfWork(app_for(url)) as uow:
+        return tracking.track(uow, identity.actor_for(uow, OFFICE), "juxian", day)
 
 
 def days(first: date, last: date) -> Iterator[date]:
@@ -110,27 +120,17 @@ def days(first: date, last: date) -> Iterator[date]:
         first += timedelta(days=1)
 
 
-def notices_by_day(url: str, first: date, last: date) -> dict[date, dict[int, dict[str, Any]]]:
-    out: dict[date, dict[int, dict[str, Any]]] = {}
+def notices_by_day(url: str, first: date, last: date) -> dict[date, dict[int, NoticeRow]]:
+    out: dict[date, dict[int, NoticeRow]] = {}
     for day in days(first, last):
         summary = run(url, day)
         if summary.rows:
-            out[day] = {r["item"]: r for r in summary.rows}
+            out[day] = {r.item: r for r in summary.rows}
     return out
 
 
 def level_of(url: str, item: int) -> str | None:
     return q(url, "SELECT escalation_level FROM rectificationitem WHERE id = :i", i=item)[0][0]
-
-
-# ------------------------------------------------------------------ pure helpers
-
-
-def test_notice_keys_parse_back_including_extension_rounds() -> None:
-    assert parse_notice_key("item:12:ext1:pre-2:a01-head") == (12, "ext1:pre-2", "a01-head")
-    assert parse_notice_key("item:3:overdue-7:leadership") == (3, "overdue-7", "leadership")
-    assert parse_notice_key("digest:2022-10-10:a01") is None
-    assert parse_notice_key("item:x:due:a01") is None
 
 
 # ------------------------------------------------------------------ the ladder, day by day
@@ -140,7 +140,7 @@ def test_ladder_across_national_day_with_levels_recipients_and_digests(county: s
     seen = notices_by_day(county, date(2022, 9, 29), date(2022, 11, 30))
     b01 = {day: n[B01_ITEM] for day, n in seen.items() if B01_ITEM in n}
     # National Day (Oct 1-7) and the weekends give nothing; the 调休 Saturday Oct 8 is worked.
-    assert [(d.isoformat(), n["step"]) for d, n in b01.items()] == [
+    assert [(d.isoformat(), n.step) for d, n in b01.items()] == [
         ("2022-10-10", "pre-5"),
         ("2022-10-13", "pre-2"),
         ("2022-10-14", "pre-1"),
@@ -154,14 +154,15 @@ def test_ladder_across_national_day_with_levels_recipients_and_digests(county: s
         ("2022-11-17", "overdue-23"),
         ("2022-11-29", "overdue-31"),
     ]
-    assert b01[date(2022, 10, 20)]["skipped"] == "overdue-3"
+    assert b01[date(2022, 10, 20)].skipped == ["overdue-3"]
     # recipients accumulate up the ladder
-    assert b01[date(2022, 10, 10)]["recipients"] == "b01"
-    assert b01[date(2022, 10, 20)]["recipients"] == "b01, b01-head"
-    assert b01[date(2022, 10, 25)]["recipients"] == "b01, b01-head, section-ops"
-    assert b01[date(2022, 10, 31)]["recipients"] == "b01, b01-head, section-ops, leadership"
+    assert b01[date(2022, 10, 10)].recipients == ["b01"]
+    assert b01[date(2022, 10, 20)].recipients == ["b01", "b01-head"]
+    assert b01[date(2022, 10, 25)].recipients == ["b01", "b01-head", "section-ops"]
+    assert b01[date(2022, 10, 31)].recipients == ["b01", "b01-head", "section-ops", "leadership"]
+    assert b01[date(2022, 10, 31)].level_label == "编办领导"
     # A01's finding is a staffing one: its supervising section is the inspection section
-    assert seen[date(2022, 11, 8)][A01_ITEM]["recipients"] == "a01, a01-head, section-inspection"
+    assert seen[date(2022, 11, 8)][A01_ITEM].recipients == ["a01", "a01-head", "section-inspection"]
     assert level_of(county, B01_ITEM) == "leadership"
     assert level_of(county, A01_ITEM) == "leadership"
 
@@ -174,7 +175,7 @@ def test_ladder_across_national_day_with_levels_recipients_and_digests(county: s
     assert markers == [
         (
             "digested",
-            sum(len(n["recipients"].split(", ")) for d in seen.values() for n in d.values()),
+            sum(len(n.recipients) for d in seen.values() for n in d.values()),
         )
     ]
     # A02 has two items due the same day: one digest lists both
@@ -183,6 +184,7 @@ def test_ladder_across_national_day_with_levels_recipients_and_digests(county: s
         "SELECT body FROM notification WHERE idempotency_key = 'digest:2022-10-24:a02'",
     )[0]
     assert "今日共有 2 项整改事项" in body and "剩余5个工作日" in body and "县财政局" in body
+    assert body.rstrip().endswith("莒县县委编办\n2022年10月24日")  # signed by policy.office_name
 
     # weekend and holiday runs record nothing, not even the last run
     before = q(county, "SELECT count(*) FROM notification")[0][0]
@@ -203,14 +205,20 @@ def test_running_twice_on_a_day_plans_nothing_new(county: str) -> None:
 def test_outage_of_ten_days_gives_one_consolidated_notice_per_item(county: str) -> None:
     run(county, date(2022, 10, 10))  # B01 pre-5, then the tracker is down until Nov 8
     summary = run(county, date(2022, 11, 8))
-    by_item = {r["item"]: r for r in summary.rows}
+    by_item = {r.item: r for r in summary.rows}
     assert sorted(by_item) == [1, 2, 3, 4]  # one notice per item, no burst
-    assert by_item[B01_ITEM]["step"] == "overdue-15"
-    assert by_item[B01_ITEM]["level"] == "leadership"
-    assert by_item[A01_ITEM]["step"] == "escalate-section"
-    assert by_item[A01_ITEM]["skipped"] == (
-        "pre-5, pre-2, pre-1, due, overdue-1, overdue-3, escalate-head"
-    )
+    assert by_item[B01_ITEM].step == "overdue-15"
+    assert by_item[B01_ITEM].level == "leadership"
+    assert by_item[A01_ITEM].step == "escalate-section"
+    assert by_item[A01_ITEM].skipped == [
+        "pre-5",
+        "pre-2",
+        "pre-1",
+        "due",
+        "overdue-1",
+        "overdue-3",
+        "escalate-head",
+    ]
     digests = q(
         county,
         "SELECT recipient_tag, body FROM notification WHERE kind='digest' AND business_date='2022-11-08'",
@@ -220,7 +228,7 @@ def test_outage_of_ten_days_gives_one_consolidated_notice_per_item(county: str) 
     assert a02.count("【逾期催办】") == 2 and "已逾期6个工作日" in a02
     # the next day continues from there: no old step comes back
     nxt = run(county, date(2022, 11, 9))
-    assert {r["item"]: r["step"] for r in nxt.rows} == {
+    assert {r.item: r.step for r in nxt.rows} == {
         1: "overdue-7",
         2: "overdue-7",
         3: "overdue-7",
@@ -247,9 +255,11 @@ def test_a_department_response_freezes_its_level(county: str) -> None:
     seen = notices_by_day(county, date(2022, 11, 4), date(2022, 11, 30))
     assert level_of(county, A01_ITEM) == "head"  # frozen: the department answered
     assert level_of(county, 2) == "leadership"  # its neighbour kept silent
-    a01_steps = [n[A01_ITEM]["step"] for n in seen.values() if A01_ITEM in n]
+    a01_steps = [n[A01_ITEM].step for n in seen.values() if A01_ITEM in n]
     assert a01_steps and not any(s.startswith("escalate") for s in a01_steps)
-    assert all(n[A01_ITEM]["recipients"] == "a01, a01-head" for n in seen.values() if A01_ITEM in n)
+    assert all(
+        n[A01_ITEM].recipients == ["a01", "a01-head"] for n in seen.values() if A01_ITEM in n
+    )
 
 
 # ------------------------------------------------------------------ the flows, the outbox
@@ -261,14 +271,21 @@ def test_crash_between_commit_and_send_delivers_exactly_once(county: str, tmp_pa
 
     outbox = tmp_path / "outbox"
     # the process "dies" after the commit: nothing dispatched
-    written = track_rectifications(as_of=date(2022, 10, 10), dispatch=False)
+    written = track_rectifications(
+        jurisdiction="juxian", run_as=OFFICE, as_of=date(2022, 10, 10), dispatch=False
+    )
     assert written.digests == 1 and written.dispatch is None
     assert not outbox.exists()
     # the next run finds the steps recorded, plans nothing, and its dispatcher sends the backlog
-    again = track_rectifications(as_of=date(2022, 10, 10))
+    again = track_rectifications(jurisdiction="juxian", run_as=OFFICE, as_of=date(2022, 10, 10))
     assert again.notices == 0
-    assert again.dispatch is not None and again.dispatch["sent"] == 4  # 3 problem lists + 1 digest
-    assert dispatch_notifications(as_of=date(2022, 10, 10)).claimed == 0
+    assert again.dispatch is not None and again.dispatch.sent == 4  # 3 problem lists + 1 digest
+    assert (
+        dispatch_notifications(
+            jurisdiction="juxian", run_as=OFFICE, as_of=date(2022, 10, 10)
+        ).claimed
+        == 0
+    )
     files = sorted(outbox.iterdir())
     assert len(files) == 4
     digest = [f.read_text(encoding="utf-8") for f in files if "每日汇总" in f.read_text("utf-8")]
@@ -279,7 +296,9 @@ def test_crash_between_commit_and_send_delivers_exactly_once(county: str, tmp_pa
     )
     assert sent == [("sent", 1)] * 4
     # a weekend run of the flow records nothing
-    assert not track_rectifications(as_of=date(2022, 10, 15)).working_day
+    assert not track_rectifications(
+        jurisdiction="juxian", run_as=OFFICE, as_of=date(2022, 10, 15)
+    ).working_day
 
 
 @pytest.fixture
@@ -293,7 +312,7 @@ def mail() -> Iterator[MailServer]:
 def test_digest_reaches_a_real_smtp_server_once_and_config_gaps_are_reported(
     county: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mail: MailServer
 ) -> None:
-    from flows.dispatch import dispatch_notifications, failures_by_department
+    from flows.dispatch import dispatch_notifications
     from flows.track import track_rectifications
 
     config = tmp_path / "mail.yml"
@@ -303,16 +322,18 @@ def test_digest_reaches_a_real_smtp_server_once_and_config_gaps_are_reported(
     )
     monkeypatch.setenv("BIHUAN_APPRISE_CONFIG", str(config))
     reset_settings()
-    first = dispatch_notifications(as_of=ISSUED)  # the problem lists: only B01 has a channel
+    # the problem lists: only B01 has a channel
+    first = dispatch_notifications(jurisdiction="juxian", run_as=OFFICE, as_of=ISSUED)
     assert (first.sent, first.failed) == (1, 2)
-    gaps = failures_by_department(county, first)
-    assert [(g["department"], g["config_errors"]) for g in gaps] == [("A01", 1), ("A02", 1)]
-    assert "no channel configured for tag 'a01'" in gaps[0]["errors"]
+    gaps = first.failures
+    assert [(g.department, g.config_errors) for g in gaps] == [("A01", 1), ("A02", 1)]
+    assert any("no channel configured for tag 'a01'" in e for e in gaps[0].errors)
 
-    tracked = track_rectifications(as_of=date(2022, 10, 10))
-    assert tracked.dispatch is not None and tracked.dispatch["sent"] == 1
-    track_rectifications(as_of=date(2022, 10, 10))  # again: nothing new
-    dispatch_notifications(as_of=date(2022, 10, 11))
+    tracked = track_rectifications(jurisdiction="juxian", run_as=OFFICE, as_of=date(2022, 10, 10))
+    assert tracked.dispatch is not None and tracked.dispatch.sent == 1
+    # again: nothing new
+    track_rectifications(jurisdiction="juxian", run_as=OFFICE, as_of=date(2022, 10, 10))
+    dispatch_notifications(jurisdiction="juxian", run_as=OFFICE, as_of=date(2022, 10, 11))
     assert len(mail.received) == 2
     got = mail.received[1]
     assert got.rcpt_tos == ["b01@juxian.example.cn"]
@@ -356,11 +377,11 @@ def test_cli_lists_without_secrets_and_resend_requeues_after_a_fix(
     )
     monkeypatch.setenv("BIHUAN_APPRISE_CONFIG", str(broken))
     reset_settings()
-    result = cli("track", "--as-of", "2022-10-10", "--db", county)
+    result = cli("track", "--as-of", "2022-10-10", "--as", OFFICE, "--db", county)
     assert result.exit_code == 0, result.output
     assert "1 notices" in result.output and "config errors 2" in result.output
 
-    listed = cli("notifications", "--db", county, "--json")
+    listed = cli("notifications", "--as", OFFICE, "--db", county, "--json")
     assert listed.exit_code == 0
     rows = json.loads(listed.output)
     assert {r["kind"] for r in rows} == {"problem_list", "digest", "reminder"}
@@ -371,8 +392,10 @@ def test_cli_lists_without_secrets_and_resend_requeues_after_a_fix(
         "department",
         "recipient_tag",
         "kind",
+        "kind_label",
         "subject",
         "status",
+        "status_label",
         "attempts",
         "last_error",
         "business_date",
@@ -380,7 +403,9 @@ def test_cli_lists_without_secrets_and_resend_requeues_after_a_fix(
     }
     b01 = [r for r in rows if r["recipient_tag"] == "b01" and r["kind"] != "reminder"]
     assert b01 and all(r["status"] == "pending" and r["last_error"] for r in b01)  # retrying
-    failed = json.loads(cli("notifications", "--db", county, "--status", "failed", "--json").output)
+    failed = json.loads(
+        cli("notifications", "--as", OFFICE, "--db", county, "--status", "failed", "--json").output
+    )
     assert sorted(r["department"] for r in failed) == ["A01", "A02"]
 
     # the coordinator adds the missing channels, re-queues, and the dispatcher delivers
@@ -388,12 +413,21 @@ def test_cli_lists_without_secrets_and_resend_requeues_after_a_fix(
     reset_settings()
     # --as-of: the calendar is simulated, so the rows are due from that business day on
     out = cli(
-        "notifications", "resend", "--status", "failed", "--as-of", "2022-10-11", "--db", county
+        "notifications",
+        "resend",
+        "--status",
+        "failed",
+        "--as-of",
+        "2022-10-11",
+        "--as",
+        OFFICE,
+        "--db",
+        county,
     )
     assert "re-queued 2" in out.output
-    bad = cli("notifications", "resend", "--id", "999", "--db", county)
+    bad = cli("notifications", "resend", "--id", "999", "--as", OFFICE, "--db", county)
     assert bad.exit_code == 1 and "no such notification" in bad.output
-    sent = cli("dispatch", "--as-of", "2022-10-11", "--db", county, "--json")
+    sent = cli("dispatch", "--as-of", "2022-10-11", "--as", OFFICE, "--db", county, "--json")
     assert json.loads(sent.output)["sent"] == 4  # 2 re-queued lists + B01's list and digest
     assert q(county, "SELECT count(*) FROM notification WHERE status IN ('failed', 'pending')") == [
         (0,)
@@ -407,13 +441,38 @@ def test_cli_writes_the_demo_channel_config_when_none_exists(
     monkeypatch.setenv("BIHUAN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("BIHUAN_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "config"))
     reset_settings()
-    result = cli("dispatch", "--as-of", "2022-09-28", "--db", county)
+    result = cli("dispatch", "--as-of", "2022-09-28", "--as", OFFICE, "--db", county)
     assert result.exit_code == 0, result.output
     assert "wrote" in result.output and "local sink" in result.output
     config = (tmp_path / "home" / "var" / "apprise.yml").read_text(encoding="utf-8")
     for tag in TAGS:
         assert f"tag: {tag}" in config
     assert len(list((tmp_path / "home" / "var" / "outbox").iterdir())) == 3
+
+
+def test_cli_refuses_a_department_user_and_lists_only_its_own(county: str, cli: Any) -> None:
+    import json
+
+    from bihuan.vocab import UserRole
+    from tests.users import make_user
+
+    make_user(county, "A01lx", UserRole.DEPARTMENT, department="A01")
+    before = q(county, "SELECT id, status, attempts FROM notification ORDER BY id")
+    for args in (
+        ("track", "--as-of", "2022-10-10"),
+        ("dispatch", "--as-of", "2022-10-10"),
+        ("notifications", "resend", "--status", "failed"),
+    ):
+        result = cli(*args, "--as", "A01lx", "--db", county)
+        assert result.exit_code == 3, result.output
+        assert "user A01lx (department of A01) may not" in result.output
+    assert q(county, "SELECT id, status, attempts FROM notification ORDER BY id") == before
+    assert q(county, "SELECT count(*) FROM jobstate") == [(0,)]
+    listed = cli("notifications", "--as", "A01lx", "--db", county, "--json")
+    assert listed.exit_code == 0, listed.output
+    assert {r["department"] for r in json.loads(listed.output)} == {"A01"}
+    other = cli("notifications", "--department", "A02", "--as", "A01lx", "--db", county)
+    assert other.exit_code == 3 and "is not of department A01" in other.output
 
 
 @pytest.mark.postgres
@@ -424,22 +483,31 @@ def test_tracker_on_postgresql(tmp_path: Path, pg_url: str, use_db: Any) -> None
 
     use_db(pg_url)
     upgrade(pg_url)
+    office(pg_url, OFFICE)
     import_path(
         pg_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
+    boss = office(pg_url).login
     annual_cycle(
         jurisdiction="juxian",
-        run_as=office(pg_url).login,
+        run_as=boss,
         year=2022,
         phase=PhaseKind.MID_YEAR,
         as_of=date(2022, 7, 1),
         seed=7,
     )
-    issue_problem_lists(year=2022, phase=PhaseKind.MID_YEAR, as_of=ISSUED, auto_approve="王主任")
+    issue_problem_lists(
+        jurisdiction="juxian",
+        run_as=boss,
+        year=2022,
+        phase=PhaseKind.MID_YEAR,
+        as_of=ISSUED,
+        auto_approve=boss,
+    )
     assert run(pg_url, date(2022, 10, 10)).notices == 1
     assert run(pg_url, date(2022, 10, 10)).notices == 0
     outage = run(pg_url, date(2022, 11, 8))
-    assert sorted(r["item"] for r in outage.rows) == [1, 2, 3, 4]
+    assert sorted(r.item for r in outage.rows) == [1, 2, 3, 4]
     levels = q(pg_url, "SELECT id, escalation_level FROM rectificationitem ORDER BY id")
     assert levels == [(1, "section"), (2, "section"), (3, "section"), (4, "leadership")]
     assert q(pg_url, "SELECT value FROM jobstate") == [("2022-11-08",)]

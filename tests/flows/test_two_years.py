@@ -140,16 +140,17 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     import_path(
         url, write_county(tmp_path / "y2022", 2022), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(
+    wang = office(url)  # the office user (编办) who runs the re-check and the results
+    run = {"jurisdiction": "juxian", "run_as": wang.login}
+    annual_cycle(**run, year=2022, phase=MID, as_of=date(2022, 7, 1), seed=1)
+    issued = issue_problem_lists(
         jurisdiction="juxian",
         run_as=office(url).login,
         year=2022,
         phase=MID,
-        as_of=date(2022, 7, 1),
-        seed=1,
-    )
-    issued = issue_problem_lists(
-        year=2022, phase=MID, as_of=date(2022, 7, 4), auto_approve="王主任", wait_for_approval=False
+        as_of=date(2022, 7, 4),
+        auto_approve="office",
+        wait_for_approval=False,
     )
     assert issued.items_created == 4
     on = date(2022, 7, 8)
@@ -157,7 +158,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     move(url, "mid-year:indicator:D06-S1-02", FIXED, on)  # verified, but fails again in 2023
     move(url, "mid-year:indicator:D05-S1-02", CANNOT, on)  # cannot be solved
     # D02-S1-04 stays open: not fixed
-    r2022 = results(year=2022, as_of=date(2023, 1, 5))
+    r2022 = results(**run, year=2022, as_of=date(2023, 1, 5))
     # D02 and D03 tie at 75 on the green boundary: D02 has one open item, so D03 goes first
     assert board(url, 2022) == [
         ("D01", 1, "green", 100.0),
@@ -167,15 +168,15 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
         ("D05", 5, "red", 30.0),
         ("D06", 6, "red", 0.0),
     ]
-    assert {r["code"]: r["tie_rule"] for r in r2022.board}["D02"] == "open_items"
-    assert not [c for c in r2022.consequences if c["kind"] == "head_talk"]  # no last year
+    assert {r.code: r.tie_rule for r in r2022.board}["D02"] == "open_items"
+    assert not [c for c in r2022.consequences if c.kind == "head_talk"]  # no last year
 
     # ---- 2023: January re-check, mid-year assessment, re-check again, re-assess
     import_path(
         url, write_county(tmp_path / "y2023", 2023), year=2023, jurisdiction="juxian", actor="t"
     )
-    jan = recheck(year=2023, as_of=date(2023, 1, 10))
-    by_key = {d["item"]: d["outcome"] for d in jan.decisions}
+    jan = recheck(**run, year=2023, as_of=date(2023, 1, 10))
+    by_key = {d.item: d.outcome for d in jan.decisions}
     items = dict(
         rows(
             url, "SELECT f.key, r.id FROM rectificationitem r JOIN finding f ON f.id = r.finding_id"
@@ -188,22 +189,15 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
         items["mid-year:indicator:D06-S1-02"]: "stays_closed",
     }
     assert jan.new_findings == 1
-    annual_cycle(
-        jurisdiction="juxian",
-        run_as=office(url).login,
-        year=2023,
-        phase=MID,
-        as_of=date(2023, 7, 1),
-        seed=1,
-    )
-    jul = recheck(year=2023, as_of=date(2023, 7, 3))
-    outcome = {d["item"]: (d["outcome"], d["reason"]) for d in jul.decisions}
+    annual_cycle(**run, year=2023, phase=MID, as_of=date(2023, 7, 1), seed=1)
+    jul = recheck(**run, year=2023, as_of=date(2023, 7, 3))
+    outcome = {d.item: (d.outcome, d.reason) for d in jul.decisions}
     assert outcome[items["mid-year:indicator:D06-S1-01"]][0] == "stays_closed"
     assert "已达标" in outcome[items["mid-year:indicator:D06-S1-01"]][1]
     assert outcome[items["mid-year:indicator:D06-S1-02"]][0] == "recurring"
     assert outcome[items["mid-year:indicator:D05-S1-02"]][0] == "stays_cannot_solve"
     assert jul.new_findings == 1 and jul.recorded == 1  # only the new outcome is recorded
-    again = recheck(year=2023, as_of=date(2023, 7, 3))
+    again = recheck(**run, year=2023, as_of=date(2023, 7, 3))
     assert again.new_findings == 0 and again.recorded == 0
 
     carried = rows(
@@ -250,23 +244,27 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
         "SELECT actor, reason FROM rectificationevent WHERE item_id = :i ORDER BY seq",
         i=items["mid-year:indicator:D02-S1-04"],
     )
-    assert history[-1][0] == "次年复查" and "延续整改" in history[-1][1]
-    audits = rows(url, "SELECT entity_key FROM auditlog WHERE action = 'recheck:2023'")
+    assert history[-1][0] == wang.login and "2023年次年复查：延续整改" in history[-1][1]
+    audits = rows(url, "SELECT user_id FROM auditlog WHERE action = 'recheck:2023'")
     assert len(audits) == 5  # four January decisions + the recurrence found in July
+    assert {u for (u,) in audits} == {wang.user_id}
 
     annual_cycle(
+        **run, year=2023, phase=MID, as_of=date(2023, 7, 4), seed=1
+    )  # re-score with penalty
+    no_board = cli(
+        "report", "--year", "2023", "--out", str(tmp_path / "x.html"), "--db", url, "--as", "office"
+    )
+    assert no_board.exit_code == 1 and "bihuan results --year 2023" in no_board.output
+    assert "Traceback" not in no_board.output and not (tmp_path / "x.html").exists()
+    issue_problem_lists(
         jurisdiction="juxian",
         run_as=office(url).login,
         year=2023,
         phase=MID,
-        as_of=date(2023, 7, 4),
-        seed=1,
-    )  # re-score with penalty
-    no_board = cli("report", "--year", "2023", "--out", str(tmp_path / "x.html"), "--db", url)
-    assert no_board.exit_code == 1 and "bihuan results --year 2023" in no_board.output
-    assert "Traceback" not in no_board.output and not (tmp_path / "x.html").exists()
-    issue_problem_lists(
-        year=2023, phase=MID, as_of=date(2023, 7, 5), auto_approve="王主任", wait_for_approval=False
+        as_of=date(2023, 7, 5),
+        auto_approve="office",
+        wait_for_approval=False,
     )
     # the problem that came back is on the 2023 list once, as the carried (serious) finding
     d06_2023 = {
@@ -279,7 +277,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     }
     assert "carried:2022:mid-year:indicator:D06-S1-02" in d06_2023
     assert "mid-year:indicator:D06-S1-02" not in d06_2023
-    r2023 = results(year=2023, as_of=date(2024, 1, 5))
+    r2023 = results(**run, year=2023, as_of=date(2024, 1, 5))
     assert board(url, 2023) == [
         ("D01", 1, "green", 100.0),
         ("D02", 2, "green", 88.0),  # 90 less 2 points for its carried item
@@ -288,7 +286,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
         ("D04", 5, "red", 60.0),
         ("D06", 6, "red", 28.0),  # 30 less 2
     ]
-    kinds = {(c["code"], c["kind"]) for c in r2023.consequences}
+    kinds = {(c.code, c.kind) for c in r2023.consequences}
     assert ("D06", "staffing_freeze") in kinds and ("D06", "head_talk") in kinds
     assert not {
         k for k in kinds if k[0] in ("D04", "D05") and k[1] in ("head_talk", "staffing_freeze")
@@ -310,7 +308,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     ]
     assert "约谈" in notices[0][2]
     # idempotent: a re-run sends nothing new and keeps the board
-    results(year=2023, as_of=date(2024, 1, 8))
+    results(**run, year=2023, as_of=date(2024, 1, 8))
     assert len(rows(url, "SELECT id FROM notification WHERE kind = 'head_talk'")) == 2
     assert len(rows(url, "SELECT id FROM boardentry")) == 12
     assert (
@@ -327,7 +325,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     assert "县文化和旅游局" in html and "约谈" in html
 
     # ---- the CLI: board --json, report --out
-    out = cli("board", "--year", "2023", "--json", "--db", url)
+    out = cli("board", "--year", "2023", "--json", "--db", url, "--as", "office")
     assert out.exit_code == 0, out.output
     data = {r["code"]: r for r in json.loads(out.stdout)}
     assert data["D06"]["colour"] == "red" and data["D06"]["rank"] == 6
@@ -340,7 +338,17 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     assert points["points"] == 20.0  # economic, 100 / 100 × 20
     target = tmp_path / "out" / "report.html"
     out = cli(
-        "report", "--year", "2023", "--out", str(target), "--db", url, "--as-of", "2024-01-05"
+        "report",
+        "--year",
+        "2023",
+        "--out",
+        str(target),
+        "--db",
+        url,
+        "--as-of",
+        "2024-01-05",
+        "--as",
+        "office",
     )
     assert out.exit_code == 0, out.output
     text_ = target.read_text(encoding="utf-8")
@@ -358,12 +366,23 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
         "测试",
         "--db",
         url,
+        "--as",
+        "office",
     )
     assert wrong.exit_code == 1 and "not cannot_solve" in wrong.output
-    ok = cli("alternative-lapsed", cannot, "--reason", "替代服务合同已终止", "--db", url)
+    ok = cli(
+        "alternative-lapsed",
+        cannot,
+        "--reason",
+        "替代服务合同已终止",
+        "--db",
+        url,
+        "--as",
+        "office",
+    )
     assert ok.exit_code == 0, ok.output
-    lapsed = recheck(year=2023, as_of=date(2024, 1, 10))
-    assert {d["item"]: d["outcome"] for d in lapsed.decisions}[int(cannot)] == "carried"
+    lapsed = recheck(**run, year=2023, as_of=date(2024, 1, 10))
+    assert {d.item: d.outcome for d in lapsed.decisions}[int(cannot)] == "carried"
     assert lapsed.new_findings == 1
     assert rows(url, "SELECT status FROM rectificationitem WHERE id = :i", i=int(cannot)) == [
         ("cannot_solve",)

@@ -2,8 +2,9 @@
 
 The small county is imported by the real importer; its mid-year findings are the four the
 assessment flow raises for it (see tests/flows/test_rectify_flow.py, which runs the flows), and
-the coordinator's approval goes through flows.problems.apply_approval, which creates the items,
-their first history event and the problem-list notices exactly as the flow does.
+the coordinator's approval goes through bihuan.services.problems.approve_problem_lists (as the
+office user `office`), which creates the items, their first history event and the problem-list
+notices exactly as the flow does.
 """
 
 from __future__ import annotations
@@ -18,14 +19,11 @@ from bihuan.app import app_context
 from bihuan.db import get_engine, session_scope, table, upsert
 from bihuan.ingest.load import import_path
 from bihuan.repositories.ledger import load_scope
-from flows.problems import (
-    ProblemListApproval,
-    apply_approval,
-    draft_problem_lists,
-    work_calendar,
-)
+from bihuan.services.problems import ApproveLists, approve_problem_lists
+from bihuan.services.uow import UnitOfWork
 from models import Department, Finding, FindingStatus, PhaseKind, RectificationItem
 from tests.flows.small_county import write_small_county
+from tests.users import office
 
 ISSUED_ON = date(2022, 7, 4)
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -76,14 +74,12 @@ def make_items(url: str, tmp_path: Path) -> dict[str, int]:
             ],
             keys=["cycle_id", "department_id", "key"],
         )
-        draft_problem_lists(session, scope)
-        apply_approval(
-            session,
-            scope,
-            ctx.policy,
-            ProblemListApproval(approver="王主任"),
-            as_of=ISSUED_ON,
-            cal=work_calendar(ctx.policy),
+    with UnitOfWork(ctx) as uow:
+        approve_problem_lists(
+            uow,
+            ApproveLists(jurisdiction="juxian", year=2022, phase=PhaseKind.MID_YEAR),
+            office(url),
+            ISSUED_ON,
         )
     return item_ids(url)
 
@@ -96,13 +92,17 @@ def item_ids(url: str) -> dict[str, int]:
         )
 
 
-def snapshot(url: str) -> dict[str, Any]:
-    """Everything a rectification move may write, to prove that a refused move wrote nothing."""
+def snapshot(url: str, *, without_refusals: bool = False) -> dict[str, Any]:
+    """Everything a rectification move may write, to prove that a refused move wrote nothing
+    (`without_refusals`: but the audit rows that record refusals, which a refusal does write)."""
     out: dict[str, Any] = {}
     with get_engine(url).connect() as conn:
         for name in ("rectificationitem", "rectificationevent", "auditlog", "notification"):
             t = table_by_name(name)
-            out[name] = [tuple(r) for r in conn.execute(select(t).order_by(t.c.id))]
+            stmt = select(t).order_by(t.c.id)
+            if name == "auditlog" and without_refusals:
+                stmt = stmt.where(t.c.action != "access_denied")
+            out[name] = [tuple(r) for r in conn.execute(stmt)]
     return out
 
 

@@ -1,17 +1,31 @@
-"""The transactional outbox on SQLite and PostgreSQL, with real SMTP and webhook servers."""
+"""The transactional outbox on SQLite and PostgreSQL, with real SMTP and webhook servers.
+
+The dispatcher is the use case `bihuan.services.notifications.dispatch`, run as an office user
+without Prefect; messages are written through the repository (`uow.notifications`) and through
+the `notifications.outbox.enqueue(session, ...)` wrapper that older callers still use.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
+from bihuan.core.access import Actor
+from bihuan.core.outbox import NewMessage
 from bihuan.db import get_engine, session_scope
+from bihuan.errors import UserError
+from bihuan.repositories.notifications import DueRef
+from bihuan.services import notifications
+from bihuan.services.notifications import DispatchReport, Resend
+from bihuan.services.uow import UnitOfWork
 from models import (
     BUSINESS_TZ,
     Category,
@@ -22,28 +36,42 @@ from models import (
 )
 from models.enums import NotificationStatus
 from notifications.channels import MASKER, Channels, DeliveryResult
-from notifications.outbox import claim, dispatch, enqueue, resend
+from notifications.outbox import enqueue
 from tests.integration.mailserver import MailServer, Webhook
+from tests.users import app_for, office
 
 DAY = date(2026, 10, 12)  # a Monday
 NINE = datetime(2026, 10, 12, 9, 0, tzinfo=BUSINESS_TZ)
 BACKOFF = [1, 5, 30, 120]
 
 
-@pytest.fixture
-def org(db_url: str) -> tuple[str, int, int]:
-    with session_scope(db_url) as s:
-        j = Jurisdiction(code="juxian", name="莒县")
+@dataclass(frozen=True)
+class Org:
+    url: str
+    jid: int
+    did: int
+    office: Actor
+
+
+def _jurisdiction(url: str, code: str, department: str) -> tuple[int, int]:
+    with session_scope(url) as s:
+        j = Jurisdiction(code=code, name=code)
         s.add(j)
         s.flush()
         assert j.id is not None
         d = Department(
-            jurisdiction_id=j.id, code="d01", name="县财政局", category=Category.ECONOMIC
+            jurisdiction_id=j.id, code=department, name="县财政局", category=Category.ECONOMIC
         )
         s.add(d)
         s.flush()
         assert d.id is not None
-        return db_url, j.id, d.id
+        return j.id, d.id
+
+
+@pytest.fixture
+def org(db_url: str) -> Org:
+    jid, did = _jurisdiction(db_url, "juxian", "d01")
+    return Org(db_url, jid, did, office(db_url))
 
 
 @pytest.fixture
@@ -54,21 +82,46 @@ def mail() -> Iterator[MailServer]:
     server.stop()
 
 
-def _enqueue(
-    url: str, jid: int, did: int | None, n: int, tag: str = "d01", day: date = DAY
-) -> None:
-    with session_scope(url) as s:
+def dispatch(
+    org: Org,
+    sender: Any,
+    now: datetime,
+    *,
+    max_attempts: int = 5,
+    backoff_minutes: Sequence[int] = BACKOFF,
+    jurisdiction: str = "juxian",
+) -> DispatchReport:
+    app = app_for(org.url, jurisdiction)
+    return notifications.dispatch(
+        lambda: UnitOfWork(app),
+        sender,
+        now,
+        actor=org.office,
+        jurisdiction=jurisdiction,
+        max_attempts=max_attempts,
+        backoff_minutes=backoff_minutes,
+    )
+
+
+def resend(org: Org, now: datetime = NINE, **cmd: Any) -> int:
+    with UnitOfWork(app_for(org.url)) as uow:
+        return notifications.resend(uow, org.office, "juxian", Resend(**cmd), now).count
+
+
+def _enqueue(org: Org, n: int, tag: str = "d01", day: date = DAY, jid: int | None = None) -> None:
+    with UnitOfWork(app_for(org.url)) as uow:
         for i in range(n):
-            assert enqueue(
-                s,
-                jurisdiction_id=jid,
-                key=f"item-{i}:overdue-1:{tag}",
-                department_id=did,
-                recipient_tag=tag,
-                kind="reminder",
-                subject=f"【逾期催办】县财政局：整改事项{i}",
-                body=f"整改事项{i}已逾期，请立即整改。",
-                business_date=day,
+            assert uow.notifications.enqueue(
+                NewMessage(
+                    jurisdiction_id=jid or org.jid,
+                    key=f"item-{i}:overdue-1:{tag}",
+                    department_id=org.did,
+                    recipient_tag=tag,
+                    kind="reminder",
+                    subject=f"【逾期催办】县财政局：整改事项{i}",
+                    body=f"整改事项{i}已逾期，请立即整改。",
+                    business_date=day,
+                )
             )
 
 
@@ -103,13 +156,16 @@ class FakeSender:
             self.sent.append((tag, subject))
             return self.script.pop(0) if self.script else self.default
 
+    def mask(self, text: str) -> str:
+        return MASKER.mask(text)
 
-def test_enqueue_is_idempotent_and_rides_the_callers_transaction(org: tuple[str, int, int]) -> None:
-    url, jid, did = org
+
+def test_enqueue_is_idempotent_and_rides_the_callers_transaction(org: Org) -> None:
+    url = org.url
     args = dict(
-        jurisdiction_id=jid,
+        jurisdiction_id=org.jid,
         key="item-7:due:d01",
-        department_id=did,
+        department_id=org.did,
         recipient_tag="d01",
         kind="reminder",
         subject="s",
@@ -132,22 +188,20 @@ def test_enqueue_is_idempotent_and_rides_the_callers_transaction(org: tuple[str,
     )
 
 
-def test_smtp_delivers_each_message_exactly_once(
-    org: tuple[str, int, int], mail: MailServer
-) -> None:
-    url, jid, did = org
-    _enqueue(url, jid, did, 3, tag="d01")
-    _enqueue(url, jid, did, 1, tag="d01-head")
+def test_smtp_delivers_each_message_exactly_once(org: Org, mail: MailServer) -> None:
+    url = org.url
+    _enqueue(org, 3, tag="d01")
+    _enqueue(org, 1, tag="d01-head")
     channels = Channels(
         "urls:\n"
         f'  - "{mail.url("caizheng@example.org")}":\n    - tag: d01\n'
         f'  - "{mail.url("head@example.org")}":\n    - tag: d01-head\n',
         rate_limit=0,
     )
-    report = dispatch(url, sender=channels, now=NINE, max_attempts=5, backoff_minutes=BACKOFF)
+    report = dispatch(org, channels, now=NINE, max_attempts=5, backoff_minutes=BACKOFF)
     assert (report.claimed, report.sent, report.problems) == (4, 4, [])
     again = dispatch(
-        url, sender=channels, now=NINE + timedelta(days=1), max_attempts=5, backoff_minutes=BACKOFF
+        org, channels, now=NINE + timedelta(days=1), max_attempts=5, backoff_minutes=BACKOFF
     )
     assert again.claimed == 0
     assert len(mail.received) == 4
@@ -166,22 +220,22 @@ def test_smtp_delivers_each_message_exactly_once(
 
 
 def test_three_day_smtp_outage_then_recovery_delivers_everything_once(
-    org: tuple[str, int, int], mail: MailServer
+    org: Org, mail: MailServer
 ) -> None:
-    url, jid, did = org
-    _enqueue(url, jid, did, 4)
+    url = org.url
+    _enqueue(org, 4)
     config = f'urls:\n  - "{mail.url("caizheng@example.org")}":\n    - tag: d01\n'
     mail.stop()
     for day in range(3):
         report = dispatch(
-            url,
-            sender=Channels(config, rate_limit=0),
+            org,
+            Channels(config, rate_limit=0),
             now=NINE + timedelta(days=day),
             max_attempts=5,
             backoff_minutes=BACKOFF,
         )
         assert (report.claimed, report.sent, report.retrying) == (4, 0, 4)
-        assert all("127.0.0.1" in p["error"] for p in report.problems)
+        assert all("127.0.0.1" in p.error for p in report.problems)
     rows = _rows(url)
     assert all(r.status == NotificationStatus.PENDING and r.attempts == 3 for r in rows)
     # backoff after the third failure is the third step (30 min) from the third day's run
@@ -190,16 +244,16 @@ def test_three_day_smtp_outage_then_recovery_delivers_everything_once(
 
     mail.start()  # same port
     report = dispatch(
-        url,
-        sender=Channels(config, rate_limit=0),
+        org,
+        Channels(config, rate_limit=0),
         now=NINE + timedelta(days=3),
         max_attempts=5,
         backoff_minutes=BACKOFF,
     )
     assert (report.sent, report.problems) == (4, [])
     dispatch(
-        url,
-        sender=Channels(config, rate_limit=0),
+        org,
+        Channels(config, rate_limit=0),
         now=NINE + timedelta(days=4),
         max_attempts=5,
         backoff_minutes=BACKOFF,
@@ -214,22 +268,24 @@ def test_three_day_smtp_outage_then_recovery_delivers_everything_once(
 
 
 def test_no_channel_for_tag_is_recorded_as_failed_per_department(
-    org: tuple[str, int, int], mail: MailServer
+    org: Org, mail: MailServer
 ) -> None:
-    url, jid, did = org
-    _enqueue(url, jid, did, 1, tag="d01-head")
+    url = org.url
+    _enqueue(org, 1, tag="d01-head")
     channels = Channels(
         f'urls:\n  - "{mail.url("x@example.org")}":\n    - tag: d01\n', rate_limit=0
     )
-    report = dispatch(url, sender=channels, now=NINE, max_attempts=5, backoff_minutes=BACKOFF)
+    report = dispatch(org, channels, now=NINE, max_attempts=5, backoff_minutes=BACKOFF)
     assert (report.sent, report.failed) == (0, 1)
     [problem] = report.problems
-    assert (
-        problem["department_id"] == did
-        and problem["tag"] == "d01-head"
-        and problem["status"] == "failed"
+    assert (problem.department, problem.tag, problem.status) == (
+        "d01",
+        "d01-head",
+        NotificationStatus.FAILED,
     )
-    assert "no channel configured for tag 'd01-head'" in problem["error"]
+    assert "no channel configured for tag 'd01-head'" in problem.error
+    [failures] = report.failures
+    assert (failures.department, failures.config_errors, failures.tags) == ("d01", 1, ["d01-head"])
     [row] = _rows(url)
     assert row.status == NotificationStatus.FAILED and row.sent_at is None
     assert "no channel configured" in row.last_error
@@ -238,11 +294,11 @@ def test_no_channel_for_tag_is_recorded_as_failed_per_department(
 
 
 def test_dingtalk_errcode_is_recorded_as_failure_not_sent(
-    org: tuple[str, int, int], monkeypatch: pytest.MonkeyPatch
+    org: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from apprise.plugins.dingtalk import NotifyDingTalk
 
-    url, jid, did = org
+    url = org.url
     hook = Webhook({"errcode": 310000, "errmsg": "keywords not in content"})
     try:
         monkeypatch.setattr(
@@ -250,11 +306,11 @@ def test_dingtalk_errcode_is_recorded_as_failure_not_sent(
             "notify_url",
             f"http://127.0.0.1:{hook.port}/robot/send?access_token={{token}}",
         )
-        _enqueue(url, jid, did, 1, tag="section-jdjc")
+        _enqueue(org, 1, tag="section-jdjc")
         channels = Channels(
             'urls:\n  - "dingtalk://OUTBOXDTTOKEN99/":\n    - tag: section-jdjc\n', rate_limit=0
         )
-        report = dispatch(url, sender=channels, now=NINE, max_attempts=5, backoff_minutes=BACKOFF)
+        report = dispatch(org, channels, now=NINE, max_attempts=5, backoff_minutes=BACKOFF)
     finally:
         hook.stop()
     assert len(hook.seen) == 1
@@ -266,9 +322,9 @@ def test_dingtalk_errcode_is_recorded_as_failure_not_sent(
     assert not attempt.ok and "OUTBOXDTTOKEN99" not in attempt.error
 
 
-def test_dead_letter_after_max_attempts_then_resend(org: tuple[str, int, int]) -> None:
-    url, jid, did = org
-    _enqueue(url, jid, did, 1)
+def test_dead_letter_after_max_attempts_then_resend(org: Org) -> None:
+    url = org.url
+    _enqueue(org, 1)
     MASKER.add(["HUNTER2TOKEN"])
     failing = FakeSender(
         default=DeliveryResult(False, "refused by json://u:HUNTER2TOKEN@10.0.0.1/hook")
@@ -276,7 +332,7 @@ def test_dead_letter_after_max_attempts_then_resend(org: tuple[str, int, int]) -
     now = NINE
     statuses = []
     for _ in range(4):
-        dispatch(url, sender=failing, now=now, max_attempts=3, backoff_minutes=[1, 5])
+        dispatch(org, failing, now=now, max_attempts=3, backoff_minutes=[1, 5])
         [row] = _rows(url)
         statuses.append((str(row.status), row.attempts))
         now += timedelta(hours=1)
@@ -285,15 +341,14 @@ def test_dead_letter_after_max_attempts_then_resend(org: tuple[str, int, int]) -
     assert "HUNTER2TOKEN" not in row.last_error and "***" in row.last_error
     assert all("HUNTER2TOKEN" not in a.error for a in _attempts(url))
 
-    assert resend(url, status="failed") == 0
-    assert resend(url, department="d02") == 0
-    assert resend(url, department="d01", actor="王科长", now=now) == 1
+    assert resend(org, status="failed") == 0
+    with pytest.raises(UserError, match="no department 'd02'"):
+        resend(org, department="d02")
+    assert resend(org, department="d01", now=now) == 1
     [row] = _rows(url)
     assert (row.status, row.attempts) == (NotificationStatus.PENDING, 0)
     ok = FakeSender()
-    report = dispatch(
-        url, sender=ok, now=now + timedelta(days=1), max_attempts=3, backoff_minutes=[1, 5]
-    )
+    report = dispatch(org, ok, now=now + timedelta(days=1), max_attempts=3, backoff_minutes=[1, 5])
     assert report.sent == 1 and len(ok.sent) == 1
     assert [(a.attempt_no, a.ok) for a in _attempts(url)] == [
         (1, False),
@@ -304,23 +359,23 @@ def test_dead_letter_after_max_attempts_then_resend(org: tuple[str, int, int]) -
 
 
 def test_retry_backoff_follows_the_ladder_and_repeats_the_last_step(
-    org: tuple[str, int, int],
+    org: Org,
 ) -> None:
-    url, jid, did = org
-    _enqueue(url, jid, did, 1)
+    url = org.url
+    _enqueue(org, 1)
     failing = FakeSender(default=DeliveryResult(False, "down"))
     now = NINE
     gaps = []
     for _ in range(5):
-        report = dispatch(url, sender=failing, now=now, max_attempts=9, backoff_minutes=[1, 5, 30])
+        report = dispatch(org, failing, now=now, max_attempts=9, backoff_minutes=[1, 5, 30])
         assert report.claimed == 1
         [row] = _rows(url)
         gaps.append(row.next_attempt_at - now)
         # one second early: not due yet
         assert (
             dispatch(
-                url,
-                sender=failing,
+                org,
+                failing,
                 now=row.next_attempt_at - timedelta(seconds=1),
                 max_attempts=9,
                 backoff_minutes=[1, 5, 30],
@@ -335,19 +390,20 @@ def test_claimed_but_never_recorded_is_sent_again_after_the_lease(
     org: tuple[str, int, int],
 ) -> None:
     """The dispatcher process dies between its claim and recording the outcome."""
-    url, jid, did = org
-    _enqueue(url, jid, did, 1)
+    url = org.url
+    _enqueue(org, 1)
     [row] = _rows(url)
     assert row.id is not None
-    with session_scope(url) as s:
-        assert claim(s, notification_id=row.id, seen_attempts=0, now=NINE, lease_minutes=15)
-    with session_scope(url) as s:  # a second dispatcher that read the same row loses
-        assert not claim(s, notification_id=row.id, seen_attempts=0, now=NINE, lease_minutes=15)
+    with UnitOfWork(app_for(url)) as uow:
+        claimed = uow.notifications.claim(DueRef(row.id, 0), now=NINE, lease_minutes=15)
+        assert claimed is not None and claimed.attempt == 1 and claimed.department_code == "d01"
+    with UnitOfWork(app_for(url)) as uow:  # a second dispatcher that read the same row loses
+        assert uow.notifications.claim(DueRef(row.id, 0), now=NINE, lease_minutes=15) is None
     sender = FakeSender()
     assert (
         dispatch(
-            url,
-            sender=sender,
+            org,
+            sender,
             now=NINE + timedelta(minutes=14),
             max_attempts=5,
             backoff_minutes=BACKOFF,
@@ -355,8 +411,8 @@ def test_claimed_but_never_recorded_is_sent_again_after_the_lease(
         == 0
     )
     report = dispatch(
-        url,
-        sender=sender,
+        org,
+        sender,
         now=NINE + timedelta(minutes=15),
         max_attempts=5,
         backoff_minutes=BACKOFF,
@@ -366,16 +422,14 @@ def test_claimed_but_never_recorded_is_sent_again_after_the_lease(
     assert (row.status, row.attempts) == (NotificationStatus.SENT, 2)
 
 
-def test_two_dispatchers_at_once_never_send_a_row_twice(org: tuple[str, int, int]) -> None:
-    url, jid, did = org
-    _enqueue(url, jid, did, 30)
+def test_two_dispatchers_at_once_never_send_a_row_twice(org: Org) -> None:
+    url = org.url
+    _enqueue(org, 30)
     sender = FakeSender(pause=0.005)
     reports = []
 
     def run() -> None:
-        reports.append(
-            dispatch(url, sender=sender, now=NINE, max_attempts=5, backoff_minutes=BACKOFF)
-        )
+        reports.append(dispatch(org, sender, now=NINE, max_attempts=5, backoff_minutes=BACKOFF))
 
     threads = [threading.Thread(target=run) for _ in range(3)]
     for t in threads:

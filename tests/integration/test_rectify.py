@@ -1,4 +1,5 @@
-"""The rectification shell and `bihuan rectify ...` on real SQLite and PostgreSQL databases."""
+"""The rectification ledger through `bihuan rectify ...` and its use cases, on real SQLite and
+PostgreSQL databases: every action, refusals, optimistic locking, history, audit and evidence."""
 
 from __future__ import annotations
 
@@ -19,18 +20,25 @@ from typer.testing import CliRunner
 
 from bihuan.cli import BihuanGroup
 from bihuan.commands import rectify as rectify_commands
-from bihuan.core.rectification import Action, Role, Status, TransitionError
-from bihuan.db import get_engine, session_scope, table
-from bihuan.errors import ConflictError, UserError
+from bihuan.commands import users as users_commands
+from bihuan.core.access import Actor
+from bihuan.core.rectification import Action, Status, TransitionError
+from bihuan.db import get_engine, table
+from bihuan.errors import ConflictError, PermissionDenied, UserError
 from bihuan.ingest.load import import_path
-from bihuan.rectify import act, act_outcome, jurisdiction_id, load_item, prepare, store
+from bihuan.services import rectification
+from bihuan.services.rectification import Act, ItemNotFound
+from bihuan.services.uow import UnitOfWork
+from bihuan.vocab import Capacity, UserRole
 from models import AuditLog, Notification, RectificationEvent, RectificationItem
 from tests.flows.small_county import write_small_county
+from tests.users import app_for, make_user
 
 from .rectify_items import REPO_CONFIG, make_items, snapshot
 
 cli = typer.Typer(cls=BihuanGroup)  # the same error handling as the real `bihuan` app
 rectify_commands.register(cli)
+users_commands.register(cli)
 runner = CliRunner()
 
 STAFFING, CHAIN, SATISFACTION, MISSING = (
@@ -61,6 +69,25 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def items(db_url: str, tmp_path: Path, home: Path) -> dict[str, int]:
     return make_items(db_url, tmp_path)
+
+
+@pytest.fixture
+def people(db_url: str, items: dict[str, int]) -> dict[str, Actor]:
+    """The office (李科长), the contacts of A01 (张三) and A02 (财政局联络人)."""
+    return {
+        "office": make_user(db_url, "likz", UserRole.OFFICE, name="李科长"),
+        "a01": make_user(db_url, "A01lx", UserRole.DEPARTMENT, department="A01", name="张三"),
+        "a02": make_user(db_url, "A02lx", UserRole.DEPARTMENT, department="A02", name="财政局"),
+    }
+
+
+def act(url: str, actor: Actor, item_id: int, action: Action | str, **kw: Any) -> Any:
+    """One move through the use case, in its own unit of work."""
+    as_of = kw.pop("as_of", D)
+    jurisdiction = kw.pop("jurisdiction", "juxian")
+    cmd = Act(jurisdiction=jurisdiction, item_id=item_id, action=action, **kw)
+    with UnitOfWork(app_for(url)) as uow:
+        return rectification.act(uow, cmd, actor, as_of)
 
 
 def item_row(url: str, item_id: int) -> dict[str, Any]:
@@ -110,47 +137,52 @@ def run(*args: str, url: str) -> Any:
 
 
 def test_cli_walks_items_through_every_action(
-    db_url: str, items: dict[str, int], tmp_path: Path, home: Path
+    db_url: str, items: dict[str, int], people: dict[str, Actor], tmp_path: Path, home: Path
 ) -> None:
     a01, a02 = items[STAFFING], items[CHAIN]
     proof = tmp_path / "入编备案表.pdf"
     proof.write_bytes(b"%PDF-1.4 proof of registration")
 
     r = run("rectify", "report", str(a01), "--progress", "已启动整改", "--as-of", "2022-07-05",
-            "--actor", "张三", "--version", "1", url=db_url)  # fmt: skip
+            "--as", "A01lx", "--version", "1", url=db_url)  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "待整改 → 整改中" in r.output and "version 2" in r.output
+    assert "待整改 → 整改中" in r.output and "version 2" in r.output and "by 张三" in r.output
     r = run("rectify", "report", str(a01), "--progress", "已补办3人入编手续",
-            "--as-of", "2022-07-06", "--actor", "张三", url=db_url)  # fmt: skip
+            "--as-of", "2022-07-06", "--as", "A01lx", url=db_url)  # fmt: skip
     assert r.exit_code == 0 and "progress recorded" in r.output, r.output
     r = run("rectify", "report", str(a01), "--fixed", "--progress", "全部补办完毕",
-            "--evidence", str(proof), "--as-of", "2022-07-08", "--actor", "张三", url=db_url)  # fmt: skip
+            "--evidence", str(proof), "--as-of", "2022-07-08", "--as", "A01lx", url=db_url)  # fmt: skip
     assert r.exit_code == 0 and "整改中 → 已报整改完成" in r.output, r.output
     r = run("rectify", "verify", str(a01), "--reject", "--note", "缺少花名册",
-            "--as-of", "2022-07-11", "--actor", "李科长", url=db_url)  # fmt: skip
+            "--as-of", "2022-07-11", "--as", "likz", url=db_url)  # fmt: skip
     assert r.exit_code == 0 and "重新整改" in r.output and "1 notice" in r.output, r.output
     r = run("rectify", "extend", str(a01), "--days", "5", "--reason", "等待人社局盖章",
-            "--as-of", "2022-07-11", "--actor", "李科长", url=db_url)  # fmt: skip
+            "--as-of", "2022-07-11", "--as", "likz", url=db_url)  # fmt: skip
     assert r.exit_code == 0 and "deadline 2022-08-08" in r.output, r.output
     r = run("rectify", "report", str(a01), "--fixed", "--progress", "花名册已补",
-            "--evidence", str(proof), "--as-of", "2022-07-12", "--actor", "张三", url=db_url)  # fmt: skip
+            "--evidence", str(proof), "--as-of", "2022-07-12", "--as", "A01lx", url=db_url)  # fmt: skip
     assert r.exit_code == 0, r.output
     r = run("rectify", "verify", str(a01), "--accept", "--note", "整改到位",
-            "--as-of", "2022-07-13", "--actor", "李科长", url=db_url)  # fmt: skip
-    assert r.exit_code == 0 and "已验收销号" in r.output, r.output
+            "--as-of", "2022-07-13", "--as", "likz", "--json", url=db_url)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert (out["status"], out["status_label"], out["seq"], out["notices"]) == (
+        "verified_closed", "已验收销号", 8, 1,
+    )  # fmt: skip
 
     r = run("rectify", "cannot-solve", str(a02), "--explanation", "配套资金由省级统筹",
-            "--alternative", "申请县级周转资金", "--as-of", "2022-07-06", "--actor", "财政局",
+            "--alternative", "申请县级周转资金", "--as-of", "2022-07-06", "--as", "A02lx",
             url=db_url)  # fmt: skip
     assert r.exit_code == 0 and "申请无法解决" in r.output, r.output
     r = run("rectify", "decide", str(a02), "--deny", "--note", "县级可解决",
-            "--as-of", "2022-07-07", "--actor", "李科长", url=db_url)  # fmt: skip
+            "--as-of", "2022-07-07", "--as", "likz", url=db_url)  # fmt: skip
     assert r.exit_code == 0 and "申请无法解决 → 整改中" in r.output, r.output
     r = run("rectify", "cannot-solve", str(a02), "--explanation", "省级文件限制",
-            "--alternative", "按季度报送进度", "--as-of", "2022-07-08", url=db_url)  # fmt: skip
+            "--alternative", "按季度报送进度", "--as-of", "2022-07-08", "--as", "A02lx",
+            url=db_url)  # fmt: skip
     assert r.exit_code == 0, r.output
     r = run("rectify", "decide", str(a02), "--approve", "--note", "同意",
-            "--as-of", "2022-07-09", "--actor", "王主任", url=db_url)  # fmt: skip
+            "--as-of", "2022-07-09", "--as", "likz", url=db_url)  # fmt: skip
     assert r.exit_code == 0 and "无法解决(已作政策解释)" in r.output, r.output
 
     row = item_row(db_url, a01)
@@ -161,77 +193,120 @@ def test_cli_walks_items_through_every_action(
     row2 = item_row(db_url, a02)
     assert row2["status"] == "cannot_solve" and row2["alternative"] == "按季度报送进度"
 
-    # the department heard of each office decision (reject, extend, accept, deny, approve), once
+    # the department heard of each office decision (reject, extend, accept, deny, approve), once,
+    # signed by the jurisdiction's office
     got = [(n["idempotency_key"], n["subject"]) for n in notices(db_url)]
     assert len(got) == 5
     assert got[0] == (f"item:{a01}:event:5:a01", f"【整改验收未通过】县发展和改革局 整改事项 {a01}")
     assert "整改期限已延长" in got[1][1] and "a02" in got[3][0] and "同意按无法解决" in got[4][1]
+    body = notices(db_url)[0]["body"]
+    assert "意见：缺少花名册" in body and "经办：李科长" in body and "莒县县委编办" in body
 
-    r = run("rectify", "show", str(a01), "--json", url=db_url)
+    r = run("rectify", "show", str(a01), "--json", "--as", "likz", url=db_url)
     assert r.exit_code == 0, r.output
     shown = json.loads(r.output)
     assert shown["item"]["status"] == "verified_closed" and shown["allowed"] == ["reopen"]
     actions = [h["action"] for h in shown["history"]]
     assert actions == ["issued", "start", "progress", "report_fixed", "verify_reject", "extend",
                        "report_fixed", "verify_accept"]  # fmt: skip
-    assert (
-        shown["history"][4]["actor"] == "李科长" and shown["history"][4]["reason"] == "缺少花名册"
+    reject = shown["history"][4]
+    assert (reject["actor"], reject["reason"], reject["role"]) == (
+        "李科长",
+        "缺少花名册",
+        "coordinator",
     )
-    r = run("rectify", "show", str(a01), url=db_url)
+    assert shown["history"][1]["actor"] == "张三" and shown["history"][1]["role"] == "department"
+    assert shown["history"][3]["evidence_files"][0]["name"] == "入编备案表.pdf"
+    r = run("rectify", "show", str(a01), "--as", "A01lx", url=db_url)
     assert r.exit_code == 0 and "验收不通过" in r.output and "缺少花名册" in r.output
 
-    r = run("rectifications", "--json", "--status", "in_progress", url=db_url)
+    r = run("rectifications", "--json", "--status", "in_progress", "--as", "likz", url=db_url)
     assert r.exit_code == 0, r.output
     assert [x["id"] for x in json.loads(r.output)] == []
-    r = run("rectifications", "--json", "--department", "A02", "--year", "2022", url=db_url)
+    r = run("rectifications", "--json", "--department", "A02", "--year", "2022", "--as", "likz",
+            url=db_url)  # fmt: skip
     listed = json.loads(r.output)
     assert [x["id"] for x in listed] == [items[CHAIN], items[SATISFACTION]]
     assert listed[0]["department_name"] == "县财政局" and listed[0]["status"] == "cannot_solve"
     assert {"supervising_section", "extensions", "version", "escalation_level", "category",
-            "severity", "deadline", "title"} <= set(listed[0])  # fmt: skip
-    r = run("rectifications", url=db_url)
+            "severity", "deadline", "title", "status_label", "category_label", "severity_label",
+            "escalation_level_label"} <= set(listed[0])  # fmt: skip
+    r = run("rectifications", "--as", "likz", url=db_url)
     assert r.exit_code == 0 and "县教育和体育局" in r.output
+    # a department user sees its own items only
+    r = run("rectifications", "--json", "--as", "A02lx", url=db_url)
+    assert {x["department"] for x in json.loads(r.output)} == {"A02"}
+
+
+def test_a_department_user_cannot_answer_another_departments_item(
+    db_url: str, items: dict[str, int], home: Path
+) -> None:
+    """The issue's "done": D01lx (here A01lx) on a D02 (A02) item exits non-zero, nothing changes."""
+    make_user(db_url, "root", UserRole.ADMIN)
+    r = runner.invoke(
+        cli,
+        ["users", "add", "A01lx", "--role", "department", "--department", "A01",
+         "--password-stdin", "--as", "root", "--db", db_url],
+        input="a-long-Passw0rd-for-A01\n",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    before = snapshot(db_url, without_refusals=True)
+    r = run("rectify", "report", str(items[CHAIN]), "--progress", "x", "--as-of", "2022-07-11",
+            "--as", "A01lx", url=db_url)  # fmt: skip
+    assert r.exit_code == 3, r.output
+    assert "user A01lx (department of A01) may not respond" in r.output
+    assert "is not of department A01" in r.output
+    assert snapshot(db_url, without_refusals=True) == before
+    # and its own item, yes
+    r = run("rectify", "report", str(items[STAFFING]), "--progress", "x", "--as-of", "2022-07-11",
+            "--as", "A01lx", url=db_url)  # fmt: skip
+    assert r.exit_code == 0, r.output
 
 
 # ------------------------------------------------------------------ refusals
 
 
 def test_illegal_moves_are_refused_with_the_allowed_list_and_change_nothing(
-    db_url: str, items: dict[str, int], tmp_path: Path, home: Path
+    db_url: str, items: dict[str, int], people: dict[str, Actor], tmp_path: Path, home: Path
 ) -> None:
     item = items[STAFFING]
     before = snapshot(db_url)
     r = run("rectify", "verify", str(item), "--accept", "--note", "x", "--as-of", "2022-07-11",
-            url=db_url)  # fmt: skip
+            "--as", "likz", url=db_url)  # fmt: skip
     assert r.exit_code == 1
     assert "cannot verify_accept" in r.output and "allowed: start, report_fixed" in r.output
     assert "Traceback" not in r.output
     r = run("rectify", "report", str(item), "--fixed", "--progress", "done", "--as-of",
-            "2022-07-11", url=db_url)  # fmt: skip
+            "2022-07-11", "--as", "A01lx", url=db_url)  # fmt: skip
     assert r.exit_code == 1 and "needs evidence" in r.output
     r = run("rectify", "report", str(item), "--progress", "x", "--evidence", "/nonexistent.pdf",
-            "--as-of", "2022-07-11", url=db_url)  # fmt: skip
+            "--as-of", "2022-07-11", "--as", "A01lx", url=db_url)  # fmt: skip
     assert r.exit_code == 1 and "no such file" in r.output
-    r = run("rectify", "report", "999", "--progress", "x", url=db_url)
+    r = run("rectify", "report", "999", "--progress", "x", "--as", "A01lx", url=db_url)
     assert r.exit_code == 1 and "no rectification item 999" in r.output
     r = run("rectify", "report", str(item), "--progress", "x", "--as-of", "2022-07-01",
-            url=db_url)  # fmt: skip
+            "--as", "A01lx", url=db_url)  # fmt: skip
     assert r.exit_code == 1 and "before the item was issued" in r.output
-    r = run("rectifications", "--status", "done", url=db_url)
+    r = run("rectifications", "--status", "done", "--as", "likz", url=db_url)
     assert r.exit_code == 1 and "is not a status" in r.output
+    r = run("rectify", "report", str(item), "--progress", "x", url=db_url)
+    assert r.exit_code == 1 and "who is acting" in r.output
+    # the state machine's capacity check stays: the office recording the department's own
+    # answer cannot extend in that capacity
     with pytest.raises(TransitionError, match="a department cannot extend"):
-        act(db_url, jurisdiction="juxian", item_id=item, action=Action.EXTEND, actor="部门",
-            role=Role.DEPARTMENT, as_of=D, reason="x", extend_by=3)  # fmt: skip
+        act(db_url, people["office"], item, Action.EXTEND, reason="x", extend_by=3,
+            capacity=Capacity.DEPARTMENT)  # fmt: skip
     assert snapshot(db_url) == before
     # items are scoped to the jurisdiction through their department
     import_path(db_url, write_small_county(tmp_path / "other"), year=2022, jurisdiction="other",
                 actor="t")  # fmt: skip
-    with pytest.raises(UserError, match=f"no rectification item {item} in this jurisdiction"):
-        act(db_url, jurisdiction="other", item_id=item, action="respond", actor="x",
-            role=Role.DEPARTMENT, as_of=D, reason="x")  # fmt: skip
+    everywhere = make_user(db_url, "hq", UserRole.OFFICE, jurisdiction=None)
+    with pytest.raises(ItemNotFound, match=f"no rectification item {item} in this jurisdiction"):
+        act(db_url, everywhere, item, "respond", reason="x", jurisdiction="other")
+    with pytest.raises(PermissionDenied, match="belongs to another jurisdiction"):
+        act(db_url, people["office"], item, "respond", reason="x", jurisdiction="other")
     with pytest.raises(UserError, match="no jurisdiction 'nowhere'"):
-        act(db_url, jurisdiction="nowhere", item_id=item, action="respond", actor="x",
-            role=Role.DEPARTMENT, as_of=D, reason="x")  # fmt: skip
+        act(db_url, everywhere, item, "respond", reason="x", jurisdiction="nowhere")
     assert item_row(db_url, item)["version"] == 1
 
 
@@ -239,11 +314,13 @@ def test_refusal_through_the_installed_entry_point_prints_no_traceback(
     sqlite_db: str, tmp_path: Path, home: Path
 ) -> None:
     items = make_items(sqlite_db, tmp_path)
+    make_user(sqlite_db, "likz", UserRole.OFFICE)
     before = snapshot(sqlite_db)
     env = {**os.environ, "BIHUAN_HOME": str(home), "BIHUAN_CONFIG_DIR": str(REPO_CONFIG)}
     proc = subprocess.run(
         [sys.executable, "-c", "from bihuan.cli import main; main()", "rectify", "verify",
-         str(items[MISSING]), "--accept", "--as-of", "2022-07-11", "--db", sqlite_db],
+         str(items[MISSING]), "--accept", "--as-of", "2022-07-11", "--db", sqlite_db,
+         "--as", "likz"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
@@ -256,22 +333,20 @@ def test_refusal_through_the_installed_entry_point_prints_no_traceback(
 
 
 def test_second_of_two_users_who_saw_version_1_gets_a_conflict(
-    db_url: str, items: dict[str, int], home: Path
+    db_url: str, items: dict[str, int], people: dict[str, Actor], home: Path
 ) -> None:
     item = items[CHAIN]
-    # both looked at the item at version 1; the coordinator extends it first
-    act(db_url, jurisdiction="juxian", item_id=item, action=Action.EXTEND, actor="李科长",
-        role=Role.COORDINATOR, as_of=D, reason="材料待省里批复", extend_by=3,
+    # both looked at the item at version 1; the office extends it first
+    act(db_url, people["office"], item, Action.EXTEND, reason="材料待省里批复", extend_by=3,
         expected_version=1)  # fmt: skip
     before = snapshot(db_url)
     with pytest.raises(
         ConflictError, match=r"item \d+ was changed by someone else \(version 1, now 2\)"
     ):
-        act(db_url, jurisdiction="juxian", item_id=item, action="respond", actor="财政局",
-            role=Role.DEPARTMENT, as_of=D, reason="开始整改", expected_version=1)  # fmt: skip
+        act(db_url, people["a02"], item, "respond", reason="开始整改", expected_version=1)
     assert snapshot(db_url) == before
     r = run("rectify", "report", str(item), "--progress", "x", "--version", "1", "--as-of",
-            "2022-07-11", url=db_url)  # fmt: skip
+            "2022-07-11", "--as", "A02lx", url=db_url)  # fmt: skip
     assert r.exit_code == 1 and "changed by someone else" in r.output
     assert "Traceback" not in r.output
     row = item_row(db_url, item)
@@ -288,43 +363,44 @@ def test_interleaved_transactions_never_lose_an_update(
 
     upgrade(pg_url)
     item = make_items(pg_url, tmp_path)[SATISFACTION]
-    var = tmp_path / "var"
-    with session_scope(pg_url) as s1:
-        jid = jurisdiction_id(s1, "juxian")
-        first = prepare(load_item(s1, jid, item), Action.START, actor="财政局",
-                        role=Role.DEPARTMENT, as_of=D, reason="第一人")  # fmt: skip
-        with pytest.raises(ConflictError, match=r"version 1, now 2"), session_scope(pg_url) as s2:
-            second = prepare(
-                load_item(s2, jid, item), Action.REQUEST_CANNOT_SOLVE, actor="另一人",
-                role=Role.DEPARTMENT, as_of=D, explanation="e", alternative="a",
-            )  # fmt: skip
+    a02 = make_user(pg_url, "A02lx", UserRole.DEPARTMENT, department="A02", name="财政局")
+    other = make_user(pg_url, "A02b", UserRole.DEPARTMENT, department="A02", name="另一人")
+    app = app_for(pg_url)
+    first_cmd = Act(jurisdiction="juxian", item_id=item, action=Action.START, reason="第一人")
+    second_cmd = Act(jurisdiction="juxian", item_id=item, action=Action.REQUEST_CANNOT_SOLVE,
+                     explanation="e", alternative="a")  # fmt: skip
+    with UnitOfWork(app) as w1:
+        first = rectification.prepare_act(w1, first_cmd, a02, D)
+        with pytest.raises(ConflictError, match=r"version 1, now 2"), UnitOfWork(app) as w2:
+            second = rectification.prepare_act(w2, second_cmd, other, D)
             assert second.loaded.state.version == 1
-            store(s1, first, var_dir=var)
-            s1.commit()
-            store(s2, second, var_dir=var)
+            rectification.store_move(w1, first, a02)
+            w1.commit()
+            rectification.store_move(w2, second, other)
     row = item_row(pg_url, item)
     assert row["status"] == "in_progress" and row["version"] == 2 and row["explanation"] == ""
-    assert [e["actor"] for e in events(pg_url, item)] == ["王主任", "财政局"]
+    assert [e["actor"] for e in events(pg_url, item)] == ["编办王主任", "财政局"]
 
 
 def test_concurrent_writers_without_a_version_both_land(
     db_url: str, items: dict[str, int], home: Path
 ) -> None:
-    """Two threads extend the same item at once: both extensions are kept (seq 2 and 3,
+    """Two office users extend the same item at once: both extensions are kept (seq 2 and 3,
     version 3), the second one computed from the first one's result, not from a stale read."""
     item = items[MISSING]
+    users = [make_user(db_url, login, UserRole.OFFICE, name=name) for login, name in
+             (("jia", "甲"), ("yi", "乙"))]  # fmt: skip
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
-    def extend(who: str) -> None:
+    def extend(who: Actor) -> None:
         barrier.wait()
         try:
-            act(db_url, jurisdiction="juxian", item_id=item, action=Action.EXTEND, actor=who,
-                role=Role.COORDINATOR, as_of=D, reason=f"{who}批准", extend_by=2)  # fmt: skip
+            act(db_url, who, item, Action.EXTEND, reason=f"{who.display_name}批准", extend_by=2)
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=extend, args=(n,)) for n in ("甲", "乙")]
+    threads = [threading.Thread(target=extend, args=(u,)) for u in users]
     for t in threads:
         t.start()
     for t in threads:
@@ -343,17 +419,20 @@ def test_concurrent_writers_without_a_version_both_land(
 
 
 def test_history_audit_and_evidence_are_recorded(
-    db_url: str, items: dict[str, int], tmp_path: Path, home: Path
+    db_url: str, items: dict[str, int], people: dict[str, Actor], tmp_path: Path, home: Path
 ) -> None:
+    from bihuan.settings import get_settings
+
     item = items[STAFFING]
     files = [tmp_path / "整改报告.docx", tmp_path / "花名册.xlsx"]
     files[0].write_bytes(b"report " * 1000)
     files[1].write_bytes(b"roster")
-    var = tmp_path / "var"
-    out = act_outcome(db_url, jurisdiction="juxian", item_id=item, action=Action.REPORT_FIXED,
-                      actor="张三", role=Role.DEPARTMENT, as_of=D, reason="已整改",
-                      evidence=files, evidence_refs=["莒编发〔2022〕5号"], var_dir=var)  # fmt: skip
-    assert out.item.status is Status.REPORTED_FIXED and out.seq == 2 and out.notices == 0
+    var = get_settings().var_dir
+    a01 = people["a01"]
+    out = act(db_url, a01, item, Action.REPORT_FIXED, reason="已整改", evidence=files,
+              evidence_refs=["莒编发〔2022〕5号"])  # fmt: skip
+    assert out.status is Status.REPORTED_FIXED and out.seq == 2 and out.notices == 0
+    assert out.capacity is Capacity.DEPARTMENT and out.evidence_refs == ["莒编发〔2022〕5号"]
     for f, ev in zip(files, out.evidence, strict=True):
         sha = hashlib.sha256(f.read_bytes()).hexdigest()
         assert ev.sha256 == sha and ev.path == f"evidence/{item}/{sha[:12]}-{f.name}"
@@ -363,16 +442,16 @@ def test_history_audit_and_evidence_are_recorded(
     assert ev_row["from_status"] == "open" and ev_row["to_status"] == "reported_fixed"
     assert ev_row["evidence"] == [e.path for e in out.evidence] + ["莒编发〔2022〕5号"]
     (a,) = audits(db_url, item)
-    assert a["actor"] == "张三" and a["action"] == "rectify_report_fixed"
+    assert (a["user_id"], a["actor"], a["action"]) == (
+        a01.user_id, "A01lx", "rectify_report_fixed",
+    )  # fmt: skip
     d = a["details"]
-    assert (d["from"], d["to"], d["reason"], d["role"], d["on_date"], d["seq"]) == (
-        "open", "reported_fixed", "已整改", "department", "2022-07-11", 2,
+    assert (d["from"], d["to"], d["reason"], d["role"], d["on_date"], d["seq"], d["by"]) == (
+        "open", "reported_fixed", "已整改", "department", "2022-07-11", 2, "张三",
     )  # fmt: skip
     assert [x["sha256"] for x in d["evidence_files"]] == [e.sha256 for e in out.evidence]
     assert d["evidence_refs"] == ["莒编发〔2022〕5号"]
     # the same file again (a second report after a reject) is stored once, by content
-    act(db_url, jurisdiction="juxian", item_id=item, action=Action.VERIFY_REJECT, actor="李科长",
-        role=Role.COORDINATOR, as_of=D, reason="再补", var_dir=var)  # fmt: skip
-    act(db_url, jurisdiction="juxian", item_id=item, action=Action.REPORT_FIXED, actor="张三",
-        role=Role.DEPARTMENT, as_of=D, reason="补齐", evidence=files[:1], var_dir=var)  # fmt: skip
+    act(db_url, people["office"], item, Action.VERIFY_REJECT, reason="再补")
+    act(db_url, a01, item, Action.REPORT_FIXED, reason="补齐", evidence=files[:1])
     assert len(list((var / "evidence" / str(item)).iterdir())) == 2

@@ -9,11 +9,13 @@ from typing import Any
 import openpyxl
 import pytest
 import typer
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from bihuan.cli import BihuanGroup
 from bihuan.commands import rectify as rectify_commands
 from bihuan.core.rectification import Action, Role
+from bihuan.db import session_scope, table
 from bihuan.errors import ConflictError
 from bihuan.rectify import act
 from bihuan.rectify_excel import (
@@ -22,6 +24,7 @@ from bihuan.rectify_excel import (
     export_open_items,
     import_responses,
 )
+from models import Finding
 
 from .rectify_items import REPO_CONFIG, make_items, snapshot
 from .test_rectify import audits, events, item_row
@@ -160,9 +163,9 @@ def test_bad_workbook_lists_every_error_and_changes_nothing(
         (5, "事项编号"),  # unknown item
         (6, "事项编号"),  # the same item twice
     }, got
-    assert "write 是 or 否" in got[(2, "是否已整改完成")]
-    assert "belongs to A01 (县发展和改革局), not to A02" in got[(4, "事项编号")]
-    assert "no rectification item 9999" in got[(5, "事项编号")]
+    assert "请填写 是 或 否" in got[(2, "是否已整改完成")]
+    assert "属于 A01 (县发展和改革局), 不属于本台账的部门 A02" in got[(4, "事项编号")]
+    assert "没有编号为 9999 的整改事项" in got[(5, "事项编号")]
     assert all(i.file == a02.name and i.sheet == "整改台账" for i in exc.value.issues)
     assert not isinstance(exc.value, ConflictError)
     assert snapshot(db_url) == before
@@ -177,7 +180,7 @@ def test_cannot_solve_without_explanation_and_wrong_state_are_reported(
     with pytest.raises(ResponsesRejected) as exc:
         import_responses(sqlite_db, a02, jurisdiction="juxian", actor="x", as_of=D)
     ((issue),) = exc.value.issues
-    assert (issue.row, issue.column) == (2, "政策解释") and "fill in 政策解释" in issue.message
+    assert (issue.row, issue.column) == (2, "政策解释") and "请填写“政策解释”" in issue.message
     # a date before the item was issued is refused by the state machine, named on its row
     fill(a02, {items["central:CT1"]: {"政策解释": "省级事权"}})
     with pytest.raises(ResponsesRejected, match="before the item was issued"):
@@ -198,8 +201,8 @@ def test_stale_version_in_the_workbook_is_a_conflict(
         import_responses(db_url, a02, jurisdiction="juxian", actor="x", as_of=D)
     assert isinstance(exc.value, ConflictError)
     ((issue),) = exc.value.issues
-    assert issue.column == "版本" and "version 1, now 2" in issue.message
-    assert "export a fresh workbook" in issue.message
+    assert issue.column == "版本" and "导出时版本 1, 现为 2" in issue.message
+    assert "请重新导出整改台账" in issue.message
     # all or nothing: the other, valid row was not applied either
     assert snapshot(db_url) == before
 
@@ -208,30 +211,92 @@ def test_a_file_that_is_not_a_workbook_is_refused(sqlite_db: str, tmp_path: Path
     make_items(sqlite_db, tmp_path)
     fake = tmp_path / "整改台账.xlsx"
     fake.write_text("事项编号,版本\n1,1\n", encoding="utf-8")
-    with pytest.raises(ResponsesRejected, match=r"not an \.xlsx workbook"):
+    with pytest.raises(ResponsesRejected, match="不是 Excel 工作簿"):
         import_responses(sqlite_db, fake, jurisdiction="juxian", actor="x", as_of=D)
     other = tmp_path / "other.xlsx"
     wb = openpyxl.Workbook()
     wb.active.title = "Sheet1"  # type: ignore[union-attr]
     wb.save(other)
-    with pytest.raises(ResponsesRejected, match="no sheet 整改台账"):
+    with pytest.raises(ResponsesRejected, match="没有名为“整改台账”的工作表"):
         import_responses(sqlite_db, other, jurisdiction="juxian", actor="x", as_of=D)
 
 
 def test_cli_export_and_import(sqlite_db: str, tmp_path: Path) -> None:
+    from bihuan.vocab import UserRole
+    from tests.users import make_user
+
     items = make_items(sqlite_db, tmp_path)
+    make_user(sqlite_db, "likz", UserRole.OFFICE, name="李科长")
     out = tmp_path / "out"
     r = runner.invoke(cli, ["rectify", "export", "--out", str(out), "--department", "B01",
-                            "--db", sqlite_db])  # fmt: skip
+                            "--as", "likz", "--db", sqlite_db])  # fmt: skip
     assert r.exit_code == 0, r.output
     (path,) = out.iterdir()
     fill(path, {items["submission:missing"]: {"是否已整改完成": "是"}})
     r = runner.invoke(cli, ["rectify", "import", str(path), "--as-of", "2022-07-11",
-                            "--db", sqlite_db])  # fmt: skip
+                            "--as", "likz", "--db", sqlite_db])  # fmt: skip
     assert r.exit_code == 1 and "1 error(s)" in r.output and "佐证材料" in r.output, r.output
     assert "nothing was applied" in r.output and "Traceback" not in r.output
+    assert "但未填写佐证材料" in r.output  # the reason, in the department's language
     fill(path, {items["submission:missing"]: {"整改进展": "已补报", "佐证材料": "补报材料清单"}})
     r = runner.invoke(cli, ["rectify", "import", str(path), "--as-of", "2022-07-11",
-                            "--actor", "教体局", "--db", sqlite_db])  # fmt: skip
+                            "--as", "likz", "--db", sqlite_db])  # fmt: skip
     assert r.exit_code == 0 and "1 row(s) applied" in r.output, r.output
     assert item_row(sqlite_db, items["submission:missing"])["status"] == "reported_fixed"
+
+
+def test_exported_text_never_becomes_a_formula(sqlite_db: str, tmp_path: Path) -> None:
+    items = make_items(sqlite_db, tmp_path)
+    titles = {"central:CT1": '=HYPERLINK("http://x","y")', "satisfaction:low": "@SUM(A1)"}
+    with session_scope(sqlite_db) as session:
+        for key, title in titles.items():
+            f = table(Finding)
+            session.execute(update(f).where(f.c.key == key).values(title=title))
+    a02 = by_code(export_open_items(sqlite_db, tmp_path / "out", jurisdiction="juxian"))["A02"]
+    ws = openpyxl.load_workbook(a02)["整改台账"]
+    cells = {row[0].value: row[3] for row in ws.iter_rows(min_row=2)}
+    for key, title in titles.items():
+        cell = cells[items[key]]
+        assert (cell.data_type, cell.value) == ("s", title)
+        assert cell.quotePrefix  # Excel keeps it text even when the cell is edited
+    # and the round trip reads the titles as the text they are, not as formulas
+    fill(a02, {items["central:CT1"]: {"整改进展": "已开始"}})
+    result = import_responses(sqlite_db, a02, jurisdiction="juxian", actor="x", as_of=D)
+    assert result.applied == 1
+
+
+def test_a_formula_in_the_filled_workbook_is_refused_naming_the_cell(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    items = make_items(sqlite_db, tmp_path)
+    a02 = by_code(export_open_items(sqlite_db, tmp_path / "out", jurisdiction="juxian"))["A02"]
+    fill(a02, {items["central:CT1"]: {"整改进展": '=CONCAT("已","开始")'}})
+    before = snapshot(sqlite_db)
+    with pytest.raises(ResponsesRejected) as exc:
+        import_responses(sqlite_db, a02, jurisdiction="juxian", actor="x", as_of=D)
+    ((issue),) = exc.value.issues
+    assert (issue.row, issue.column) == (2, "整改进展")
+    assert "单元格 G2 是公式" in issue.message and "不要使用公式" in issue.message
+    assert snapshot(sqlite_db) == before
+
+
+def test_codes_and_title_rows_follow_the_ledger_rules(sqlite_db: str, tmp_path: Path) -> None:
+    """WPS round trips: a title row inserted above the header, the code typed full-width."""
+    items = make_items(sqlite_db, tmp_path)
+    a02 = by_code(export_open_items(sqlite_db, tmp_path / "out", jurisdiction="juxian"))["A02"]
+    fill(a02, {items["central:CT1"]: {"整改进展": "已开始", "部门代码": "Ａ02\u200b"}})
+    wb = openpyxl.load_workbook(a02)
+    ws = wb["整改台账"]
+    ws.insert_rows(1)
+    ws["A1"] = "县财政局整改台账 (2022年7月)"
+    ws.append([items["satisfaction:low"], 1, "A02", "", None, "", "已回访", "完成了", "", "否"])
+    wb.save(a02)
+    with pytest.raises(ResponsesRejected) as exc:
+        import_responses(sqlite_db, a02, jurisdiction="juxian", actor="x", as_of=D)
+    ((issue),) = exc.value.issues  # the full-width code is A02: no "belongs to" error
+    assert (issue.row, issue.column) == (5, "是否已整改完成")  # the row Excel shows
+    wb = openpyxl.load_workbook(a02)
+    wb["整改台账"].delete_rows(5)
+    wb.save(a02)
+    result = import_responses(sqlite_db, a02, jurisdiction="juxian", actor="x", as_of=D)
+    assert result.applied == 1

@@ -46,6 +46,7 @@ def sample_data() -> ReportData:
     ] + [RectItem("E03", "economic", "open", date(2023, 11, 15))]
     return ReportData(
         county="莒县",
+        office="莒县县委编办",
         year=2023,
         as_of=AS_OF,
         phases=[
@@ -154,12 +155,8 @@ def _report_cli(db: str, out: Path) -> tuple[int, str]:
 
 
 @pytest.mark.usefixtures("no_fonts")
-def test_cli_pdf_without_font_names_the_package(
-    sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # bind_flows_to points the environment at the command's database; undo that afterwards.
-    for name in ("BIHUAN_DATABASE_URL", "BIHUAN_JURISDICTION"):
-        monkeypatch.delenv(name, raising=False)
+def test_cli_pdf_without_font_names_the_package(sqlite_db: str, tmp_path: Path) -> None:
+    # the font is checked before anything else: no user, no database read
     out = tmp_path / "report.pdf"
     code, message = _report_cli(sqlite_db, out)
     assert code != 0

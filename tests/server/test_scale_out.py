@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from bihuan.db import get_engine
 from bihuan.ingest.load import import_path
 from bihuan.migrate import upgrade
+from bihuan.vocab import UserRole
 from tests.conftest import PG_ADMIN_URL
 from tests.flows.small_county import write_small_county
 from tests.server.conftest import (
@@ -31,6 +32,7 @@ from tests.server.conftest import (
     wait_healthy,
     wait_until,
 )
+from tests.users import make_user
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
 
@@ -70,6 +72,7 @@ def test_worker_runs_a_cycle_from_a_postgres_backed_server(
     import_path(
         pg_url, write_small_county(tmp_path / "county"), year=2022, jurisdiction="juxian", actor="t"
     )
+    make_user(pg_url, "likz", UserRole.OFFICE, name="李科长")  # runs and approves the cycle
     home = tmp_path / "prefect-home"
     home.mkdir()
     port = free_port()
@@ -93,7 +96,14 @@ def test_worker_runs_a_cycle_from_a_postgres_backed_server(
                 "mid-year-assessment/mid-year-assessment",
                 "--params",
                 json.dumps(
-                    {"year": 2022, "as_of": "2022-07-04", "seed": 7, "auto_approve": "李科长"}
+                    {
+                        "year": 2022,
+                        "as_of": "2022-07-04",
+                        "seed": 7,
+                        "jurisdiction": "juxian",
+                        "run_as": "likz",
+                        "auto_approve": "likz",
+                    }
                 ),
             )
             match = re.search(r"UUID:\s*([0-9a-f-]{36})", out)
@@ -124,7 +134,7 @@ def test_worker_runs_a_cycle_from_a_postgres_backed_server(
     assert rows(pg_url, "SELECT count(*) FROM departmentassessment")[0][0] == 3
     assert rows(pg_url, "SELECT count(*) FROM rectificationitem")[0][0] == 4
     approved = rows(pg_url, "SELECT actor FROM auditlog WHERE action = 'problem_lists_approved'")
-    assert approved == [("李科长",)]
+    assert approved == [("likz",)]
 
 
 def prefect_cli_bihuan(env: dict[str, str], *args: str) -> str:

@@ -21,6 +21,7 @@ from bihuan.deployments import deployment_specs
 from bihuan.ingest.load import import_path
 from bihuan.migrate import upgrade
 from bihuan.policy import load_policy
+from bihuan.vocab import UserRole
 from notifications.channels import write_demo_config
 from tests.flows.small_county import write_small_county
 from tests.server.conftest import (
@@ -34,6 +35,7 @@ from tests.server.conftest import (
     wait_healthy,
     wait_until,
 )
+from tests.users import make_user, office
 
 pytestmark = pytest.mark.server
 
@@ -67,6 +69,7 @@ def app_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     import_path(
         url, write_small_county(folder / "county"), year=2022, jurisdiction="juxian", actor="t"
     )
+    make_user(url, "wangzr", UserRole.OFFICE, name="王主任")  # runs and approves the cycle
     return url
 
 
@@ -144,7 +147,13 @@ def test_mid_year_run_pauses_for_approval_and_the_form_input_resumes_it(
     parent_id = _run_deployment(
         served,
         "mid-year-assessment/mid-year-assessment",
-        {"year": 2022, "as_of": "2022-07-04", "seed": 7},
+        {
+            "year": 2022,
+            "as_of": "2022-07-04",
+            "seed": 7,
+            "jurisdiction": "juxian",
+            "run_as": "wangzr",
+        },
     )
     with prefect_api(api) as client:
 
@@ -152,7 +161,7 @@ def test_mid_year_run_pauses_for_approval_and_the_form_input_resumes_it(
             parent = client.read_flow_run(parent_id)
             assert parent.state and not parent.state.is_final(), parent.state
             for run in client.read_flow_runs(limit=50):
-                if run.name == "issue-problem-lists-2022-mid-year" and run.state.is_paused():
+                if run.name == "issue-problem-lists-juxian-2022-mid-year" and run.state.is_paused():
                     return run
             return None
 
@@ -161,11 +170,23 @@ def test_mid_year_run_pauses_for_approval_and_the_form_input_resumes_it(
         assert rows(app_db, "SELECT count(*) FROM notification")[0][0] == 0
         assert rows(app_db, "SELECT count(*) FROM rectificationitem")[0][0] == 0
         [(drop_id,)] = rows(app_db, "SELECT id FROM finding WHERE key = 'mid-year:submission'")
+        # a name that is no office user's login is refused (and recorded); the form asks again
+        resume_flow_run(
+            child.id,
+            run_input={"approver": "王主任", "approve": True, "drop": [], "deadlines": []},
+        )
+
+        def refused() -> Any:
+            return rows(app_db, "SELECT actor FROM auditlog WHERE action = 'access_denied'") or None
+
+        assert wait_until(refused, timeout=60, what="the refusal") == [("王主任",)]
+        child = wait_until(paused, timeout=60, what="the form asking again")
+        assert rows(app_db, "SELECT count(*) FROM rectificationitem")[0][0] == 0
         # what the Resume form on the flow-run page submits
         resume_flow_run(
             child.id,
             run_input={
-                "approver": "王主任",
+                "approver": "wangzr",
                 "approve": True,
                 "drop": [{"finding_id": drop_id, "reason": "材料已于评估窗口后补交"}],
                 "deadlines": [],
@@ -180,9 +201,9 @@ def test_mid_year_run_pauses_for_approval_and_the_form_input_resumes_it(
     assert state.is_completed(), f"{state}\n{(home / 'serve.log').read_text()[-4000:]}"
     audit = rows(app_db, "SELECT actor, action, entity_key, details FROM auditlog ORDER BY id")
     approved = [a for a in audit if a.action == "problem_lists_approved"]
-    assert [(a.actor, a.entity_key) for a in approved] == [("王主任", "2022/mid-year")]
+    assert [(a.actor, a.entity_key) for a in approved] == [("wangzr", "2022/mid-year")]
     dropped = [a for a in audit if a.action == "finding_dropped"]
-    assert [(a.actor, a.entity_key) for a in dropped] == [("王主任", str(drop_id))]
+    assert [(a.actor, a.entity_key) for a in dropped] == [("wangzr", str(drop_id))]
     details = dropped[0].details
     details = json.loads(details) if isinstance(details, str) else details
     assert details["reason"] == "材料已于评估窗口后补交"
@@ -195,7 +216,10 @@ def test_daily_tracking_run_triggered_from_the_cli_completes(
 ) -> None:
     api, home = prefect_server
     # 2022-10-08 is a Saturday worked in exchange for National Day (调休): a working day
-    run_id = _run_deployment(served, "daily-tracking/daily-tracking", {"as_of": "2022-10-08"})
+    office(app_db, "office")  # the tracker runs as an office user (the run_as parameter)
+    run_id = _run_deployment(
+        served, "daily-tracking/daily-tracking", {"as_of": "2022-10-08", "run_as": "office"}
+    )
     with prefect_api(api) as client:
 
         def finished() -> Any:
@@ -207,7 +231,7 @@ def test_daily_tracking_run_triggered_from_the_cli_completes(
         children = [
             r
             for r in client.read_flow_runs(limit=50)
-            if r.name == "track-rectifications-2022-10-08"
+            if r.name == "track-rectifications-juxian-2022-10-08"
         ]
     assert [c.state.type.value for c in children] == ["COMPLETED"]
     # the tracker worked that day (a holiday would have left no mark) and the dispatcher

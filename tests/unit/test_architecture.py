@@ -84,17 +84,8 @@ LEGACY: set[str] = {
     "bihuan/commands/_bind.py",  # the environment binding of the commands below, until they move
     "bihuan/commands/demo.py",
     "bihuan/commands/ingest.py",
-    "bihuan/commands/notify.py",
-    "bihuan/commands/problems.py",
-    "bihuan/commands/rectify.py",
-    "bihuan/commands/results.py",
     "bihuan/commands/server.py",
-    "flows/dispatch.py",
-    "flows/problems.py",
-    "flows/recheck.py",
-    "flows/results.py",
     "flows/scheduled.py",
-    "flows/track.py",
 }
 
 

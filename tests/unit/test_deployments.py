@@ -68,3 +68,18 @@ def test_serve_without_a_server_says_how_to_start_one() -> None:
     ):
         require_server()
     assert "no Prefect server answers" in str(exc.value)
+
+
+def test_server_refuses_the_network_without_a_credential() -> None:
+    import pytest
+
+    from bihuan.commands.server import server_env
+    from bihuan.errors import UserError
+
+    assert server_env("127.0.0.1", {}) == {}
+    with pytest.raises(UserError, match="PREFECT_SERVER_API_AUTH_STRING"):
+        server_env("0.0.0.0", {})
+    with pytest.raises(UserError, match="12"):
+        server_env("0.0.0.0", {"PREFECT_SERVER_API_AUTH_STRING": "admin:short"})
+    env = server_env("0.0.0.0", {"PREFECT_SERVER_API_AUTH_STRING": "admin:a-long-password"})
+    assert env["PREFECT_API_AUTH_STRING"] == "admin:a-long-password"

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bihuan.core.recheck import FINDING_KEY_MAX, PriorItem, carried_key, recheck
+from bihuan.core.breakdown import Breakdown, IndicatorLine
+from bihuan.core.recheck import (
+    FINDING_KEY_MAX,
+    PriorItem,
+    carried_key,
+    indicator_results,
+    recheck,
+)
 
 RESULTS = {"IND-PASS": True, "IND-FAIL": False}
 
@@ -64,3 +71,23 @@ def test_carried_key_fits_the_column_and_stays_distinct() -> None:
     assert len(ka) <= FINDING_KEY_MAX and len(kb) <= FINDING_KEY_MAX
     assert ka != kb
     assert carried_key(2022, long_a) == ka
+
+
+def _scored(code: str, score: float, *, missing: bool = False) -> Breakdown:
+    return Breakdown(
+        code="D01",
+        indicators=[IndicatorLine(code=code, kind="qualitative", score=score, missing=missing)],
+    )
+
+
+def test_indicator_results_the_latest_assessed_phase_decides() -> None:
+    assessed = [
+        ("year-end", _scored("A", 80)),  # fixed by the year-end
+        ("mid-year", _scored("A", 20)),
+        ("mid-year", _scored("B", 90)),
+        ("year-end", _scored("B", 59.9)),  # failed again at the year-end
+        ("mid-year", _scored("C", 100, missing=True)),  # not submitted fails whatever the score
+        ("mid-year", _scored("D", 60)),  # the threshold itself passes
+    ]
+    assert indicator_results(assessed, 60) == {"A": True, "B": False, "C": False, "D": True}
+    assert indicator_results([], 60) == {}

@@ -16,6 +16,7 @@ from bihuan.core.reminders import (
     digest_key,
     escalation_level,
     notice_key,
+    parse_notice_key,
     plan_reminders,
     recipients,
 )
@@ -227,6 +228,14 @@ def test_digest_groups_by_recipient_and_keys_are_stable() -> None:
     assert digest_key(date(2022, 10, 8), "leadership") == "digest:2022-10-08:leadership"
     assert recipients(None, "d07") == ("d07",)
     assert recipients(L.LEADERSHIP, "d07", "sec-a") == ("d07", "d07-head", "sec-a", "leadership")
+
+
+def test_notice_keys_parse_back_including_extension_rounds() -> None:
+    assert parse_notice_key("item:12:ext1:pre-2:a01-head") == (12, "ext1:pre-2", "a01-head")
+    assert parse_notice_key("item:3:overdue-7:leadership") == (3, "overdue-7", "leadership")
+    assert parse_notice_key(notice_key(5, "ext2:due", "d01")) == (5, "ext2:due", "d01")
+    assert parse_notice_key("digest:2022-10-10:a01") is None
+    assert parse_notice_key("item:x:due:a01") is None
 
 
 def test_long_overdue_items_back_off_by_the_last_gap() -> None:

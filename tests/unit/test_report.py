@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -15,21 +16,25 @@ from bihuan.core.results import (
     rank,
     rectification_rates,
 )
-from bihuan.policy import Points
+from bihuan.policy import Points, PolicyError, RecommendationRules, load_policy
 from bihuan.report import (
     ChainShortfall,
     FindingLine,
     LedgerSummary,
     PhaseRun,
+    Recommendation,
     ReportData,
     StaffingSummary,
     SurveyCounts,
+    recommendation_facts,
+    recommendation_text,
     recommendations,
     render_report,
     report_markdown,
 )
 from bihuan.report_charts import histogram_bins
 
+REPO = Path(__file__).resolve().parents[2]
 HOSTILE = '<script>alert("x")</script>&局'
 AS_OF = date(2023, 12, 31)
 P = Points(economic=20, non_economic=60)
@@ -77,6 +82,7 @@ def sample_data() -> ReportData:
             items.append(RectItem(code, cat, "open", date(2024, 1, 20)))
     return ReportData(
         county="莒县",
+        office="莒县县委编办",
         year=2023,
         as_of=AS_OF,
         phases=[
@@ -204,6 +210,7 @@ def test_first_year_has_no_comparison_section() -> None:
 def test_empty_year_still_renders() -> None:
     data = ReportData(
         county="莒县",
+        office="莒县县委编办",
         year=2022,
         as_of=date(2022, 12, 31),
         phases=[],
@@ -231,3 +238,43 @@ def test_histogram_bins_cover_every_score() -> None:
     assert bins[0][:2] == (60, 65) and bins[-1][:2] == (95, 100)
     assert sum(c for _, _, c in bins) == 5
     assert bins[0][2] == 2 and bins[1][2] == 1 and bins[-1][2] == 2
+
+
+def test_recommendation_thresholds_are_policy() -> None:
+    data = sample_data()
+    kinds = [r.kind for r in recommendation_facts(data)]
+    assert "score_drop" in kinds and "category_gap" in kinds
+    strict = replace(
+        data,
+        rules=RecommendationRules(
+            score_drop_points=50, category_gap_points=20, overdue_departments_named=1
+        ),
+    )
+    facts = recommendation_facts(strict)
+    assert "score_drop" not in [r.kind for r in facts]
+    assert "category_gap" not in [r.kind for r in facts]
+    overdue = next(r for r in facts if r.kind == "overdue")
+    assert "、" not in overdue.facts["worst"]  # one department named
+    named = replace(data, rules=RecommendationRules(score_drop_departments_named=1))
+    drop = next(s for s in recommendations(named) if "下降5分以上" in s)
+    assert "（县自然资源和规划局等）" in drop
+
+
+def test_every_recommendation_has_its_sentence_and_unknown_kinds_fail() -> None:
+    for rec in recommendation_facts(sample_data()):
+        text = recommendation_text(rec)
+        assert text and "\n" not in text and text.endswith("。"), rec
+    with pytest.raises(ValueError, match="no sentence for 'nonsense'"):
+        recommendation_text(Recommendation("nonsense"))
+
+
+def test_the_shipped_policy_has_the_report_section(tmp_path: Path) -> None:
+    policy = load_policy(REPO / "config")
+    assert policy.report.top_findings == 10
+    assert policy.report.recommendations == RecommendationRules()
+    text = (REPO / "config" / "policy.toml").read_text(encoding="utf-8")
+    (tmp_path / "policy.toml").write_text(
+        text.replace("on_time_rate_gap = 0.1 ", "on_time_rate_gap = 10  "), encoding="utf-8"
+    )
+    with pytest.raises(PolicyError, match=r"report\.recommendations\.on_time_rate_gap"):
+        load_policy(tmp_path)

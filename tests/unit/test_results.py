@@ -290,3 +290,21 @@ def test_board_properties(depts: list[ScoredDept], scope: str, green: int, red: 
         # a clearly higher score always ranks higher
         for above, below in pairwise(group):
             assert round(above.score, 4) >= round(below.score, 4)
+
+
+def test_head_talk_notice_is_a_template_signed_by_the_office() -> None:
+    from notifications.render import render
+
+    context = {
+        "department": "县民政局",
+        "year": 2023,
+        "due_on": date(2024, 1, 19),
+        "issued_on": date(2024, 1, 5),
+        "office": "莒县县委编办",
+    }
+    assert render("head_talk.subject.txt", context).strip() == "关于约谈县民政局主要负责人的通知"
+    body = render("head_talk.txt", context)
+    assert body.startswith("县民政局主要负责人：")
+    assert "2022年度、2023年度连续两年列入监管评估红榜" in body
+    assert "定于2024年1月19日前" in body and "2024年原则上不考虑贵单位机构编制事项" in body
+    assert body.rstrip().endswith("莒县县委编办\n2024年1月5日")

@@ -1,0 +1,109 @@
+"""The coordinator's decision on a phase's problem lists (问题清单审核), as plain functions.
+
+Pure: the service layer loads the proposed findings, these functions check the decision
+(every finding it names must be awaiting approval; a changed deadline may not lie before the
+day of approval) and plan one rectification item (整改事项) per kept finding, with its deadline
+counted in Chinese working days from the severity (config [deadlines]) unless the coordinator
+set one, and the office section that supervises it (config [findings.sections]).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from bihuan.core.workdays import WorkCalendar
+from bihuan.policy import Deadlines, SupervisingSection
+from bihuan.vocab import FindingCategory, Severity
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """A finding awaiting approval, with what its item and its problem list need."""
+
+    id: int
+    department_id: int
+    department: str  # code
+    department_name: str
+    notify_tags: str
+    category: FindingCategory
+    severity: Severity
+    title: str
+    measures: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the coordinator decided: findings to drop (with reasons) and deadlines to change."""
+
+    drops: Mapping[int, str]
+    deadlines: Mapping[int, date]
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    """The rectification item a kept finding becomes."""
+
+    finding: Proposed
+    deadline: date
+    section: SupervisingSection
+    deadline_changed: bool  # the coordinator set it (audited as deadline_changed)
+
+
+def decision_problems(pending_ids: Iterable[int], decision: Decision, as_of: date) -> list[str]:
+    """What is wrong with a decision, in words for the coordinator (empty: nothing)."""
+    known = set(pending_ids)
+    out = [
+        f"finding {ref} is not awaiting approval"
+        for ref in sorted({*decision.drops, *decision.deadlines})
+        if ref not in known
+    ]
+    out += [
+        f"finding {ref}: it is both dropped and given a deadline; do one or the other"
+        for ref in sorted(set(decision.drops) & set(decision.deadlines))
+        if ref in known
+    ]
+    out += [
+        f"finding {ref}: deadline {day} is before the day of approval {as_of}"
+        for ref, day in sorted(decision.deadlines.items())
+        if day < as_of
+    ]
+    return out
+
+
+def plan_items(
+    kept: Sequence[Proposed],
+    *,
+    as_of: date,
+    overrides: Mapping[int, date],
+    days: Deadlines,
+    sections: Mapping[str, SupervisingSection],
+    calendar: WorkCalendar,
+) -> list[PlannedItem]:
+    """One item per kept finding: the coordinator's deadline, or `as_of` plus the severity's
+    working days; supervised by the section configured for the finding's category."""
+    return [
+        PlannedItem(
+            finding=f,
+            deadline=overrides.get(f.id)
+            or calendar.add_workdays(as_of, getattr(days, Severity(f.severity).value)),
+            section=sections[FindingCategory(f.category).value],
+            deadline_changed=f.id in overrides,
+        )
+        for f in kept
+    ]
+
+
+def by_department(items: Iterable[PlannedItem]) -> dict[int, list[PlannedItem]]:
+    """Items grouped into one problem list per department, departments in code order."""
+    groups: dict[int, list[PlannedItem]] = defaultdict(list)
+    for item in sorted(items, key=lambda i: (i.finding.department, i.finding.id)):
+        groups[item.finding.department_id].append(item)
+    return dict(groups)
+
+
+def reply_deadline(items: Sequence[PlannedItem]) -> date:
+    """The date a department's rectification ledger is due back: its latest item deadline."""
+    return max(i.deadline for i in items)

@@ -1,0 +1,343 @@
+"""The notification outbox (发件箱): enqueue, claim, record attempts, list, re-queue.
+
+Every write here runs in the caller's transaction (the unit of work); the dispatcher
+(bihuan.services.notifications) keeps each claim and each outcome in a short transaction of its
+own. Two guards make the outbox safe without locks held across a send:
+
+- `enqueue` / `add_all` insert with ON CONFLICT (idempotency_key) DO NOTHING, so a re-run never
+  writes a second row;
+- `claim` and `record_attempt` are UPDATEs guarded by `status = 'pending' AND attempts = <seen>`,
+  so of two dispatchers that read the same due row only one claims it, and an outcome never
+  overwrites a row that was claimed again meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from bihuan.core.outbox import ERROR_MAX, NewMessage, Outcome
+from bihuan.db import dialect_insert, table
+from bihuan.vocab import NotificationStatus
+from models import Department, Notification, NotificationAttempt, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class DueRef:
+    """A due row as read before claiming it: the claim succeeds only if `attempts` is unchanged."""
+
+    id: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """A row taken for sending, with what the sender and the report need."""
+
+    id: int
+    attempt: int  # the number of this attempt (1-based)
+    department_id: int | None
+    department_code: str | None
+    department_name: str | None
+    recipient_tag: str
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """One row of a listing: everything but the body."""
+
+    id: int
+    key: str
+    department: str | None  # code
+    recipient_tag: str
+    kind: str
+    subject: str
+    status: str
+    attempts: int
+    last_error: str
+    business_date: date
+    sent_at: datetime | None
+
+
+def _row(message: NewMessage, created: datetime) -> dict[str, Any]:
+    return {
+        "jurisdiction_id": message.jurisdiction_id,
+        "idempotency_key": message.key,
+        "department_id": message.department_id,
+        "recipient_tag": message.recipient_tag,
+        "kind": str(message.kind),
+        "subject": message.subject,
+        "body": message.body,
+        "business_date": message.business_date,
+        "status": message.status.value,
+        "attempts": 0,
+        "next_attempt_at": message.due_at,
+        "last_error": "",
+        "created_at": created,
+    }
+
+
+class NotificationRepo:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ writing
+
+    def enqueue(self, message: NewMessage) -> bool:
+        """Add one message; False if its key was already there."""
+        n = table(Notification)
+        stmt = (
+            dialect_insert(self.session, n)
+            .values(**_row(message, utc_now()))
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT here.
+            .returning(n.c.id)
+        )
+        return self.session.execute(stmt).first() is not None
+
+    def add_all(self, messages: Iterable[NewMessage]) -> None:
+        """Add many messages in one bulk statement; keys already there are skipped."""
+        created = utc_now()
+        rows = [_row(m, created) for m in messages]
+        if rows:
+            stmt = dialect_insert(self.session, table(Notification)).on_conflict_do_nothing(
+                index_elements=["idempotency_key"]
+            )
+            self.session.execute(stmt, rows)
+
+    def keys(self, jurisdiction_id: int, kind: str) -> list[str]:
+        """The idempotency keys of a jurisdiction's messages of one kind."""
+        n = table(Notification)
+        return list(
+            self.session.execute(
+                select(n.c.idempotency_key).where(
+                    n.c.jurisdiction_id == jurisdiction_id, n.c.kind == str(kind)
+                )
+            ).scalars()
+        )
+
+    def count_key_family(self, key: str) -> int:
+        """How many rows hold `key` or one of its numbered supplements (`key:2`, `key:3`, ...)."""
+        n = table(Notification)
+        return int(
+            self.session.execute(
+                select(func.count()).where(
+                    (n.c.idempotency_key == key)
+                    | n.c.idempotency_key.startswith(f"{key}:", autoescape=True)
+                )
+            ).scalar_one()
+        )
+
+    # ------------------------------------------------------------------ dispatching
+
+    def due(self, jurisdiction_id: int, now: datetime, *, limit: int | None = None) -> list[DueRef]:
+        """Pending rows of a jurisdiction due at `now`, oldest first."""
+        n = table(Notification)
+        stmt = (
+            select(n.c.id, n.c.attempts)
+            .where(
+                n.c.jurisdiction_id == jurisdiction_id,
+                n.c.status == NotificationStatus.PENDING.value,
+                n.c.next_attempt_at <= now,
+            )
+            .order_by(n.c.next_attempt_at, n.c.id)
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [DueRef(int(i), int(a)) for i, a in self.session.execute(stmt)]
+
+    def claim(self, ref: DueRef, *, now: datetime, lease_minutes: int) -> ClaimedMessage | None:
+        """Take one due row for sending, leased until `now + lease_minutes` (after which it is
+        due again, should the sender never record an outcome); None if someone else took or
+        finished it first."""
+        n = table(Notification)
+        claimed: Any = self.session.execute(
+            update(n)
+            .where(
+                n.c.id == ref.id,
+                n.c.status == NotificationStatus.PENDING.value,
+                n.c.attempts == ref.attempts,
+                n.c.next_attempt_at <= now,
+            )
+            .values(
+                attempts=ref.attempts + 1, next_attempt_at=now + timedelta(minutes=lease_minutes)
+            )
+        )
+        if claimed.rowcount != 1:
+            return None
+        d = table(Department)
+        row = self.session.execute(
+            select(n.c.department_id, d.c.code, d.c.name, n.c.recipient_tag, n.c.subject, n.c.body)
+            .outerjoin(d, d.c.id == n.c.department_id)
+            .where(n.c.id == ref.id)
+        ).one()
+        return ClaimedMessage(
+            id=ref.id,
+            attempt=ref.attempts + 1,
+            department_id=row.department_id,
+            department_code=row.code,
+            department_name=row.name,
+            recipient_tag=row.recipient_tag,
+            subject=row.subject,
+            body=row.body,
+        )
+
+    def record_attempt(
+        self, notification_id: int, *, attempt: int, error: str, outcome: Outcome, now: datetime
+    ) -> bool:
+        """Store one attempt (its error already masked) and move the row on to `outcome`;
+        False when the row was claimed again meanwhile (the attempt is still recorded)."""
+        error = error[:ERROR_MAX]
+        na = table(NotificationAttempt)
+        last_no = self.session.execute(
+            select(func.max(na.c.attempt_no)).where(na.c.notification_id == notification_id)
+        ).scalar_one()
+        ok = outcome.status is NotificationStatus.SENT
+        self.session.add(
+            NotificationAttempt(
+                notification_id=notification_id,
+                attempt_no=(last_no or 0) + 1,
+                at=now,
+                ok=ok,
+                error=error,
+            )
+        )
+        values: dict[str, Any] = {"status": outcome.status.value, "last_error": error}
+        if ok:
+            values["sent_at"] = now
+        if outcome.retry_at is not None:
+            values["next_attempt_at"] = outcome.retry_at
+        n = table(Notification)
+        changed: Any = self.session.execute(
+            update(n)
+            .where(
+                n.c.id == notification_id,
+                n.c.status == NotificationStatus.PENDING.value,
+                n.c.attempts == attempt,
+            )
+            .values(**values)
+        )
+        return bool(changed.rowcount == 1)
+
+    # ------------------------------------------------------------------ listing, re-queueing
+
+    def _filtered(
+        self,
+        stmt: Any,
+        jurisdiction_id: int,
+        *,
+        department_id: int | None,
+        status: NotificationStatus | None,
+        kind: str | None,
+    ) -> Any:
+        n = table(Notification)
+        stmt = stmt.where(n.c.jurisdiction_id == jurisdiction_id)
+        if department_id is not None:
+            stmt = stmt.where(n.c.department_id == department_id)
+        if status is not None:
+            stmt = stmt.where(n.c.status == status.value)
+        if kind:
+            stmt = stmt.where(n.c.kind == kind)
+        return stmt
+
+    def summaries(
+        self,
+        jurisdiction_id: int,
+        *,
+        department_id: int | None = None,
+        status: NotificationStatus | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> list[MessageSummary]:
+        """Rows of a jurisdiction, newest first, without their bodies."""
+        n, d = table(Notification), table(Department)
+        stmt = select(
+            n.c.id,
+            n.c.idempotency_key,
+            d.c.code,
+            n.c.recipient_tag,
+            n.c.kind,
+            n.c.subject,
+            n.c.status,
+            n.c.attempts,
+            n.c.last_error,
+            n.c.business_date,
+            n.c.sent_at,
+        ).outerjoin(d, d.c.id == n.c.department_id)
+        stmt = self._filtered(
+            stmt, jurisdiction_id, department_id=department_id, status=status, kind=kind
+        ).order_by(n.c.business_date.desc(), n.c.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [
+            MessageSummary(
+                id=r.id,
+                key=r.idempotency_key,
+                department=r.code,
+                recipient_tag=r.recipient_tag,
+                kind=r.kind,
+                subject=r.subject,
+                status=r.status,
+                attempts=r.attempts,
+                last_error=r.last_error,
+                business_date=r.business_date,
+                sent_at=r.sent_at,
+            )
+            for r in self.session.execute(stmt)
+        ]
+
+    def count(
+        self,
+        jurisdiction_id: int,
+        *,
+        department_id: int | None = None,
+        status: NotificationStatus | None = None,
+        kind: str | None = None,
+    ) -> int:
+        stmt = select(func.count()).select_from(table(Notification))
+        stmt = self._filtered(
+            stmt, jurisdiction_id, department_id=department_id, status=status, kind=kind
+        )
+        return int(self.session.execute(stmt).scalar_one())
+
+    def existing_ids(self, jurisdiction_id: int, ids: Collection[int]) -> set[int]:
+        n = table(Notification)
+        return set(
+            self.session.execute(
+                select(n.c.id).where(n.c.jurisdiction_id == jurisdiction_id, n.c.id.in_(ids))
+            ).scalars()
+        )
+
+    def requeue(
+        self,
+        jurisdiction_id: int,
+        *,
+        statuses: Collection[NotificationStatus],
+        now: datetime,
+        ids: Sequence[int] | None = None,
+        department_id: int | None = None,
+    ) -> int:
+        """Make rows in `statuses` pending again with a fresh attempt count, due at `now`."""
+        n = table(Notification)
+        stmt = update(n).where(
+            n.c.jurisdiction_id == jurisdiction_id,
+            n.c.status.in_([s.value for s in statuses]),
+        )
+        if ids:
+            stmt = stmt.where(n.c.id.in_(list(ids)))
+        if department_id is not None:
+            stmt = stmt.where(n.c.department_id == department_id)
+        result: Any = self.session.execute(
+            stmt.values(status=NotificationStatus.PENDING.value, attempts=0, next_attempt_at=now)
+        )
+        return int(result.rowcount)
+
+
+__all__ = ["ClaimedMessage", "DueRef", "MessageSummary", "NotificationRepo"]

@@ -1,0 +1,578 @@
+"""Findings and problem lists (问题, 问题清单): raise them, approve and send them, list them.
+
+Nothing reaches a department before an office (编办) user approves. The approval, in one
+transaction: the decision is checked, the dropped findings are dropped with their reasons, the
+others approved, each becomes a rectification item (整改事项) with a deadline in Chinese working
+days and its first history event, every department's problem list is rendered and written to
+the outbox (the dispatcher sends it) and marked sent, and every drop, deadline change and the
+approval itself are in the audit log under the approving user.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bihuan.core.access import (
+    Actor,
+    Permission,
+    Target,
+    listing,
+    visible_department,
+    visible_section,
+)
+from bihuan.core.findings import FindingDraft, derive_findings
+from bihuan.core.problem_lists import (
+    Decision,
+    PlannedItem,
+    Proposed,
+    by_department,
+    decision_problems,
+    plan_items,
+    reply_deadline,
+)
+from bihuan.core.workdays import WorkCalendar
+from bihuan.errors import PermissionDenied, UserError
+from bihuan.repositories.findings import FindingView, Notice, PhaseRef
+from bihuan.services import identity
+from bihuan.services.authz import require
+from bihuan.services.uow import UnitOfWork
+from bihuan.vocab import (
+    FindingCategory,
+    FindingStatus,
+    NotificationKind,
+    PhaseKind,
+    ProblemListStatus,
+    Severity,
+)
+from notifications.render import FindingLine, ProblemListContext, render, render_problem_list
+from notifications.tags import contact_tags
+
+# The findings shown in the approval form and its artifact; `bihuan findings` lists them all.
+SHOWN = 300
+
+
+# ------------------------------------------------------------------ typed results and commands
+
+
+class FindingRow(BaseModel):
+    """One finding, as `bihuan findings --json` and the portal show it."""
+
+    id: int
+    department: str
+    department_name: str
+    phase: PhaseKind
+    phase_label: str
+    key: str
+    category: FindingCategory
+    category_label: str
+    severity: Severity
+    severity_label: str
+    source: str
+    title: str
+    status: FindingStatus
+    status_label: str
+    dropped_reason: str
+    carried_from_id: int | None
+    supervising_section: str
+    evidence: dict[str, Any]
+
+
+class RaiseResult(BaseModel):
+    """What raising a phase's findings did, and what now awaits approval."""
+
+    jurisdiction: str
+    year: int
+    phase: PhaseKind
+    phase_label: str
+    as_of: date
+    office: str  # who signs the documents
+    new_findings: int
+    drafts: int  # draft problem lists (one per department with findings awaiting approval)
+    pending: int  # findings awaiting approval
+    shown: list[FindingRow]  # the first SHOWN of them, for the approval form
+
+
+class DropFinding(BaseModel):
+    finding_id: int = Field(description="Finding id (问题编号) as listed above")
+    reason: str = Field(min_length=2, description="Why it is dropped (剔除理由)")
+
+
+class DeadlineChange(BaseModel):
+    finding_id: int = Field(description="Finding id (问题编号)")
+    deadline: date = Field(description="New rectification deadline (整改期限)")
+
+
+class ApproveLists(BaseModel):
+    """The coordinator's decision on a phase's draft problem lists (问题清单审核)."""
+
+    jurisdiction: str
+    year: int
+    phase: PhaseKind
+    approve: bool = True
+    drop: list[DropFinding] = Field(default_factory=list)
+    deadlines: list[DeadlineChange] = Field(default_factory=list)
+
+
+class ApprovalResult(BaseModel):
+    jurisdiction: str
+    year: int
+    phase: PhaseKind
+    phase_label: str
+    as_of: date
+    office: str
+    approved: bool  # False: the coordinator rejected the drafts (nothing sent)
+    approved_by: str  # the approving user's login
+    approver_name: str
+    pending: int  # findings that awaited approval
+    approved_lists: int
+    items_created: int
+    dropped: int
+    deadline_changes: int
+    by_department: dict[str, int]  # department code -> items
+
+
+class ProblemListRow(BaseModel):
+    """One problem list, as `bihuan problems list --json` shows it."""
+
+    department: str
+    department_name: str
+    phase: PhaseKind
+    phase_label: str
+    status: ProblemListStatus
+    status_label: str
+    issued_on: date | None
+    approved_by: str
+    findings: int
+    items: int
+
+
+# ------------------------------------------------------------------ raising findings
+
+
+def raise_findings(
+    uow: UnitOfWork, jurisdiction: str, year: int, phase: PhaseKind, actor: Actor, as_of: date
+) -> RaiseResult:
+    """The phase's findings by the rules of config [findings], each at most once (natural key),
+    and a draft problem list per department with findings awaiting approval."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    require(
+        uow,
+        actor,
+        Permission.RUN_CYCLE,
+        Target(jurisdiction_id=jur.id),
+        action=f"raise the {year} {phase.value} findings of {jurisdiction}",
+    )
+    ref = _phase(uow, jur.id, jurisdiction, year, phase)
+    facts = uow.findings.facts(ref)
+    if not facts:
+        raise UserError(f"no scores for {year} {phase.value}; run `bihuan assess` first")
+    skip = uow.findings.open_subjects(ref)
+    office = uow.policy.office_name(jurisdiction)
+    drafts: list[tuple[int, FindingDraft]] = [
+        (dept_id, draft)
+        for dept_id, fact in facts.items()
+        for draft in derive_findings(
+            fact,
+            phase=phase.value,
+            rules=uow.policy.findings,
+            office=office,
+            open_subjects=skip.get(dept_id, frozenset()),
+        )
+    ]
+    new = uow.findings.add_findings(ref, drafts)
+    lists = uow.findings.draft_lists(ref)
+    pending = uow.findings.count_pending(ref)
+    uow.audit.record(
+        actor,
+        action="findings_raised",
+        entity="phase",
+        key=f"{year}/{phase.value}",
+        jurisdiction_id=jur.id,
+        details={"new": new, "drafts": lists, "pending": pending, "as_of": as_of},
+    )
+    shown = uow.findings.views(
+        cycle_id=ref.cycle_id, phase=phase, status=FindingStatus.PROPOSED, limit=SHOWN
+    )
+    return RaiseResult(
+        jurisdiction=jurisdiction,
+        year=year,
+        phase=phase,
+        phase_label=phase.label,
+        as_of=as_of,
+        office=office,
+        new_findings=new,
+        drafts=lists,
+        pending=pending,
+        shown=[_row(uow, v) for v in shown],
+    )
+
+
+def approval_request(raised: RaiseResult, problem: str = "") -> str:
+    """The approval form's description (markdown): the findings awaiting approval, and what was
+    wrong with the last submission, if anything."""
+    return render(
+        "approval_request.md",
+        {
+            "year": raised.year,
+            "phase": raised.phase,
+            "total": raised.pending,
+            "findings": raised.shown,
+            "office": raised.office,
+            "problem": problem,
+        },
+    )
+
+
+def approval_report(result: ApprovalResult) -> str:
+    """What an approval did (markdown), for the flow run's artifact."""
+    return render("problem_lists_issued.md", result.model_dump())
+
+
+# ------------------------------------------------------------------ reading findings
+
+
+def list_findings(
+    uow: UnitOfWork,
+    actor: Actor,
+    jurisdiction: str,
+    year: int,
+    phase: PhaseKind | None = None,
+    department: str | None = None,
+    *,
+    status: FindingStatus | None = None,
+) -> list[FindingRow]:
+    """A year's findings; a department user sees only its own, a section user those its
+    section supervises."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    dept_id = uow.departments.require_code(jur.id, department).id if department else None
+    own = visible_department(actor)
+    target = (
+        Target(jurisdiction_id=jur.id, department_id=dept_id, what=f"the findings of {department}")
+        if dept_id is not None and own is not None
+        else listing(jur.id)
+    )
+    require(
+        uow,
+        actor,
+        Permission.READ_CYCLE,
+        target,
+        action=f"list the {year} findings" + (f" of {department}" if department else ""),
+    )
+    cycle_id = uow.findings.cycle_id(jur.id, year)
+    if cycle_id is None:
+        raise UserError(
+            f"no {year} cycle for {jurisdiction!r}; import its ledger with "
+            f"`bihuan import PATH --year {year}`"
+        )
+    section = visible_section(actor)
+    views = uow.findings.views(
+        cycle_id=cycle_id,
+        phase=phase,
+        status=status,
+        department_id=own if own is not None else dept_id,
+        section=section,
+        section_categories=_categories_of(uow, section),
+    )
+    return [_row(uow, v) for v in views]
+
+
+def pending_findings(
+    uow: UnitOfWork, actor: Actor, jurisdiction: str, year: int, phase: PhaseKind
+) -> list[FindingRow]:
+    """The phase's findings awaiting approval (as the actor may see them)."""
+    return list_findings(uow, actor, jurisdiction, year, phase, status=FindingStatus.PROPOSED)
+
+
+def list_problem_lists(
+    uow: UnitOfWork, actor: Actor, jurisdiction: str, year: int, phase: PhaseKind | None = None
+) -> list[ProblemListRow]:
+    """A year's problem lists and their approval state; a department user sees only its own,
+    a section user those holding a finding its section supervises."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    require(
+        uow, actor, Permission.READ_CYCLE, listing(jur.id), action=f"list the {year} problem lists"
+    )
+    cycle_id = uow.findings.cycle_id(jur.id, year)
+    if cycle_id is None:
+        return []
+    section = visible_section(actor)
+    return [
+        ProblemListRow(
+            department=v.department,
+            department_name=v.department_name,
+            phase=v.phase,
+            phase_label=v.phase.label,
+            status=v.status,
+            status_label=v.status.label,
+            issued_on=v.issued_on,
+            approved_by=v.approved_by,
+            findings=v.findings,
+            items=v.items,
+        )
+        for v in uow.findings.lists(
+            cycle_id=cycle_id,
+            phase=phase,
+            department_id=visible_department(actor),
+            section=section,
+            section_categories=_categories_of(uow, section),
+        )
+    ]
+
+
+# ------------------------------------------------------------------ approving
+
+
+def approver(uow: UnitOfWork, login: str, jurisdiction: str) -> Actor:
+    """The user named as approver where no password is asked (the Prefect approval form, a
+    scripted run's `auto_approve`): an existing, active office (编办) user of the jurisdiction.
+    Anything else is refused, and the refusal recorded."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    action = f"approve the problem lists of {jurisdiction}"
+    user = uow.users.by_login(login)
+    if user is None or not user.active:
+        reason = "there is no user with this login" if user is None else "the account is disabled"
+        raise PermissionDenied(
+            f"approver {login!r} may not {action}: {reason}; name the login of an active "
+            "office (编办) user (see `bihuan users list`)",
+            user_id=user.id if user else None,
+            login=login,
+            action=action,
+            reason=reason,
+            jurisdiction_id=jur.id,
+        )
+    actor = identity.actor_for(uow, login)
+    require(uow, actor, Permission.APPROVE_LISTS, Target(jurisdiction_id=jur.id), action=action)
+    return actor
+
+
+def approve_problem_lists(
+    uow: UnitOfWork, cmd: ApproveLists, actor: Actor, as_of: date
+) -> ApprovalResult:
+    """Approve (or reject) the phase's draft problem lists, in the steps the module docstring
+    names; an invalid decision changes nothing."""
+    jur = uow.jurisdictions.require(cmd.jurisdiction)
+    assert jur.id is not None
+    require(
+        uow,
+        actor,
+        Permission.APPROVE_LISTS,
+        Target(jurisdiction_id=jur.id, what=f"the {cmd.year} {cmd.phase.value} problem lists"),
+        action=f"approve the {cmd.year} {cmd.phase.value} problem lists of {cmd.jurisdiction}",
+    )
+    ref = _phase(uow, jur.id, cmd.jurisdiction, cmd.year, cmd.phase)
+    pending = uow.findings.proposed(ref)
+    decision = _checked_decision(cmd, pending, as_of)
+    result = _result(uow, cmd, actor, as_of, pending=len(pending))
+    if not cmd.approve:
+        _audit_phase(uow, actor, ref, "problem_lists_rejected", {"pending": len(pending)})
+        return result
+    _drop(uow, actor, ref, decision)
+    kept = [p for p in pending if p.id not in decision.drops]
+    planned = plan_items(
+        kept,
+        as_of=as_of,
+        overrides=decision.deadlines,
+        days=uow.policy.deadlines,
+        sections=uow.policy.findings.sections,
+        calendar=WorkCalendar.from_policy(uow.policy.calendar),
+    )
+    _approve(uow, actor, ref, planned)
+    created = uow.findings.create_items(planned, actor=actor.display_name, as_of=as_of)
+    groups = by_department(planned)
+    uow.findings.enqueue(
+        ref.jurisdiction_id, _problem_list_notices(cmd, groups, result.office, as_of), as_of
+    )
+    uow.findings.mark_lists(ref, sent=list(groups), approver=actor.login, as_of=as_of)
+    _audit_phase(
+        uow,
+        actor,
+        ref,
+        "problem_lists_approved",
+        {"lists": len(groups), "items": created, "dropped": len(decision.drops)},
+    )
+    return result.model_copy(
+        update={
+            "approved_lists": len(groups),
+            "items_created": created,
+            "dropped": len(decision.drops),
+            "deadline_changes": sum(1 for p in planned if p.deadline_changed),
+            "by_department": {items[0].finding.department: len(items) for items in groups.values()},
+        }
+    )
+
+
+def _checked_decision(cmd: ApproveLists, pending: list[Proposed], as_of: date) -> Decision:
+    if not pending:
+        raise UserError(
+            f"nothing awaits approval in {cmd.year} {cmd.phase.value}; see "
+            f"`bihuan problems list --year {cmd.year}`"
+        )
+    decision = Decision(
+        drops={d.finding_id: d.reason for d in cmd.drop},
+        deadlines={d.finding_id: d.deadline for d in cmd.deadlines},
+    )
+    problems = decision_problems((p.id for p in pending), decision, as_of)
+    if problems:
+        raise UserError(
+            f"the {cmd.year} {cmd.phase.value} approval was not applied:\n"
+            + "\n".join(f"  {p}" for p in problems)
+            + f"\nsee `bihuan findings --year {cmd.year} --phase {cmd.phase.value}`"
+        )
+    return decision
+
+
+def _drop(uow: UnitOfWork, actor: Actor, ref: PhaseRef, decision: Decision) -> None:
+    uow.findings.drop(dict(decision.drops))
+    for fid, reason in sorted(decision.drops.items()):
+        uow.audit.record(
+            actor,
+            action="finding_dropped",
+            entity="finding",
+            key=str(fid),
+            jurisdiction_id=ref.jurisdiction_id,
+            details={"reason": reason},
+        )
+
+
+def _approve(uow: UnitOfWork, actor: Actor, ref: PhaseRef, planned: list[PlannedItem]) -> None:
+    uow.findings.approve([p.finding.id for p in planned])
+    for p in planned:
+        if p.deadline_changed:
+            uow.audit.record(
+                actor,
+                action="deadline_changed",
+                entity="finding",
+                key=str(p.finding.id),
+                jurisdiction_id=ref.jurisdiction_id,
+                details={"deadline": p.deadline},
+            )
+
+
+def _problem_list_notices(
+    cmd: ApproveLists, groups: dict[int, list[PlannedItem]], office: str, as_of: date
+) -> list[Notice]:
+    """Each department's problem list, rendered, for each of its contact tags."""
+    out: list[Notice] = []
+    for dept_id, items in groups.items():
+        first = items[0].finding
+        subject, _html, text = render_problem_list(
+            ProblemListContext(
+                department=first.department_name,
+                year=cmd.year,
+                phase=cmd.phase,
+                findings=[
+                    FindingLine(
+                        title=i.finding.title,
+                        category=i.finding.category,
+                        severity=i.finding.severity,
+                        evidence=f"问题编号 {i.finding.id}",
+                        deadline=i.deadline,
+                        section=i.section.name,
+                    )
+                    for i in items
+                ],
+                reply_deadline=reply_deadline(items),
+                issued_on=as_of,
+                office=office,
+            )
+        )
+        out += [
+            Notice(
+                key=f"problem-list:{cmd.jurisdiction}:{cmd.year}:{cmd.phase.value}:"
+                f"{first.department}:{tag}",
+                department_id=dept_id,
+                recipient_tag=tag,
+                kind=NotificationKind.PROBLEM_LIST.value,
+                subject=subject,
+                body=text,
+            )
+            for tag in contact_tags(first.department, first.notify_tags)
+        ]
+    return out
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _phase(
+    uow: UnitOfWork, jurisdiction_id: int, code: str, year: int, kind: PhaseKind
+) -> PhaseRef:
+    ref = uow.findings.phase(jurisdiction_id, year, kind)
+    if ref is None:
+        raise UserError(
+            f"no {year} {kind.value} phase for {code!r}: import the {year} ledger "
+            f"(`bihuan import PATH --year {year}`) and run `bihuan assess` first"
+        )
+    return ref
+
+
+def _result(
+    uow: UnitOfWork, cmd: ApproveLists, actor: Actor, as_of: date, *, pending: int
+) -> ApprovalResult:
+    return ApprovalResult(
+        jurisdiction=cmd.jurisdiction,
+        year=cmd.year,
+        phase=cmd.phase,
+        phase_label=cmd.phase.label,
+        as_of=as_of,
+        office=uow.policy.office_name(cmd.jurisdiction),
+        approved=cmd.approve,
+        approved_by=actor.login,
+        approver_name=actor.display_name,
+        pending=pending,
+        approved_lists=0,
+        items_created=0,
+        dropped=0,
+        deadline_changes=0,
+        by_department={},
+    )
+
+
+def _audit_phase(
+    uow: UnitOfWork, actor: Actor, ref: PhaseRef, action: str, details: dict[str, Any]
+) -> None:
+    uow.audit.record(
+        actor,
+        action=action,
+        entity="phase",
+        key=f"{ref.year}/{ref.kind.value}",
+        jurisdiction_id=ref.jurisdiction_id,
+        details=details,
+    )
+
+
+def _categories_of(uow: UnitOfWork, section: str | None) -> list[str]:
+    """The finding categories a supervising section (督促科室) is configured for."""
+    if section is None:
+        return []
+    return [cat for cat, s in uow.policy.findings.sections.items() if s.name == section]
+
+
+def _row(uow: UnitOfWork, v: FindingView) -> FindingRow:
+    section = v.item_section or uow.policy.findings.sections[v.category.value].name
+    return FindingRow(
+        id=v.id,
+        department=v.department,
+        department_name=v.department_name,
+        phase=v.phase,
+        phase_label=v.phase.label,
+        key=v.key,
+        category=v.category,
+        category_label=v.category.label,
+        severity=v.severity,
+        severity_label=v.severity.label,
+        source=v.source,
+        title=v.title,
+        status=v.status,
+        status_label=v.status.label,
+        dropped_reason=v.dropped_reason,
+        carried_from_id=v.carried_from_id,
+        supervising_section=section,
+        evidence=v.evidence,
+    )

@@ -1,0 +1,377 @@
+"""The daily tracker (整改跟踪): reminders and escalation over the rectification ledger (整改台账).
+
+What one run does (``as_of`` is the business day; nothing happens on a non-working day, the next
+working day's run covers the gap): in ONE transaction it loads the jurisdiction's active items,
+asks the pure planner (:func:`bihuan.core.reminders.plan_reminders`) for at most one notice per
+item, stores each item's new escalation level (升级层级), writes the notices to the outbox
+(发件箱) and records the day as the tracker's last run. Then the dispatcher sends the outbox
+(bihuan.services.notifications.dispatch).
+
+The outbox design, chosen so that three promises hold with nothing but unique keys:
+
+- **Markers** (kind ``reminder``, status ``digested``): one row per notice and recipient, key
+  ``item:<id>:<step>:<recipient>`` (:func:`~bihuan.core.reminders.notice_key`). A marker is never
+  sent; it is the record that this step of this item was notified, and the next run reads the
+  markers back as the item's ``sent_steps``, so the planner never plans that step again. Its
+  subject and body are the single-item reminder, so `bihuan notifications --kind reminder` shows
+  what each one said.
+- **Digests** (kind ``digest``, status ``pending``): one row per recipient per day, key
+  ``digest:<day>:<recipient>`` (:func:`~bihuan.core.reminders.digest_key`), listing every item
+  of that recipient's notices of the day. Only digests are delivered.
+- Markers, digests, levels and the last run commit together. (a) A second run on the same day
+  finds the markers and plans nothing; a crash before the commit leaves nothing, and the next
+  run plans it all again; a crash after the commit and before the send leaves pending digests
+  that the next dispatcher sends, once. (b) The digest key makes it one digest per recipient per
+  day. (c) After an outage the planner folds every step that fell due into one notice per item
+  (its ``skipped`` steps), so each recipient gets one digest with one line per item.
+- The one exception to (b): a second run on the same day that finds something new (an item
+  reopened or extended since the morning). Its items go out in a supplementary digest
+  (``digest:<day>:<recipient>:2``, ...) rather than being lost.
+
+Two trackers of one jurisdiction never interleave: the run locks its JobState row first
+(SQLite's write transactions are serialised anyway). The level update does not bump the item's
+``version`` (its optimistic lock for people's edits): the level is derived, the planner never
+lowers it, and a department's exported workbook must stay importable while reminders go out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from bihuan.core.access import Actor, Permission, Target
+from bihuan.core.outbox import NewMessage
+from bihuan.core.reminders import (
+    ACTIVE,
+    LEADERSHIP_TAG,
+    ItemView,
+    PlannedNotice,
+    digest_key,
+    notice_key,
+    parse_notice_key,
+    plan_reminders,
+)
+from bihuan.core.workdays import WorkCalendar
+from bihuan.policy import Policy
+from bihuan.services.authz import require
+from bihuan.services.notifications import DispatchReport
+from bihuan.services.uow import UnitOfWork
+from bihuan.vocab import EscalationLevel, NotificationKind, NotificationStatus
+from notifications.render import (
+    DigestContext,
+    ReminderContext,
+    ReminderLine,
+    render,
+    render_digest,
+)
+from notifications.tags import contact_tags, head_tag
+
+if TYPE_CHECKING:
+    from bihuan.repositories.tracking import TrackedItem
+
+JOB = "track-rectifications"
+UNKNOWN_SECTION_TAG = "office"  # escalations of an item whose section is not in the policy
+
+
+# ------------------------------------------------------------------ results
+
+
+class NoticeRow(BaseModel):
+    """One notice of the day (one item, its most advanced step, everyone it goes to)."""
+
+    item: int
+    department: str  # code
+    department_name: str
+    step: str
+    skipped: list[str]  # earlier steps this notice stands for (after an outage)
+    level: EscalationLevel | None
+    level_label: str
+    escalated: bool
+    recipients: list[str]
+
+
+class TrackSummary(BaseModel):
+    """What one tracker run did (and, from the flow, what its dispatcher sent)."""
+
+    jurisdiction: str
+    as_of: date
+    working_day: bool = True
+    last_run: date | None = None
+    active_items: int = 0
+    notices: int = 0
+    escalated: int = 0
+    markers: int = 0
+    digests: int = 0
+    supplementary_digests: int = 0
+    by_step: dict[str, int] = Field(default_factory=dict)
+    unknown_sections: list[str] = Field(default_factory=list)  # not in [findings.sections]
+    rows: list[NoticeRow] = Field(default_factory=list)
+    dispatch: DispatchReport | None = None
+
+
+# ------------------------------------------------------------------ the use case
+
+
+def track(uow: UnitOfWork, actor: Actor, jurisdiction: str, as_of: date) -> TrackSummary:
+    """One tracker run for `as_of` in the unit of work's transaction (see the module docstring)."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    require(
+        uow,
+        actor,
+        Permission.RUN_CYCLE,
+        Target(jurisdiction_id=jur.id),
+        action=f"run the rectification tracker of {jurisdiction}",
+    )
+    summary = TrackSummary(jurisdiction=jurisdiction, as_of=as_of)
+    policy = uow.policy
+    cal = WorkCalendar.from_policy(policy.calendar)
+    if not cal.is_workday(as_of):
+        summary.working_day = False
+        return summary
+    last_run = uow.tracking.lock_last_run(jur.id, JOB)
+    summary.last_run = last_run
+    items = _load(uow, jur.id, policy, summary)
+    planned = plan_reminders(
+        [i.view for i in items.values()],
+        as_of=as_of,
+        last_run=last_run,
+        cal=cal,
+        ladder=policy.reminders,
+    )
+    summary.notices = len(planned)
+    rises = [
+        (p.item_id, p.level) for p in planned if p.level is not None and p.level != p.previous_level
+    ]
+    uow.tracking.set_levels(rises)
+    summary.escalated = len(rises)
+    day = _Day(jurisdiction_id=jur.id, as_of=as_of, office=policy.office_name(jurisdiction))
+    uow.notifications.add_all(_markers(day, planned, items, summary))
+    _digests(uow, day, items, policy, summary)
+    # Never backwards: re-running an old day must not reopen a window already covered.
+    uow.tracking.record_last_run(jur.id, JOB, max(as_of, last_run) if last_run else as_of)
+    uow.audit.record(
+        actor,
+        action="track_rectifications",
+        entity="jurisdiction",
+        key=jurisdiction,
+        jurisdiction_id=jur.id,
+        details={
+            "as_of": as_of,
+            "last_run": last_run,
+            "notices": summary.notices,
+            "escalated": summary.escalated,
+            "digests": summary.digests + summary.supplementary_digests,
+        },
+    )
+    return summary
+
+
+# ------------------------------------------------------------------ its steps
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """An active item: the planner's view and the names the Chinese messages need."""
+
+    view: ItemView
+    row: TrackedItem
+    contacts: tuple[str, ...]
+
+
+@dataclass
+class _Day:
+    """One run's messages in the making: per recipient tag, the lines of its digest."""
+
+    jurisdiction_id: int
+    as_of: date
+    office: str
+    lines: dict[str, list[ReminderLine]] = field(default_factory=lambda: defaultdict(list))
+    # A digest belongs to a department when it goes to that department's own people; section
+    # and leadership digests span departments.
+    department_of: dict[str, int | None] = field(default_factory=dict)
+
+
+def _load(
+    uow: UnitOfWork, jurisdiction_id: int, policy: Policy, summary: TrackSummary
+) -> dict[int, _Item]:
+    """Active items with their department and section tags, and the steps already notified
+    (read back from the markers)."""
+    section_tags = {s.name: s.tag for s in policy.findings.sections.values()}
+    sent: dict[int, set[str]] = defaultdict(set)
+    for key in uow.notifications.keys(jurisdiction_id, NotificationKind.REMINDER):
+        parsed = parse_notice_key(key)
+        if parsed is not None:
+            sent[parsed[0]].add(parsed[1])
+    items: dict[int, _Item] = {}
+    unknown: set[str] = set()
+    for row in uow.tracking.active_items(jurisdiction_id, ACTIVE):
+        section = section_tags.get(row.supervising_section)
+        if section is None:
+            unknown.add(row.supervising_section)
+            section = UNKNOWN_SECTION_TAG
+        view = ItemView(
+            id=row.id,
+            department=row.department_code.lower(),
+            deadline=row.deadline,
+            status=row.status,
+            issued_on=row.issued_on,
+            escalation_level=row.escalation_level,
+            last_response_on=row.last_response_on,
+            sent_steps=frozenset(sent.get(row.id, ())),
+            extensions=row.extensions,
+            section=section,
+        )
+        contacts = tuple(contact_tags(row.department_code, row.notify_tags))
+        items[row.id] = _Item(view=view, row=row, contacts=contacts)
+    summary.active_items = len(items)
+    summary.unknown_sections = sorted(unknown)
+    return items
+
+
+def expand_recipients(notice: PlannedNotice, contacts: tuple[str, ...]) -> tuple[str, ...]:
+    """The planner addresses the department by one tag; its contact may have several."""
+    out: list[str] = []
+    for tag in notice.recipients:
+        out.extend(contacts if tag == notice.department else (tag,))
+    return tuple(dict.fromkeys(out))
+
+
+def reminder_line(notice: PlannedNotice, row: TrackedItem) -> ReminderLine:
+    days = notice.overdue_days
+    stage = "overdue" if days > 0 else "due" if days == 0 else "pre_due"
+    return ReminderLine(
+        department=row.department_name,
+        title=row.title,
+        deadline=row.deadline,
+        stage=stage,
+        days=abs(days),
+        level=notice.level or EscalationLevel.CONTACT,
+    )
+
+
+def _markers(
+    day: _Day, planned: Sequence[PlannedNotice], items: dict[int, _Item], summary: TrackSummary
+) -> list[NewMessage]:
+    """One marker per notice and recipient (the record that the step was notified), and each
+    recipient's digest lines; fills the summary's rows."""
+    markers: list[NewMessage] = []
+    for p in planned:
+        item = items[p.item_id]
+        row = item.row
+        line = reminder_line(p, row)
+        # Plain text only: a marker is a record, and the HTML would cost a third of the run.
+        ctx = ReminderContext(
+            department=row.department_name,
+            stage=line.stage,
+            items=[line],
+            deadline=row.deadline,
+            level=line.level,
+            business_date=day.as_of,
+            office=day.office,
+        )
+        subject = " ".join(render("reminder.subject.txt", ctx).split())
+        text = render("reminder.txt", ctx)
+        tags = expand_recipients(p, item.contacts)
+        for tag in tags:
+            markers.append(
+                NewMessage(
+                    jurisdiction_id=day.jurisdiction_id,
+                    key=notice_key(p.item_id, p.step, tag),
+                    department_id=row.department_id,
+                    recipient_tag=tag,
+                    kind=NotificationKind.REMINDER,
+                    subject=subject,
+                    body=text,
+                    business_date=day.as_of,
+                    status=NotificationStatus.DIGESTED,
+                )
+            )
+            day.lines[tag].append(line)
+            own = tag in item.contacts or tag == head_tag(row.department_code)
+            day.department_of[tag] = row.department_id if own else None
+        summary.rows.append(
+            NoticeRow(
+                item=p.item_id,
+                department=row.department_code,
+                department_name=row.department_name,
+                step=p.step,
+                skipped=list(p.skipped),
+                level=p.level,
+                level_label=p.level.label if p.level else "",
+                escalated=p.escalated,
+                recipients=list(tags),
+            )
+        )
+        summary.by_step[p.kind] = summary.by_step.get(p.kind, 0) + 1
+    summary.markers = len(markers)
+    return markers
+
+
+def display_names(items: dict[int, _Item], policy: Policy) -> dict[str, str]:
+    """Who a tag is, in Chinese, for the digest's salutation."""
+    names: dict[str, str] = {LEADERSHIP_TAG: EscalationLevel.LEADERSHIP.label}
+    for section in policy.findings.sections.values():
+        names.setdefault(section.tag, section.name)
+    for item in items.values():
+        for tag in item.contacts:
+            names.setdefault(tag, item.row.department_name)
+        names.setdefault(
+            head_tag(item.row.department_code), f"{item.row.department_name}主要负责人"
+        )
+    return names
+
+
+def _digests(
+    uow: UnitOfWork, day: _Day, items: dict[int, _Item], policy: Policy, summary: TrackSummary
+) -> None:
+    """One digest per recipient of the day; a supplementary one when the day's digest was
+    already written by an earlier run that day."""
+    names = display_names(items, policy)
+    for tag, lines in sorted(day.lines.items()):
+        subject, text = render_digest(
+            DigestContext(
+                recipient=names.get(tag, tag),
+                business_date=day.as_of,
+                items=lines,
+                office=day.office,
+            )
+        )
+        key = digest_key(day.as_of, tag)
+
+        def message(
+            key: str, tag: str = tag, subject: str = subject, text: str = text
+        ) -> NewMessage:
+            return NewMessage(
+                jurisdiction_id=day.jurisdiction_id,
+                key=key,
+                department_id=day.department_of.get(tag),
+                recipient_tag=tag,
+                kind=NotificationKind.DIGEST,
+                subject=subject,
+                body=text,
+                business_date=day.as_of,
+            )
+
+        if uow.notifications.enqueue(message(key)):
+            summary.digests += 1
+            continue
+        earlier = uow.notifications.count_key_family(key)
+        uow.notifications.enqueue(message(f"{key}:{earlier + 1}"))
+        summary.supplementary_digests += 1
+
+
+__all__ = [
+    "JOB",
+    "NoticeRow",
+    "TrackSummary",
+    "display_names",
+    "expand_recipients",
+    "reminder_line",
+    "track",
+]

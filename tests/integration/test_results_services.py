@@ -1,0 +1,565 @@
+"""The re-check, results, board and report use cases against real SQLite and PostgreSQL, without
+Prefect: who may run and read them, what they store, and the (department, key) link of a carried
+item to its new finding.
+
+A four-department county is written straight into the tables (the assessments, findings and
+items the re-check and the results read), so these tests depend on no other stage's code.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from bihuan.core.access import Actor
+from bihuan.core.breakdown import Breakdown, IndicatorLine
+from bihuan.db import get_engine
+from bihuan.errors import PermissionDenied, UserError
+from bihuan.services import identity
+from bihuan.services import recheck as recheck_service
+from bihuan.services import results as results_service
+from bihuan.services.uow import UnitOfWork
+from bihuan.vocab import UserRole
+from models import (
+    Cycle,
+    Department,
+    DepartmentAssessment,
+    Finding,
+    Jurisdiction,
+    Phase,
+    RectificationItem,
+)
+from tests.users import TODAY, app_for, make_user, office
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTION = "机关职能运行监管办公室"
+SHARED_KEY = "year-end:staffing:real_name"  # D01 and D02 both have a finding with this key
+# (code, name, category, 2022 score, 2023 score): with green = 1 and red = 1, D01 is green both
+# years and D04 red both years (staffing freeze and a head talk in 2023)
+DEPARTMENTS = [
+    ("D01", "县发展和改革局", "economic", 90.0, 95.0),
+    ("D02", "县财政局", "economic", 80.0, 75.0),
+    ("D03", "县教育和体育局", "non_economic", 70.0, 85.0),
+    ("D04", "县民政局", "non_economic", 40.0, 50.0),
+]
+# last year's items: department → (finding key, category, status, indicator)
+ITEMS_2022 = {
+    "D01": (SHARED_KEY, "staffing", "open", None),
+    "D02": (SHARED_KEY, "staffing", "in_progress", None),
+    "D03": ("mid-year:indicator:D03-01", "indicator", "verified_closed", "D03-01"),
+    "D04": ("mid-year:indicator:D04-01", "indicator", "cannot_solve", "D04-01"),
+}
+JAN_2024 = date(2024, 1, 5)
+
+
+@dataclass(frozen=True)
+class County:
+    url: str
+    office: Actor
+    items: dict[str, int]  # department code → its 2022 item id
+    dept_ids: dict[str, int]
+
+
+def _breakdown(code: str, score: float, indicator_score: float) -> dict[str, Any]:
+    return Breakdown(
+        code=code,
+        total=score,
+        indicators=[
+            IndicatorLine(code=f"{code}-01", kind="qualitative", score=indicator_score),
+        ],
+    ).to_json()
+
+
+def _write_county(url: str) -> tuple[dict[str, int], dict[str, int]]:
+    with Session(get_engine(url)) as s:
+        jur = Jurisdiction(code="juxian", name="莒县")
+        s.add(jur)
+        s.flush()
+        assert jur.id is not None
+        depts = {}
+        for code, name, category, _s22, _s23 in DEPARTMENTS:
+            d = Department(jurisdiction_id=jur.id, code=code, name=name, category=category)
+            s.add(d)
+            s.flush()
+            depts[code] = d.id
+        items: dict[str, int] = {}
+        for year in (2022, 2023):
+            cycle = Cycle(jurisdiction_id=jur.id, year=year)
+            s.add(cycle)
+            s.flush()
+            for kind in ("mid-year", "year-end"):
+                month = 6 if kind == "mid-year" else 12
+                phase = Phase(
+                    cycle_id=cycle.id,  # type: ignore[arg-type]
+                    kind=kind,  # type: ignore[arg-type]
+                    window_start=date(year, month, 1),
+                    window_end=date(year, month, 30),
+                )
+                s.add(phase)
+                s.flush()
+                for code, _n, _c, s22, s23 in DEPARTMENTS:
+                    score = s22 if year == 2022 else s23
+                    # 2023: D03's indicator fails again (its verified 2022 item recurs)
+                    ind = 0.0 if (year, code) == (2023, "D03") else score
+                    s.add(
+                        DepartmentAssessment(
+                            phase_id=phase.id,  # type: ignore[arg-type]
+                            department_id=depts[code],
+                            total=score,
+                            ledger=score,
+                            breakdown=_breakdown(code, score, ind),
+                            as_of=date(year, month, 30),
+                        )
+                    )
+            if year == 2022:
+                for code, (key, category, status, indicator) in ITEMS_2022.items():
+                    f = Finding(
+                        cycle_id=cycle.id,  # type: ignore[arg-type]
+                        phase_kind="mid-year",  # type: ignore[arg-type]
+                        department_id=depts[code],
+                        key=key,
+                        category=category,  # type: ignore[arg-type]
+                        severity="medium",  # type: ignore[arg-type]
+                        source="test",
+                        title=f"{code}的问题",
+                        evidence={"indicator": indicator} if indicator else {},
+                        status="approved",  # type: ignore[arg-type]
+                    )
+                    s.add(f)
+                    s.flush()
+                    item = RectificationItem(
+                        finding_id=f.id,  # type: ignore[arg-type]
+                        department_id=depts[code],
+                        supervising_section=SECTION,
+                        issued_on=date(2022, 7, 4),
+                        deadline=date(2022, 8, 1),
+                        status=status,  # type: ignore[arg-type]
+                        closed_on=date(2022, 7, 20)
+                        if status in ("verified_closed", "cannot_solve")
+                        else None,
+                    )
+                    s.add(item)
+                    s.flush()
+                    assert item.id is not None
+                    items[code] = item.id
+        s.commit()
+    return items, depts
+
+
+@pytest.fixture
+def county(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> County:
+    config = shutil.copytree(ROOT / "config", tmp_path / "config")
+    policy = (config / "policy.toml").read_text(encoding="utf-8")
+    assert "green = 10\nred = 10" in policy
+    (config / "policy.toml").write_text(
+        policy.replace("green = 10\nred = 10", "green = 1\nred = 1"), encoding="utf-8"
+    )
+    monkeypatch.setenv("BIHUAN_CONFIG_DIR", str(config))
+    monkeypatch.setenv("BIHUAN_HOME", str(tmp_path))
+    from bihuan.settings import reset_settings
+
+    reset_settings()
+    items, depts = _write_county(db_url)
+    return County(db_url, office(db_url), items, depts)
+
+
+def rows(url: str, sql: str, **params: Any) -> list[Any]:
+    with get_engine(url).connect() as conn:
+        return list(conn.execute(text(sql), params).all())
+
+
+def run(url: str, fn: Callable[[UnitOfWork], Any], *, readonly: bool = False) -> Any:
+    with UnitOfWork(app_for(url), readonly=readonly) as uow:
+        return fn(uow)
+
+
+def do_recheck(c: County, actor: Actor | None = None, on: date = date(2023, 7, 3)) -> Any:
+    return run(
+        c.url,
+        lambda uow: recheck_service.recheck(uow, "juxian", 2023, actor or c.office, on),
+    )
+
+
+def do_results(c: County, year: int, actor: Actor | None = None, on: date = JAN_2024) -> Any:
+    return run(
+        c.url,
+        lambda uow: results_service.compute_results(uow, "juxian", year, actor or c.office, on),
+    )
+
+
+# ------------------------------------------------------------------ the re-check
+
+
+def test_recheck_links_each_carried_item_to_its_own_departments_finding(county: County) -> None:
+    c = county
+    result = do_recheck(c)
+    outcomes = {d.department: d.outcome.value for d in result.decisions}
+    assert outcomes == {
+        "D01": "carried",
+        "D02": "carried",
+        "D03": "recurring",  # verified in 2022, its indicator fails again in 2023
+        "D04": "stays_cannot_solve",
+    }
+    assert result.new_findings == 3 and result.recorded == 4
+    assert result.counts == {"carried": 2, "recurring": 1, "stays_cannot_solve": 1}
+    d01 = next(d for d in result.decisions if d.department == "D01")
+    assert d01.outcome_label == "延续整改"  # Chinese labels travel beside the values
+    assert d01.category_label == "机构编制执行问题" and d01.status_label == "待整改"
+
+    # the two departments share the finding key: each item points at its own department's
+    # new finding, in the result, the audit log and the item's history
+    carried = {
+        code: (fid, dept)
+        for code, fid, dept in rows(
+            c.url,
+            "SELECT d.code, f.id, f.department_id FROM finding f JOIN department d ON "
+            "d.id = f.department_id JOIN cycle c ON c.id = f.cycle_id "
+            "WHERE c.year = 2023 AND f.category = 'carried_over'",
+        )
+    }
+    assert set(carried) == {"D01", "D02", "D03"}
+    for d in result.decisions:
+        if d.department in ("D01", "D02", "D03"):
+            assert d.new_finding == carried[d.department][0], d
+    keys = rows(
+        c.url,
+        "SELECT d.code, f.key, f.carried_from_id FROM finding f JOIN department d ON "
+        "d.id = f.department_id WHERE f.category = 'carried_over' ORDER BY d.code",
+    )
+    assert [k[1] for k in keys[:2]] == [f"carried:2022:{SHARED_KEY}"] * 2
+    for code in ("D01", "D02"):
+        ((details,),) = rows(
+            c.url,
+            "SELECT details FROM auditlog WHERE action = 'recheck:2023' AND entity_key = :k",
+            k=str(c.items[code]),
+        )
+        details = details if isinstance(details, dict) else json.loads(details)
+        assert details["new_finding_id"] == carried[code][0]
+        ((actor, reason),) = rows(
+            c.url,
+            "SELECT actor, reason FROM rectificationevent WHERE item_id = :i",
+            i=c.items[code],
+        )
+        assert actor == c.office.login
+        assert f"纳入2023年问题{carried[code][0]}（" in reason and "2023年次年复查" in reason
+
+    # every decision is audited under the real user
+    users = rows(c.url, "SELECT DISTINCT user_id FROM auditlog WHERE action = 'recheck:2023'")
+    assert users == [(c.office.user_id,)]
+    # last year's rows keep their status
+    assert {s for (s,) in rows(c.url, "SELECT status FROM rectificationitem")} == {
+        "open",
+        "in_progress",
+        "verified_closed",
+        "cannot_solve",
+    }
+
+
+def test_recheck_again_records_and_creates_nothing(county: County) -> None:
+    do_recheck(county)
+    before = snapshot(county.url)
+    again = do_recheck(county)
+    assert again.new_findings == 0 and again.recorded == 0 and len(again.decisions) == 4
+    assert snapshot(county.url) == before
+
+
+def test_recheck_without_last_year_items_is_empty(county: County) -> None:
+    result = run(
+        county.url,
+        lambda uow: recheck_service.recheck(uow, "juxian", 2022, county.office, date(2022, 1, 10)),
+    )
+    assert result.prior_items == 0 and result.decisions == []
+
+
+def test_a_lapsed_alternative_is_recorded_once_and_carried_next_time(county: County) -> None:
+    c = county
+    item = c.items["D04"]
+    first = run(
+        c.url,
+        lambda uow: recheck_service.mark_alternative_lapsed(
+            uow, item, "替代服务合同已终止", c.office, date(2023, 7, 1)
+        ),
+    )
+    assert first.recorded and first.department == "D04"
+    again = run(
+        c.url,
+        lambda uow: recheck_service.mark_alternative_lapsed(
+            uow, item, "替代服务合同已终止", c.office, date(2023, 7, 2)
+        ),
+    )
+    assert not again.recorded
+    lapses = rows(c.url, "SELECT user_id FROM auditlog WHERE action = 'alternative_lapsed'")
+    assert lapses == [(c.office.user_id,)]
+    result = do_recheck(c)
+    assert {d.department: d.outcome.value for d in result.decisions}["D04"] == "carried"
+    with pytest.raises(UserError, match="not cannot_solve"):
+        run(
+            c.url,
+            lambda uow: recheck_service.mark_alternative_lapsed(
+                uow, c.items["D01"], "测试理由", c.office, date(2023, 7, 2)
+            ),
+        )
+    with pytest.raises(UserError, match="no rectification item"):
+        run(
+            c.url,
+            lambda uow: recheck_service.mark_alternative_lapsed(
+                uow, 999_999, "测试理由", c.office, date(2023, 7, 2)
+            ),
+        )
+
+
+# ------------------------------------------------------------------ results, board, report
+
+
+def test_results_board_consequences_and_the_head_talk(county: County) -> None:
+    c = county
+    first = do_results(c, 2022, on=date(2023, 1, 5))
+    assert [(r.code, r.colour.value) for r in first.board] == [
+        ("D01", "green"),
+        ("D02", "yellow"),
+        ("D03", "yellow"),
+        ("D04", "red"),
+    ]
+    assert not [q for q in first.consequences if q.kind == "head_talk"]  # no last year
+    summary = do_results(c, 2023)
+    assert [(r.code, r.colour.value) for r in summary.board] == [
+        ("D01", "green"),
+        ("D03", "yellow"),
+        ("D02", "yellow"),
+        ("D04", "red"),
+    ]
+    kinds = {(q.code, q.kind.value) for q in summary.consequences}
+    assert {("D04", "staffing_freeze"), ("D04", "head_talk"), ("D01", "staffing_priority")} <= kinds
+    talk = next(q for q in summary.consequences if q.kind == "head_talk")
+    assert talk.due_on == date(2024, 1, 19)  # ten working days after Fri 2024-01-05
+    assert summary.notices == 2
+    d04 = next(r for r in summary.board if r.code == "D04")
+    assert d04.colour_label == "红牌" and d04.category_label == "非经济部门"
+    notices = rows(
+        c.url,
+        "SELECT recipient_tag, subject, body, idempotency_key FROM notification "
+        "ORDER BY recipient_tag",
+    )
+    assert [n[0] for n in notices] == ["d04-head", "leadership"]
+    subject, body = notices[0][1], notices[0][2]
+    assert subject == "关于约谈县民政局主要负责人的通知"
+    assert "2022年度、2023年度连续两年列入监管评估红榜" in body
+    assert "2024年1月19日前" in body and "2024年原则上不考虑" in body
+    assert "莒县县委编办" in body  # policy.office_name("juxian"), not a hard-coded 县委编办
+    assert notices[0][3] == "head-talk:juxian:2023:D04:d04-head"
+    audit = rows(c.url, "SELECT user_id FROM auditlog WHERE action = 'results'")
+    assert audit == [(c.office.user_id,), (c.office.user_id,)]
+
+    # a re-run later keeps the announced date and queues nothing new
+    again = do_results(c, 2023, on=date(2024, 1, 10))
+    assert again.notices == 0
+    assert next(q for q in again.consequences if q.kind == "head_talk").due_on == date(2024, 1, 19)
+    assert len(rows(c.url, "SELECT id FROM notification")) == 2
+
+
+def test_a_consequence_the_board_no_longer_gives_is_withdrawn(county: County) -> None:
+    c = county
+    do_results(c, 2022, on=date(2023, 1, 5))
+    do_results(c, 2023)
+    with get_engine(c.url).begin() as conn:  # D04 re-assessed: no longer last
+        conn.execute(
+            text("UPDATE departmentassessment SET total = 99 WHERE department_id = :d"),
+            {"d": c.dept_ids["D04"]},
+        )
+    again = do_results(c, 2023)
+    assert again.withdrawn >= 2
+    assert not {q.kind for q in again.consequences if q.code == "D04"} & {
+        "head_talk",
+        "staffing_freeze",
+    }
+    withdrawn = rows(
+        c.url, "SELECT entity_key, user_id FROM auditlog WHERE action = 'consequence_withdrawn'"
+    )
+    assert ("2023/D04/head_talk", c.office.user_id) in withdrawn
+
+
+def test_the_board_is_public_but_consequences_stay_with_their_department(county: County) -> None:
+    c = county
+    do_results(c, 2022, on=date(2023, 1, 5))
+    do_results(c, 2023)
+    d01 = make_user(c.url, "D01lx", UserRole.DEPARTMENT, department="D01")
+    leader = make_user(c.url, "lead", UserRole.LEADER)
+    seen = run(c.url, lambda uow: results_service.board(uow, d01, "juxian", 2023), readonly=True)
+    assert [r.code for r in seen] == ["D01", "D03", "D02", "D04"]
+    assert {q.code for r in seen for q in r.consequences} == {"D01"}
+    full = run(c.url, lambda uow: results_service.board(uow, leader, "juxian", 2023), readonly=True)
+    assert {q.kind.value for r in full if r.code == "D04" for q in r.consequences} == {
+        "staffing_freeze",
+        "head_talk",
+        "assessment_points",
+    }
+    with pytest.raises(UserError, match="no 2021 cycle"):
+        run(c.url, lambda uow: results_service.board(uow, leader, "juxian", 2021), readonly=True)
+
+
+def test_report_data_for_a_leader(county: County, tmp_path: Path) -> None:
+    from bihuan.report import recommendations, render_report, write_report
+
+    c = county
+    do_recheck(c)
+    with pytest.raises(UserError, match="bihuan results --year 2023"):
+        run(
+            c.url,
+            lambda uow: results_service.report_data(uow, c.office, "juxian", 2023, JAN_2024),
+        )
+    do_results(c, 2022, on=date(2023, 1, 5))
+    do_results(c, 2023)
+    leader = make_user(c.url, "lead", UserRole.LEADER)
+    data = run(
+        c.url,
+        lambda uow: results_service.report_data(uow, leader, "juxian", 2023, JAN_2024),
+        readonly=True,
+    )
+    assert data.county == "莒县" and data.office == "莒县县委编办"
+    assert [p.kind for p in data.phases] == ["mid-year", "year-end"]
+    # failed in the year-end: D03-01 (0) and D04-01 (50, below the threshold of 60)
+    assert data.ledger.indicators == 0 and data.ledger.failed == 2
+    assert data.recheck_outcomes == {"carried": 2, "recurring": 1, "stays_cannot_solve": 1}
+    assert data.last_year_board is not None and data.codes_with("head_talk") == ["D04"]
+    recs = recommendations(data)
+    assert "县民政局连续两年列入红榜" in recs[0]
+    assert any("上年度3项问题未整改到位或再次出现" in r for r in recs)
+    html = render_report(data)
+    assert "莒县县委编办" in html and "县民政局" in html
+    out = write_report(data, tmp_path / "r" / "report.html")
+    assert out.read_text(encoding="utf-8") == html
+
+
+# ------------------------------------------------------------------ who may do it
+
+
+def snapshot(url: str) -> dict[str, list[Any]]:
+    """The rows the use cases change (refusals themselves are audited, so they are left out)."""
+    tables = {
+        "finding": "SELECT * FROM finding ORDER BY id",
+        "rectificationitem": "SELECT * FROM rectificationitem ORDER BY id",
+        "rectificationevent": "SELECT * FROM rectificationevent ORDER BY id",
+        "boardentry": "SELECT * FROM boardentry ORDER BY id",
+        "consequence": "SELECT * FROM consequence ORDER BY id",
+        "notification": "SELECT * FROM notification ORDER BY id",
+        "auditlog": "SELECT id, user_id, action, entity_key FROM auditlog "
+        "WHERE action <> 'access_denied' ORDER BY id",
+    }
+    return {name: [tuple(r) for r in rows(url, sql)] for name, sql in tables.items()}
+
+
+def _disabled(url: str) -> Actor:
+    gone = make_user(url, "gone", UserRole.OFFICE)
+    with UnitOfWork(app_for(url)) as uow:
+        admin = identity.actor_for(uow, "admin")
+        identity.set_active(uow, "gone", False, admin, TODAY)
+    return gone
+
+
+def _actor(c: County, who: str) -> Actor:
+    if who == "department":
+        return make_user(c.url, "D01lx", UserRole.DEPARTMENT, department="D01")
+    if who == "leader":
+        return make_user(c.url, "lead", UserRole.LEADER)
+    if who == "section":
+        return make_user(c.url, "ops", UserRole.SECTION, section=SECTION)
+    return _disabled(c.url)
+
+
+USE_CASES: dict[str, Callable[[UnitOfWork, Actor, County], Any]] = {
+    "recheck": lambda uow, a, c: recheck_service.recheck(uow, "juxian", 2023, a, date(2023, 7, 3)),
+    "results": lambda uow, a, c: results_service.compute_results(uow, "juxian", 2023, a, JAN_2024),
+    # D01's user on D02's item: another department's object
+    "alternative_lapsed": lambda uow, a, c: recheck_service.mark_alternative_lapsed(
+        uow,
+        c.items["D04"] if a.role != UserRole.DEPARTMENT else c.items["D02"],
+        "理由充分",
+        a,
+        date(2023, 7, 1),
+    ),
+    "report_data": lambda uow, a, c: results_service.report_data(uow, a, "juxian", 2023, JAN_2024),
+    "board": lambda uow, a, c: results_service.board(uow, a, "juxian", 2023),
+}
+REFUSED = [
+    ("recheck", "department", "may not run_cycle"),
+    ("recheck", "leader", "may not run_cycle"),
+    ("recheck", "disabled", "disabled"),
+    ("results", "department", "may not run_cycle"),
+    ("results", "leader", "may not run_cycle"),
+    ("results", "section", "may not run_cycle"),
+    ("results", "disabled", "disabled"),
+    ("alternative_lapsed", "department", "may not decide"),
+    ("alternative_lapsed", "leader", "may not decide"),
+    ("alternative_lapsed", "section", "may not decide"),
+    ("alternative_lapsed", "disabled", "disabled"),
+    ("report_data", "department", "may not read_results"),
+    ("report_data", "section", "may not read_results"),
+    ("report_data", "disabled", "disabled"),
+    ("board", "disabled", "disabled"),
+]
+
+
+@pytest.mark.parametrize(("use_case", "who", "reason"), REFUSED)
+def test_refused_and_nothing_changes(county: County, use_case: str, who: str, reason: str) -> None:
+    c = county
+    do_results(c, 2022, on=date(2023, 1, 5))
+    do_results(c, 2023)  # so the reads have a board to refuse
+    actor = _actor(c, who)
+    before = snapshot(c.url)
+    with pytest.raises(PermissionDenied, match=reason):
+        run(c.url, lambda uow: USE_CASES[use_case](uow, actor, c))
+    assert snapshot(c.url) == before
+    refusals = rows(c.url, "SELECT user_id FROM auditlog WHERE action = 'access_denied'")
+    assert refusals[-1] == (actor.user_id,)
+
+
+def test_cli_board_and_report_run_as_the_user(county: County, tmp_path: Path) -> None:
+    from bihuan.cli import _register_commands, app
+
+    c = county
+    do_results(c, 2022, on=date(2023, 1, 5))
+    do_results(c, 2023)
+    make_user(c.url, "D01lx", UserRole.DEPARTMENT, department="D01")
+    _register_commands()
+    runner = CliRunner()
+    out = runner.invoke(app, ["board", "--year", "2023", "--json", "--db", c.url, "--as", "D01lx"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert [r["code"] for r in data] == ["D01", "D03", "D02", "D04"]
+    assert data[0]["colour_label"] == "绿牌" and data[3]["consequences"] == []
+    report = tmp_path / "report.html"
+    out = runner.invoke(
+        app, ["report", "--year", "2023", "--out", str(report), "--db", c.url, "--as", "D01lx"]
+    )
+    assert out.exit_code == 3 and "may not read_results" in out.output
+    assert not report.exists()
+    out = runner.invoke(
+        app,
+        ["report", "--year", "2023", "--out", str(report), "--db", c.url, "--as", c.office.login],
+    )
+    assert out.exit_code == 0, out.output
+    assert "莒县县委编办" in report.read_text(encoding="utf-8")
+    out = runner.invoke(
+        app,
+        [
+            "alternative-lapsed",
+            str(c.items["D04"]),
+            "--reason",
+            "替代服务合同已终止",
+            "--db",
+            c.url,
+            "--as",
+            "D01lx",
+        ],
+    )
+    assert out.exit_code == 3 and "D01lx" in out.output
