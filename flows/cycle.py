@@ -30,7 +30,11 @@ def annual_cycle(
         jurisdiction=jurisdiction, run_as=run_as, year=year, phase=kind, as_of=day
     )
     settings = flow_app(jurisdiction).settings
-    runner = make_task_runner(settings.task_runner, workers=settings.task_runner_workers)
+    runner = make_task_runner(
+        settings.task_runner,
+        workers=settings.task_runner_workers,
+        env={"BIHUAN_DATABASE_URL": settings.db_url},
+    )
     assessment = assess.with_options(task_runner=runner)(
         jurisdiction=jurisdiction, run_as=run_as, year=year, phase=kind, as_of=day, seed=seed
     )

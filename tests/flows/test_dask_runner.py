@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bihuan.errors import ConfigError
 from bihuan.ingest.load import import_path
+from bihuan.settings import override_settings
 from flows.cycle import annual_cycle
 from flows.runners import make_task_runner
 from models import PhaseKind
@@ -25,7 +25,7 @@ def test_unknown_runner_is_a_clear_config_error() -> None:
 
 @pytest.mark.dask
 def test_assessment_on_a_local_dask_cluster_matches_threads(
-    tmp_path: Path, use_db: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     results = {}
     for runner in ("threads", "dask"):
@@ -33,9 +33,11 @@ def test_assessment_on_a_local_dask_cluster_matches_threads(
         from bihuan.migrate import upgrade
 
         upgrade(url)
-        use_db(url)
+        # as `bihuan assess --db URL` gives it: an in-process setting, not the environment
+        monkeypatch.delenv("BIHUAN_DATABASE_URL", raising=False)
         monkeypatch.setenv("BIHUAN_TASK_RUNNER", runner)
         monkeypatch.setenv("BIHUAN_TASK_RUNNER_WORKERS", "2")
+        override_settings(database_url=url)
         import_path(
             url,
             write_small_county(tmp_path / f"c-{runner}"),
