@@ -339,16 +339,17 @@ def _assess(run: DemoRun, kind: PhaseKind, day: date) -> None:
 
     started = time.perf_counter()
     result = annual_cycle(
+        jurisdiction=JURISDICTION,
+        run_as=DEMO_OFFICE,
         year=run.year,
         phase=kind,
         as_of=day,
-        triggered_by=DEMO_ACTOR,
         seed=run.year * 10 + (1 if kind is PhaseKind.MID_YEAR else 2),
     )
     seconds = time.perf_counter() - started
     run.extra.setdefault("assess_seconds", []).append(seconds)
     a, c = result.assessment, result.collection
-    scores = [row["total"] for row in a.scores]
+    scores = [row.total for row in a.scores]
     run.console.print(
         f"[green]✓[/green] {day} {run.year} {kind.label}评估 assessment: "
         f"{c.submitted}/{c.departments} submitted, missing {', '.join(c.missing) or 'none'}; "

@@ -37,8 +37,10 @@ def issued(tmp_path: Path, db_url: str, use_db: Any, monkeypatch: pytest.MonkeyP
     import_path(
         db_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7)
     boss = office(db_url).login
+    annual_cycle(
+        jurisdiction="juxian", run_as=boss, year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7
+    )
     summary = issue_problem_lists(
         jurisdiction="juxian",
         run_as=boss,

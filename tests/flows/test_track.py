@@ -66,8 +66,15 @@ def issued_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         from flows.cycle import annual_cycle
         from flows.problems import issue_problem_lists
 
-        annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
         boss = office(url).login
+        annual_cycle(
+            jurisdiction="juxian",
+            run_as=boss,
+            year=2022,
+            phase=PhaseKind.MID_YEAR,
+            as_of=date(2022, 7, 1),
+            seed=7,
+        )
         done = issue_problem_lists(
             jurisdiction="juxian",
             run_as=boss,
@@ -484,8 +491,15 @@ def test_tracker_on_postgresql(tmp_path: Path, pg_url: str, use_db: Any) -> None
     import_path(
         pg_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
     boss = office(pg_url).login
+    annual_cycle(
+        jurisdiction="juxian",
+        run_as=boss,
+        year=2022,
+        phase=PhaseKind.MID_YEAR,
+        as_of=date(2022, 7, 1),
+        seed=7,
+    )
     issue_problem_lists(
         jurisdiction="juxian",
         run_as=boss,
