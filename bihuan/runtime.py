@@ -148,3 +148,10 @@ def no_flow_heartbeat() -> contextlib.AbstractContextManager[object]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     return temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
+def export_for_subprocesses(db_url: str) -> None:
+    """The database a served deployment's runs use. `bihuan serve` starts every run in a
+    subprocess of its own, which sees only this process's environment, so the URL given with
+    --db goes there (and only the URL: the jurisdiction and the user are the runs' parameters)."""
+    os.environ["BIHUAN_DATABASE_URL"] = db_url

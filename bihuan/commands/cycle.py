@@ -19,7 +19,6 @@ from bihuan.cli import (
     print_table,
 )
 from bihuan.clock import business_today
-from bihuan.commands._bind import bind_flows_to as bind_flows_to  # for the commands not moved yet
 from bihuan.errors import UserError
 from bihuan.vocab import Method, PhaseKind, QualitativeLevel
 

@@ -81,7 +81,8 @@ def served(prefect_server: tuple[str, Path], app_db: str) -> Iterator[dict[str, 
     config = write_demo_config(home / "apprise.yml", TAGS, home / "outbox")
     env = offline_env(home, PREFECT_API_URL=api, BIHUAN_APPRISE_CONFIG=str(config))
     log = home / "serve.log"
-    with running([str(BIN / "bihuan"), "serve", "--db", app_db], env, log) as proc:
+    serve = [str(BIN / "bihuan"), "serve", "--db", app_db, "-j", "juxian", "--run-as", "wangzr"]
+    with running(serve, env, log) as proc:
 
         def registered() -> bool:
             assert proc.poll() is None, log.read_text()[-4000:]
@@ -218,7 +219,9 @@ def test_daily_tracking_run_triggered_from_the_cli_completes(
     # 2022-10-08 is a Saturday worked in exchange for National Day (调休): a working day
     office(app_db, "office")  # the tracker runs as an office user (the run_as parameter)
     run_id = _run_deployment(
-        served, "daily-tracking/daily-tracking", {"as_of": "2022-10-08", "run_as": "office"}
+        served,
+        "daily-tracking/daily-tracking",
+        {"as_of": "2022-10-08", "jurisdiction": "juxian", "run_as": "office"},
     )
     with prefect_api(api) as client:
 

@@ -92,10 +92,7 @@ EXEMPT: dict[str, tuple[str, ...]] = {"bihuan/services/uow.py": ("sqlmodel", "bi
 
 # Modules still being moved onto the application layer (issue 9); this list only shrinks.
 LEGACY: set[str] = {
-    "bihuan/commands/_bind.py",  # the environment binding of the commands below, until they move
     "bihuan/commands/demo.py",
-    "bihuan/commands/server.py",
-    "flows/scheduled.py",
 }
 
 
