@@ -559,10 +559,19 @@ class FindingsRepo:
             )
         return out
 
-    def mark_lists(self, ref: PhaseRef, *, sent: Sequence[int], approver: str, as_of: date) -> None:
-        """The phase's draft lists are decided: those of `sent` departments are sent (and exist,
-        even for findings raised without a draft), the others (every finding dropped) approved
-        with nothing to send."""
+    def mark_lists(
+        self,
+        ref: PhaseRef,
+        *,
+        sent: Sequence[int],
+        approver: str,
+        as_of: date,
+        decided: Sequence[int] | None = None,
+    ) -> None:
+        """The decided departments' draft lists (`decided`; None: every department of the
+        phase) are decided: those of `sent` departments are sent (and exist, even for findings
+        raised without a draft), the others (every finding dropped) approved with nothing to
+        send. Drafts of departments not decided stay drafts."""
         pl = self.pl
         self._ensure_lists(ref, sent)
         now = utc_now()
@@ -583,10 +592,15 @@ class FindingsRepo:
                 ),
                 [{"dept": dept_id} for dept_id in sent],
             )
+        rest = update(pl).where(drafts)
+        if decided is not None:
+            if not decided:
+                return
+            rest = rest.where(pl.c.department_id.in_(list(decided)))
         self.session.execute(
-            update(pl)
-            .where(drafts)
-            .values(status=ProblemListStatus.APPROVED.value, approved_by=approver, approved_at=now)
+            rest.values(
+                status=ProblemListStatus.APPROVED.value, approved_by=approver, approved_at=now
+            )
         )
 
     # ------------------------------------------------------------------ problem lists
