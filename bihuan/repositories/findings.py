@@ -430,6 +430,29 @@ class FindingsRepo:
             ).scalar_one()
         )
 
+    def pending_phases(self, jurisdiction_id: int) -> list[tuple[int, PhaseKind, int, int]]:
+        """(year, phase, departments, findings) of every phase with findings awaiting
+        approval, the latest first."""
+        f, c = self.f, table(Cycle)
+        return [
+            (int(year), PhaseKind(kind), int(depts), int(n))
+            for year, kind, depts, n in self.session.execute(
+                select(
+                    c.c.year,
+                    f.c.phase_kind,
+                    func.count(func.distinct(f.c.department_id)),
+                    func.count(),
+                )
+                .join(c, c.c.id == f.c.cycle_id)
+                .where(
+                    c.c.jurisdiction_id == jurisdiction_id,
+                    f.c.status == FindingStatus.PROPOSED.value,
+                )
+                .group_by(c.c.year, f.c.phase_kind)
+                .order_by(c.c.year.desc(), f.c.phase_kind.desc())
+            )
+        ]
+
     def proposed(self, ref: PhaseRef) -> list[Proposed]:
         """The phase's findings awaiting approval, with what their items and lists need."""
         f, d = self.f, self.d

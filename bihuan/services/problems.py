@@ -209,6 +209,16 @@ class ApprovalOutcome(BaseModel):
     result: ApprovalResult | None = None  # when applied here
 
 
+class PendingPhase(BaseModel):
+    """A phase whose findings await approval."""
+
+    year: int
+    phase: PhaseKind
+    phase_label: str
+    departments: int
+    findings: int
+
+
 class ApprovalRuns(Protocol):
     """The flow runs that wait for an approval (the Prefect adapter: flows/problems.py)."""
 
@@ -715,6 +725,23 @@ def _problem_list_notices(
 
 
 # ------------------------------------------------------------------ the preview
+
+
+def awaiting_approval(uow: UnitOfWork, actor: Actor, jurisdiction: str) -> list[PendingPhase]:
+    """The phases with draft problem lists awaiting approval, the latest first."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    require(
+        uow,
+        actor,
+        Permission.APPROVE_LISTS,
+        Target(jurisdiction_id=jur.id, what="the draft problem lists"),
+        action="list the problem lists awaiting approval",
+    )
+    return [
+        PendingPhase(year=year, phase=kind, phase_label=kind.label, departments=depts, findings=n)
+        for year, kind, depts, n in uow.findings.pending_phases(jur.id)
+    ]
 
 
 def preview_problem_lists(
