@@ -165,9 +165,16 @@ def approve(request: Request, actor: PageActor, ctx: Ctx, today: Today, form: De
             "done": "approved" if r.approved else "rejected",
             "lists": r.approved_lists,
             "items": r.items_created,
-            "departments": ",".join(r.departments),
+            "departments": _named(r.departments, r.all_departments),
         }
     return RedirectResponse("/office/problem-lists?" + urlencode(where), status_code=303)
+
+
+def _named(codes: list[str], everything: bool) -> str:
+    """The departments decided, for the notice (a province's phase: not every code)."""
+    if everything:
+        return "全部部门"
+    return "、".join(codes[:12]) + (f"等 {len(codes)} 个部门" if len(codes) > 12 else "")
 
 
 def _command(form: DecisionForm, jurisdiction: str) -> problems.ApproveLists:
