@@ -76,7 +76,9 @@ def _assessment(
             "a scheduled assessment needs the login of the office (编办) user it runs as: "
             "give the deployment a `run_as` parameter, or set BIHUAN_USER for `bihuan serve`"
         )
-    annual_cycle(year=y, phase=phase, as_of=day, triggered_by="scheduler", seed=seed)
+    annual_cycle(
+        jurisdiction=app.jurisdiction, run_as=login, year=y, phase=phase, as_of=day, seed=seed
+    )
     return issue_problem_lists(
         jurisdiction=app.jurisdiction,
         run_as=login,

@@ -7,6 +7,7 @@ answer "changed by someone else" instead of losing an update.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -127,7 +128,7 @@ class RectificationRepo:
         year: int | None = None,
         department_id: int | None = None,
         section: str | None = None,
-        status: str | None = None,
+        statuses: Sequence[str] | None = None,
     ) -> list[ItemView]:
         """Items of the jurisdiction, ordered by department code and id, narrowed by the
         arguments that are given (a section user's listing passes its section)."""
@@ -171,8 +172,8 @@ class RectificationRepo:
             stmt = stmt.where(col(ri.department_id) == department_id)
         if section is not None:
             stmt = stmt.where(col(ri.supervising_section) == section)
-        if status is not None:
-            stmt = stmt.where(col(ri.status) == status)
+        if statuses is not None:
+            stmt = stmt.where(col(ri.status).in_(list(statuses)))
         return [ItemView(**row._mapping) for row in self.session.execute(stmt)]
 
     def events(self, item_id: int) -> list[RectificationEvent]:

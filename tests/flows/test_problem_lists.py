@@ -27,8 +27,14 @@ def assessed(tmp_path: Path, db_url: str, use_db: Any) -> str:
     import_path(
         db_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7)
-    office(db_url)  # login "office", 编办王主任
+    annual_cycle(
+        jurisdiction="juxian",
+        run_as=office(db_url).login,
+        year=2022,
+        phase=MID,
+        as_of=date(2022, 7, 1),
+        seed=7,
+    )
     return db_url
 
 
