@@ -51,6 +51,7 @@ class Route:
     foreign: tuple[str, ...] = ()  # D02's object and a guessed one: 404 for D01's user
     own_account: bool = False  # the user's own session or password: every role may
     body: str = ""  # an API POST's JSON body
+    hidden: frozenset[str] = frozenset()  # roles answered 404 (every such object is out of scope)
 
     @property
     def api(self) -> bool:
@@ -164,6 +165,18 @@ ROUTES: tuple[Route, ...] = (
         NOT_SECTION,
         foreign=("/results/trends?department=D02", "/results/trends?department=D99"),
     ),
+    Route("GET", "/results/scores", f"/results/scores?year={YEAR}&phase=mid-year", ALL),
+    Route(
+        "GET",
+        "/results/scores/{code}",
+        f"/results/scores/D01?year={YEAR}&phase=mid-year",
+        NOT_SECTION,
+        foreign=(
+            f"/results/scores/D02?year={YEAR}&phase=mid-year",
+            f"/results/scores/D99?year={YEAR}&phase=mid-year",
+        ),
+        hidden=frozenset({"section"}),  # a section supervises items, not departments
+    ),
     Route("GET", "/results/report", f"/results/report?year={YEAR}", RESULTS),
     Route("GET", "/results/report.pdf", f"/results/report.pdf?year={YEAR}", RESULTS),
     Route(
@@ -183,6 +196,18 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/problem-lists/approve",
         OFFICE,
         body=f'{{"year": {YEAR}, "phase": "mid-year", "departments": ["D02"]}}',
+    ),
+    Route("GET", "/api/v1/scores", f"/api/v1/scores?year={YEAR}&phase=mid-year", ALL),
+    Route(
+        "GET",
+        "/api/v1/scores/{department}",
+        f"/api/v1/scores/D01?year={YEAR}&phase=mid-year",
+        NOT_SECTION,
+        foreign=(
+            f"/api/v1/scores/D02?year={YEAR}&phase=mid-year",
+            f"/api/v1/scores/D99?year={YEAR}&phase=mid-year",
+        ),
+        hidden=frozenset({"section"}),
     ),
     Route("GET", "/api/v1/board", f"/api/v1/board?year={YEAR}", ALL),
     Route(
@@ -349,6 +374,7 @@ def test_each_role_opens_what_it_may_and_is_refused_the_rest(world: World, role:
         before = world.state() if route.changes and role not in route.who else None
         status, location = _request(world, b, route, role)
         expected = (303 if route.changes and not route.api else 200) if role in route.who else 403
+        expected = 404 if role in route.hidden else expected
         if status != expected or (status == 303 and location.startswith("/login?next")):
             wrong.append(f"{role} {route.method} {route.url}: {status} (expected {expected})")
         if before is not None and world.state() != before:

@@ -94,3 +94,42 @@ def test_the_api_returns_what_the_cli_prints(portal_both: Portal, login: str) ->
     if login == "D01lx":
         trend = b.api("/api/v1/trends", token).json()
         assert [d["code"] for d in trend["departments"]] == ["D01"] and trend["years"] == [YEAR]
+
+
+def test_why_71_4_the_components_the_explanation_and_the_indicators(portal: Portal) -> None:
+    leader = portal.signed_in("leader")
+    listing = leader.get(f"/results/scores?year={YEAR}&phase=mid-year")
+    assert listing.status_code == 200
+    assert [c for c in ("D03", "D02", "D01") if c in listing.text] == ["D03", "D02", "D01"]
+    page = leader.get(f"/results/scores/D01?year={YEAR}&phase=mid-year")
+    assert page.status_code == 200
+    text = page.text
+    assert "2022年年中得分 71.4 分" in text and "为什么是 71.4 分" in text
+    # the component table: score × effective weight, and the explanation laid out
+    assert "主责主业履职成效" in text and ">31.00<" in text and ">50.0%<" in text
+    assert "总分 = 各部分得分 × 权重之和" in text
+    assert "完成值4.5,目标10,完成率45%" in text  # the indicator's rule
+    assert "<script" not in text
+    # a department: its own breakdown, another's is the 404 of a guessed code
+    dept = portal.signed_in("D01lx")
+    assert dept.get(f"/results/scores/D01?year={YEAR}&phase=mid-year").status_code == 200
+    other = dept.get(f"/results/scores/D02?year={YEAR}&phase=mid-year")
+    guessed = dept.get(f"/results/scores/D99?year={YEAR}&phase=mid-year")
+    assert other.status_code == guessed.status_code == 404 and other.text == guessed.text
+    own = dept.get(f"/results/scores?year={YEAR}&phase=mid-year").text
+    assert "D01" in own and "D02" not in own and "D03" not in own
+    # a phase not assessed says so
+    assert leader.get(f"/results/scores/D01?year={YEAR}&phase=year-end").status_code == 400
+
+
+@pytest.mark.parametrize("login", ["leader", "D01lx"])
+def test_the_scores_api_returns_what_the_cli_prints(portal_both: Portal, login: str) -> None:
+    portal = portal_both
+    token = make_token(portal.url, login, portal.clock())
+    b = portal.browser()
+    args = ["scores", "--year", str(YEAR), "--phase", "mid-year"]
+    body = b.api(f"/api/v1/scores?year={YEAR}&phase=mid-year&per_page=500", token).json()
+    assert body["items"] == _cli_json(args, portal.url, login)
+    why = b.api(f"/api/v1/scores/D01?year={YEAR}&phase=mid-year", token).json()
+    assert why == _cli_json([*args, "--department", "D01"], portal.url, login)
+    assert why["score"]["total"] == 71.4 and "总分 71.4 分" in why["text"]

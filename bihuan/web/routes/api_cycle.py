@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from bihuan.services import problems, results
+from bihuan.services import assessment, problems, results
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import PhaseKind
 from bihuan.web.deps import ApiActor, Ctx, PagingParams, ReadUow, Today
@@ -60,6 +60,35 @@ def approve(
     cmd = problems.ApproveLists(jurisdiction=ctx.jurisdiction, **decision.model_dump())
     with UnitOfWork(ctx) as uow:
         return problems.submit_approval(uow, cmd, actor, today, request.app.state.approval_runs)
+
+
+@router.get("/scores", response_model=Page[assessment.ScoreRow], tags=["results"])
+def scores(
+    actor: ApiActor,
+    uow: ReadUow,
+    ctx: Ctx,
+    paging: PagingParams,
+    year: Year,
+    phase: Annotated[PhaseKind, Query(description="mid-year or year-end.")],
+) -> Page[assessment.ScoreRow]:
+    """A phase's department scores (得分), best first (`bihuan scores --json`); a department
+    user sees its own only."""
+    return paged(assessment.list_scores(uow, actor, ctx.jurisdiction, year, phase), paging)
+
+
+@router.get("/scores/{department}", response_model=assessment.ScoreExplanation, tags=["results"])
+def score(
+    actor: ApiActor,
+    uow: ReadUow,
+    ctx: Ctx,
+    department: str,
+    year: Year,
+    phase: Annotated[PhaseKind, Query(description="mid-year or year-end.")],
+) -> assessment.ScoreExplanation:
+    """Why a department got its score ("why 71.4"): the score, the breakdown and its Chinese
+    explanation (`bihuan scores --department D --json`); another department's is 404 for a
+    department user."""
+    return assessment.score_explanation(uow, actor, ctx.jurisdiction, year, phase, department)
 
 
 @router.get("/board", response_model=Page[results.BoardRow], tags=["results"])

@@ -8,6 +8,7 @@ and its own department's scores; a supervising section the board. The use cases 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -16,9 +17,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from bihuan.core.access import Permission
+from bihuan.core.breakdown import Breakdown
 from bihuan.report import COLOUR_HEX, render_report
 from bihuan.report_charts import trend_svg
-from bihuan.services import results
+from bihuan.services import assessment, results
+from bihuan.vocab import Component, PhaseKind
 from bihuan.web.deps import Ctx, PageActor, ReadUow, Today, csrf_session
 from bihuan.web.security import document_response
 from bihuan.web.templating import render
@@ -121,3 +124,84 @@ def has_cjk_font() -> bool:
     from bihuan.report_pdf import has_cjk_font as probe
 
     return probe()
+
+
+# ------------------------------------------------------------------ scores ("why 71.4")
+
+Year = Annotated[int, Query(ge=1900, le=2999)]
+
+
+@router.get("/scores")
+def scores(
+    request: Request, actor: PageActor, uow: ReadUow, ctx: Ctx, year: Year, phase: PhaseKind
+) -> Response:
+    """The phase's scores, best first (a department user: its own)."""
+    rows = assessment.list_scores(uow, actor, ctx.jurisdiction, year, phase)
+    return render(
+        request, "results_scores.html", year=year, phase=phase, phases=list(PhaseKind), rows=rows
+    )
+
+
+@router.get("/scores/{code}")
+def score(
+    request: Request,
+    actor: PageActor,
+    uow: ReadUow,
+    ctx: Ctx,
+    code: str,
+    year: Year,
+    phase: PhaseKind,
+) -> Response:
+    """Why a department got its score: the component table, the explanation laid out, and the
+    indicators (another department's is 404 for a department user, like a guessed code)."""
+    found = assessment.score_explanation(uow, actor, ctx.jurisdiction, year, phase, code)
+    return render(
+        request,
+        "results_score.html",
+        year=year,
+        phase=phase,
+        other=next(p for p in PhaseKind if p != phase),
+        found=found,
+        components=_components(found.breakdown),
+        lines=_lines(found.text),
+    )
+
+
+@dataclass(frozen=True)
+class ComponentRow:
+    label: str
+    score: float | None
+    weight: float
+    points: float | None  # score × effective weight: what it adds to the total
+
+
+def _components(b: Breakdown) -> list[ComponentRow]:
+    rows = []
+    for comp in Component:
+        c = b.component(comp)
+        rows.append(
+            ComponentRow(
+                label=comp.label,
+                score=c.score,
+                weight=c.effective_weight,
+                points=None if c.score is None else c.score * c.effective_weight,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class Line:
+    level: int  # 0: a part's heading, 1: an item of it, 2: a detail of the item
+    text: str
+
+
+def _lines(text: str) -> list[Line]:
+    """The explanation's lines by their indentation (explain() indents by two spaces)."""
+    out = []
+    for raw in text.splitlines():
+        if not raw.strip():
+            continue
+        indent = len(raw) - len(raw.lstrip(" "))
+        out.append(Line(level=min(indent // 2, 2), text=raw.strip()))
+    return out
