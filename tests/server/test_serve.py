@@ -183,7 +183,9 @@ def test_mid_year_run_pauses_for_approval_and_the_form_input_resumes_it(
         assert wait_until(refused, timeout=60, what="the refusal") == [("王主任",)]
         child = wait_until(paused, timeout=60, what="the form asking again")
         assert rows(app_db, "SELECT count(*) FROM rectificationitem")[0][0] == 0
-        # what the Resume form on the flow-run page submits
+        # what the Resume form on the flow-run page submits; deadlines count from the day of
+        # approval (approved_on; empty: the day it is submitted), so this replay of 2022 dates
+        # its approval in 2022 for the 2022 tracker below to find the lists issued
         resume_flow_run(
             child.id,
             run_input={
@@ -191,6 +193,7 @@ def test_mid_year_run_pauses_for_approval_and_the_form_input_resumes_it(
                 "approve": True,
                 "drop": [{"finding_id": drop_id, "reason": "材料已于评估窗口后补交"}],
                 "deadlines": [],
+                "approved_on": "2022-07-05",
             },
         )
 
