@@ -17,7 +17,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Benchmark sizes: county,city by default; the province is opt-in (make bench SIZE=province).
 SIZE ?= county,city
 
-.PHONY: setup demo test test-fast lint typecheck fmt clean bench dist
+.PHONY: setup demo test test-fast lint typecheck fmt clean bench docs dist
 
 setup: $(BIN)/bihuan
 
@@ -49,6 +49,10 @@ lint: setup
 fmt: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# References generated from the code (a test fails when they drift).
+docs: setup
+	$(BIN)/python -m bihuan.ingest.reference > docs/workbook-format.md
 
 clean:
 	rm -rf $(VENV) .tools var dist .pytest_cache .mypy_cache .ruff_cache
