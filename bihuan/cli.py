@@ -145,6 +145,15 @@ JurOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+LimitOpt = Annotated[
+    int,
+    typer.Option(
+        "--limit",
+        min=1,
+        help="Show at most this many rows (the total is printed to stderr when more match).",
+    ),
+]
+DEFAULT_LIMIT = 200
 AsOpt = Annotated[
     str | None,
     typer.Option(
@@ -210,6 +219,17 @@ def read_password_stdin() -> SecretStr:
     if not line:
         raise UserError("--password-stdin: standard input was empty; pipe the password in")
     return SecretStr(line)
+
+
+def limited(rows: list[Any], limit: int, what: str = "rows") -> list[Any]:
+    """At most `limit` rows; when more match, say how many on stderr (stdout stays the data)."""
+    if len(rows) > limit:
+        err_console.print(
+            f"showing {limit} of {len(rows)} {what}; use --limit or narrow with the options",
+            highlight=False,
+        )
+        return rows[:limit]
+    return rows
 
 
 def print_json(data: Any) -> None:
@@ -308,14 +328,17 @@ def main() -> None:
 
 
 __all__ = [
+    "DEFAULT_LIMIT",
     "AsOpt",
     "DbOpt",
     "JsonOpt",
     "JurOpt",
+    "LimitOpt",
     "acting",
     "app",
     "console",
     "ctx_for",
+    "limited",
     "main",
     "print_json",
     "print_table",

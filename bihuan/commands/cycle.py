@@ -8,13 +8,16 @@ from typing import Annotated
 import typer
 
 from bihuan.cli import (
+    DEFAULT_LIMIT,
     AsOpt,
     DbOpt,
     JsonOpt,
     JurOpt,
+    LimitOpt,
     acting,
     console,
     ctx_for,
+    limited,
     print_json,
     print_table,
 )
@@ -173,6 +176,7 @@ def scores(
     department: Annotated[
         str | None, typer.Option(help="Only this department; explains its score (why 71.4).")
     ] = None,
+    limit: LimitOpt = DEFAULT_LIMIT,
     as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
@@ -202,6 +206,7 @@ def scores(
             f"no scores for {year} {phase.value}; run `bihuan assess --year {year} "
             f"--phase {phase.value}` first"
         )
+    rows = limited(rows, limit, "scores")
     if json:
         print_json([r.model_dump(mode="json") for r in rows])
         return

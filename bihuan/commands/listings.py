@@ -6,7 +6,19 @@ from typing import Annotated
 
 import typer
 
-from bihuan.cli import AsOpt, DbOpt, JsonOpt, JurOpt, acting, ctx_for, print_json, print_table
+from bihuan.cli import (
+    DEFAULT_LIMIT,
+    AsOpt,
+    DbOpt,
+    JsonOpt,
+    JurOpt,
+    LimitOpt,
+    acting,
+    ctx_for,
+    limited,
+    print_json,
+    print_table,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -15,7 +27,11 @@ def register(app: typer.Typer) -> None:
 
 
 def departments(
-    as_: AsOpt = None, db: DbOpt = None, jurisdiction: JurOpt = None, json: JsonOpt = False
+    limit: LimitOpt = DEFAULT_LIMIT,
+    as_: AsOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """List the departments (部门) of a jurisdiction."""
     from bihuan.services import org
@@ -24,7 +40,7 @@ def departments(
     ctx = ctx_for(db, jurisdiction)
     actor = acting(ctx, as_)
     with UnitOfWork(ctx, readonly=True) as uow:
-        rows = org.list_departments(uow, actor, ctx.jurisdiction)
+        rows = limited(org.list_departments(uow, actor, ctx.jurisdiction), limit, "departments")
     if json:
         print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -41,6 +57,7 @@ def departments(
 def indicators(
     year: Annotated[int, typer.Option(help="Cycle year.")],
     department: Annotated[str | None, typer.Option(help="Only this department code.")] = None,
+    limit: LimitOpt = DEFAULT_LIMIT,
     as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
@@ -53,7 +70,9 @@ def indicators(
     ctx = ctx_for(db, jurisdiction)
     actor = acting(ctx, as_)
     with UnitOfWork(ctx, readonly=True) as uow:
-        rows = org.list_indicators(uow, actor, ctx.jurisdiction, year, department)
+        rows = limited(
+            org.list_indicators(uow, actor, ctx.jurisdiction, year, department), limit, "indicators"
+        )
     if json:
         print_json([r.model_dump(mode="json") for r in rows])
         return

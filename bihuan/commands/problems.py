@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bihuan.cli import (
+    DEFAULT_LIMIT,
     AsOpt,
     DbOpt,
     JsonOpt,
     JurOpt,
+    LimitOpt,
     acting,
     console,
     ctx_for,
+    limited,
     print_json,
     print_table,
 )
@@ -65,6 +68,7 @@ def findings(
     year: YearOpt,
     phase: Annotated[PhaseKind | None, typer.Option(help="Only this phase.")] = None,
     department: Annotated[str | None, typer.Option(help="Only this department code.")] = None,
+    limit: LimitOpt = DEFAULT_LIMIT,
     as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
@@ -78,6 +82,7 @@ def findings(
     actor = acting(ctx, as_)
     with UnitOfWork(ctx, readonly=True) as uow:
         rows = problems.list_findings(uow, actor, ctx.jurisdiction, year, phase, department)
+    rows = limited(rows, limit, "findings")
     if json:
         print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -336,6 +341,7 @@ def _write_previews(shown: PhasePreview, out: Path) -> dict[str, Path]:
 def list_lists(
     year: YearOpt,
     phase: Annotated[PhaseKind | None, typer.Option(help="Only this phase.")] = None,
+    limit: LimitOpt = DEFAULT_LIMIT,
     as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
@@ -349,6 +355,7 @@ def list_lists(
     actor = acting(ctx, as_)
     with UnitOfWork(ctx, readonly=True) as uow:
         rows = problems.list_problem_lists(uow, actor, ctx.jurisdiction, year, phase)
+    rows = limited(rows, limit, "problem lists")
     if json:
         print_json([r.model_dump(mode="json") for r in rows])
         return

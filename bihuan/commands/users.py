@@ -8,13 +8,16 @@ from typing import Annotated
 import typer
 
 from bihuan.cli import (
+    DEFAULT_LIMIT,
     AsOpt,
     DbOpt,
     JsonOpt,
     JurOpt,
+    LimitOpt,
     acting,
     console,
     ctx_for,
+    limited,
     print_json,
     print_table,
     read_password_stdin,
@@ -181,7 +184,11 @@ def add_departments(
 
 @users_app.command("list")
 def list_(
-    as_: AsOpt = None, db: DbOpt = None, jurisdiction: JurOpt = None, json: JsonOpt = False
+    limit: LimitOpt = DEFAULT_LIMIT,
+    as_: AsOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """List the users (admin only)."""
     from bihuan.services import identity
@@ -190,7 +197,7 @@ def list_(
     ctx = ctx_for(db, jurisdiction)
     actor = acting(ctx, as_)
     with UnitOfWork(ctx, readonly=True) as uow:
-        views = identity.list_users(uow, actor)
+        views = limited(identity.list_users(uow, actor), limit, "users")
     if json:
         print_json([v.model_dump(mode="json") for v in views])
         return

@@ -64,3 +64,25 @@ def test_cli_departments_json_needs_a_user(county: str) -> None:
     result = runner.invoke(app, ["departments", "--json", "--db", county, "--as", "lead"])
     assert result.exit_code == 0, result.output
     assert '"category_label": "经济部门"' in result.output
+
+
+def test_listings_are_bounded_and_say_how_many_match(county: str) -> None:
+    make_user(county, "lead", UserRole.LEADER)
+    result = runner.invoke(
+        app,
+        [
+            "indicators",
+            "--year",
+            str(YEAR),
+            "--json",
+            "--limit",
+            "5",
+            "--db",
+            county,
+            "--as",
+            "lead",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count('"code"') == 5
+    assert "showing 5 of 26 indicators" in result.stderr
