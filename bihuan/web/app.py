@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from bihuan.app import AppContext
 from bihuan.clock import utc_now
 from bihuan.web import errors
-from bihuan.web.routes import admin, api, audit, auth, common
+from bihuan.web.routes import admin, api, api_loop, audit, auth, common, issued_lists, rectification
 from bihuan.web.security import SecurityHeaders
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -34,7 +34,11 @@ def create_app(ctx: AppContext, *, clock: Callable[[], datetime] = utc_now) -> F
     app.state.clock = clock
     for router in (auth.public, auth.router, common.router, admin.router, audit.router):
         app.include_router(router)
+    # the rectification loop: items, their moves and evidence, the queues, the issued lists
+    for router in (rectification.router, issued_lists.router):
+        app.include_router(router)
     app.include_router(api.router)
+    app.include_router(api_loop.router)
     app.include_router(api.docs)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -30,7 +30,7 @@ def test_every_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(
     admin = world.signed_in("admin")
     other = world.signed_in("office")  # a token of another session is no good either
     before = world.state()
-    posts = [r for r in ROUTES if r.changes and r.who != frozenset({"public"})]
+    posts = [r for r in ROUTES if r.changes and r.who != frozenset({"public"}) and not r.api]
     assert len(posts) >= 7
     for route in posts:
         url = world.concrete(route.url)
