@@ -64,6 +64,7 @@ class MessageSummary:
     last_error: str
     business_date: date
     sent_at: datetime | None
+    created_at: datetime | None = None  # filled by `for_item` (an item's timeline)
 
 
 def _row(message: NewMessage, created: datetime) -> dict[str, Any]:
@@ -324,6 +325,7 @@ class NotificationRepo:
                 n.c.last_error,
                 n.c.business_date,
                 n.c.sent_at,
+                n.c.created_at,
             )
             .outerjoin(d, d.c.id == n.c.department_id)
             .where(
@@ -345,6 +347,7 @@ class NotificationRepo:
                 last_error=r.last_error,
                 business_date=r.business_date,
                 sent_at=r.sent_at,
+                created_at=r.created_at,
             )
             for r in self.session.execute(stmt)
         ]

@@ -440,6 +440,7 @@ class ItemNotice(BaseModel):
     delivery: str  # sent | pending | failed (of the digests or of the notice)
     delivery_label: str
     sent_at: datetime | None
+    created_at: datetime | None  # when the tracker (or the move) wrote it
 
 
 _DELIVERY_LABELS = {
@@ -510,6 +511,7 @@ def item_notices(
                 delivery=delivery,
                 delivery_label="已并入每日汇总，" + _DELIVERY_LABELS[delivery],
                 sent_at=min(sent) if sent else None,
+                created_at=first.created_at,
             )
         )
     for group in notices.values():
@@ -528,6 +530,7 @@ def item_notices(
                 delivery=delivery,
                 delivery_label=_DELIVERY_LABELS[delivery],
                 sent_at=min(sent) if sent else None,
+                created_at=first.created_at,
             )
         )
     return sorted(out, key=lambda n: (n.business_date, n.kind != NotificationKind.REMINDER))

@@ -374,7 +374,7 @@ def _timeline(
     for h in history:
         entries.append(
             (
-                (h.on_date, 0, h.at, h.seq),
+                (h.on_date, h.at, 0, h.seq),
                 TimelineEntry(
                     on_date=h.on_date,
                     at=h.at,
@@ -397,10 +397,10 @@ def _timeline(
         reminder = n.kind == NotificationKind.REMINDER
         entries.append(
             (
-                (n.business_date, 1, n.sent_at or datetime.min.replace(tzinfo=None), 0),
+                (n.business_date, n.created_at or datetime.min, 1, 0),
                 TimelineEntry(
                     on_date=n.business_date,
-                    at=n.sent_at,
+                    at=n.created_at,
                     kind="reminder" if reminder else "notice",
                     kind_label=n.kind_label,
                     title=n.step_label if reminder else n.kind_label,
@@ -422,7 +422,7 @@ def _timeline(
         day = date.fromisoformat(on) if isinstance(on, str) else a.at.date()
         entries.append(
             (
-                (day, 2, a.at, a.id or 0),
+                (day, a.at, 2, a.id or 0),
                 TimelineEntry(
                     on_date=day,
                     at=a.at,
