@@ -308,9 +308,11 @@ class NotificationRepo:
         )
         return int(self.session.execute(stmt).scalar_one())
 
-    def for_item(self, jurisdiction_id: int, item_id: int) -> list[MessageSummary]:
-        """The rows about one item (its reminder markers and the office's notices, whose keys
-        start with `item:<id>:`), oldest first."""
+    def for_item(
+        self, jurisdiction_id: int, department_id: int, item_id: int
+    ) -> list[MessageSummary]:
+        """The rows about one item of a department (its reminder markers and the office's
+        notices, whose keys start with `item:<id>:`), oldest first."""
         n, d = table(Notification), table(Department)
         stmt = (
             select(
@@ -330,6 +332,9 @@ class NotificationRepo:
             .outerjoin(d, d.c.id == n.c.department_id)
             .where(
                 n.c.jurisdiction_id == jurisdiction_id,
+                # the index by department and kind narrows it to the department's rows
+                n.c.department_id == department_id,
+                n.c.kind.in_(["reminder", "rectification_notice"]),
                 n.c.idempotency_key.startswith(f"item:{item_id}:", autoescape=True),
             )
             .order_by(n.c.business_date, n.c.id)
@@ -382,8 +387,8 @@ class NotificationRepo:
             for k, day in self.session.execute(
                 select(n.c.idempotency_key, n.c.business_date).where(
                     n.c.jurisdiction_id == jurisdiction_id,
-                    n.c.kind == kind,
                     n.c.department_id.in_(sorted(department_ids)),
+                    n.c.kind == kind,
                 )
             )
         ]

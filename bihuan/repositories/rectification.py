@@ -171,7 +171,9 @@ class RectificationRepo:
                 col(ri.alternative),
                 col(ri.extension_request_days),
                 col(ri.extension_requested_on),
-                col(ri.extension_request_reason),
+                func.coalesce(col(ri.extension_request_reason), "").label(
+                    "extension_request_reason"
+                ),
                 col(ri.finding_id),
             )
             .join(d, col(d.id) == col(ri.department_id))
@@ -201,12 +203,7 @@ class RectificationRepo:
             stmt = stmt.where(col(ri.escalation_level) == escalation_level)
         if phase is not None:
             stmt = stmt.where(col(f.phase_kind) == phase)
-        return [
-            ItemView(
-                **{**row._mapping, "extension_request_reason": row.extension_request_reason or ""}
-            )
-            for row in self.session.execute(stmt)
-        ]
+        return [ItemView(**row._mapping) for row in self.session.execute(stmt)]
 
     def years(self, jurisdiction_id: int) -> list[int]:
         """The cycle years that have rectification items, newest first."""

@@ -469,10 +469,12 @@ def item_notices(
     READ_NOTIFICATIONS). Subjects and dates only, never a body or a channel's address."""
     from bihuan.services.rectification import visible_item
 
-    visible_item(uow, actor, jurisdiction, item_id, f"list the notices of item {item_id}")
+    item, _target = visible_item(
+        uow, actor, jurisdiction, item_id, f"list the notices of item {item_id}"
+    )
     jur = uow.jurisdictions.require(jurisdiction)
     assert jur.id is not None
-    rows = uow.notifications.for_item(jur.id, item_id)
+    rows = uow.notifications.for_item(jur.id, item.department_id, item_id)
     reminders: dict[str, list[MessageSummary]] = defaultdict(list)
     notices: dict[str, list[MessageSummary]] = defaultdict(list)
     for r in rows:
@@ -480,7 +482,7 @@ def item_notices(
         if parsed is None:
             continue
         _, step, _tag = parsed
-        if r.kind == NotificationKind.REMINDER:
+        if r.kind == NotificationKind.REMINDER.value:
             reminders[step].append(r)
         else:  # item:<id>:event:<seq>:<tag>, the office's decisions
             notices[step].append(r)

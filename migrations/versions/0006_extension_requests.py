@@ -1,4 +1,5 @@
-"""rectification items: a department's pending extension request (申请延期)
+"""rectification items: a department's pending extension request (申请延期); an index of the
+outbox by department and kind (the portal counts each item's reminder markers)
 
 Revision ID: 0006
 Revises: 0005
@@ -34,9 +35,11 @@ def upgrade() -> None:
             server_default="",
         ),
     )
+    op.create_index("ix_notification_department_kind", "notification", ["department_id", "kind"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notification_department_kind", table_name="notification")
     with op.batch_alter_table("rectificationitem") as batch:
         batch.drop_column("extension_request_reason")
         batch.drop_column("extension_requested_on")
