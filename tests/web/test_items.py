@@ -498,3 +498,18 @@ def test_an_office_document_is_accepted_and_served_with_its_type(own_var: Portal
     assert r.headers["content-type"].startswith(
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     )
+
+
+def test_the_loops_pages_have_no_inline_script_or_style(portal: Portal) -> None:
+    for login, urls in (
+        ("D01lx", ["/items", f"/items/{ITEM['askext']}", f"/items/{ITEM['verify']}/timeline",
+                   "/problem-lists", f"/problem-lists/{YEAR}/mid-year/D01"]),
+        ("office", ["/verification", "/overdue", "/requests", "/departments/D01/rectifications",
+                    f"/items/{ITEM['decide']}", f"/items/{ITEM['extend']}"]),
+    ):  # fmt: skip
+        b = portal.signed_in(login)
+        for url in urls:
+            html = b.get(url).text
+            assert "<style" not in html and " style=" not in html, url
+            assert not re.search(r"<script(?![^>]*\bsrc=)", html), url
+            assert "http" not in re.sub(r'content="[^"]*"', "", html), url  # nothing external
