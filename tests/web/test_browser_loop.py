@@ -34,7 +34,7 @@ from bihuan.services.uow import UnitOfWork
 from bihuan.settings import get_settings, reset_settings
 from tests.conftest import REPO
 from tests.web.conftest import PASSWORD
-from tests.web.items import ITEM, business_today
+from tests.web.items import ITEM, YEAR, business_today
 from tests.web.test_browser import ARTIFACTS, VIEWPORTS, _free_port, chromium
 
 TITLE = "节能审查办结超时"  # the item the contact answers (tests/web/items.py: ITEM["browser"])
@@ -248,5 +248,17 @@ def test_from_a_reminders_link_to_the_item_closed_by_the_office(
         )
     expect(page.locator("body")).to_contain_text("当前状态：已验收销号")
     shot("timeline")
+
+    # the office's other pages of the loop, readable at this width too
+    for name, path in (
+        ("overdue", "/overdue"),
+        ("requests", "/requests"),
+        ("items", "/items"),
+        ("department-ledger", "/departments/D01/rectifications"),
+        ("problem-list", f"/problem-lists/{YEAR}/mid-year/D01"),
+    ):
+        response = page.goto(server + path)
+        assert response is not None and response.status == 200, path
+        shot(name)
     context.close()
     assert not problems, problems
