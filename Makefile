@@ -17,7 +17,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Benchmark sizes: county,city by default; the province is opt-in (make bench SIZE=province).
 SIZE ?= county,city
 
-.PHONY: setup demo test test-fast lint typecheck fmt clean bench
+.PHONY: setup demo test test-fast lint typecheck fmt clean bench dist
 
 setup: $(BIN)/bihuan
 
@@ -39,7 +39,7 @@ test: setup
 	$(BIN)/pytest
 
 test-fast: setup
-	$(BIN)/pytest -m "not server and not postgres"
+	$(BIN)/pytest -m "not server and not postgres and not slow"
 
 lint: setup
 	$(BIN)/ruff check .
@@ -51,7 +51,16 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools var dist .pytest_cache .mypy_cache .ruff_cache
+
+# What an installation needs (docs/operations.md): the wheel (and the sdist it is built from) and
+# dist/constraints.txt, the locked versions of the run-time dependencies, so that
+# `pip install -c constraints.txt bihuan-*.whl` installs what the tests ran against.
+dist: | $(UV)
+	rm -rf dist
+	$(UV) build --out-dir dist
+	$(UV) export --quiet --frozen --no-dev --no-emit-project --no-hashes --format requirements-txt \
+		--output-file dist/constraints.txt
 
 bench: setup
 	$(BIN)/python -m benchmarks.run --size $(SIZE)

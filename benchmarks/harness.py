@@ -186,12 +186,14 @@ def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
     from models import PhaseKind
 
     mid, end = PhaseKind.MID_YEAR, PhaseKind.YEAR_END
+    as_office = {"jurisdiction": JURISDICTION, "run_as": BENCH_OFFICE}
     after_mid, after_end = date(YEAR, 7, 1), date(YEAR + 1, 1, 5)
     return [
-        ("collect_mid_year", lambda: collect_indicators(year=YEAR, phase=mid, as_of=after_mid),
+        ("collect_mid_year", lambda: collect_indicators(**as_office, year=YEAR, phase=mid,
+                                                        as_of=after_mid),
          lambda s: s.departments),
         ("assess_mid_year",
-         lambda: assess(year=YEAR, phase=mid, as_of=after_mid, triggered_by="bench", seed=1),
+         lambda: assess(**as_office, year=YEAR, phase=mid, as_of=after_mid, seed=1),
          lambda s: s.departments),
         ("problem_lists",
          lambda: issue_problem_lists(jurisdiction=JURISDICTION, run_as=BENCH_OFFICE, year=YEAR,
@@ -205,10 +207,11 @@ def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
         ("dispatch", lambda: dispatch_notifications(jurisdiction=JURISDICTION,
                                                     run_as=BENCH_OFFICE, as_of=date(YEAR, 9, 1)),
          lambda s: s.sent),
-        ("collect_year_end", lambda: collect_indicators(year=YEAR, phase=end, as_of=after_end),
+        ("collect_year_end", lambda: collect_indicators(**as_office, year=YEAR, phase=end,
+                                                        as_of=after_end),
          lambda s: s.departments),
         ("assess_year_end",
-         lambda: assess(year=YEAR, phase=end, as_of=after_end, triggered_by="bench", seed=1),
+         lambda: assess(**as_office, year=YEAR, phase=end, as_of=after_end, seed=1),
          lambda s: s.departments),
         ("results", lambda: results(jurisdiction=JURISDICTION, run_as=BENCH_OFFICE, year=YEAR,
                                     as_of=after_end),

@@ -110,7 +110,9 @@ def instrument(own: OwnTime, *, exclude: OwnTime | None = None) -> Callable[[], 
     tasks = [
         flows.collect.collect_task,
         flows.assess.draw_task,
+        flows.assess.plan_task,
         flows.assess.score_batch,
+        flows.assess.finish_task,
         flows.problems.raise_findings_task,
         flows.problems.approve_task,
         flows.track.plan_and_record,
@@ -124,9 +126,12 @@ def instrument(own: OwnTime, *, exclude: OwnTime | None = None) -> Callable[[], 
     for t in tasks:
         patch(t, "fn", own.wrap)
     for module in (flows.assess, flows.problems, flows.collect, flows.track, flows.dispatch):
-        if hasattr(module, "session_scope"):  # flows on the services open no session
+        if hasattr(module, "session_scope"):  # the flows moved onto the services have none
             patch(module, "session_scope", own.wrap_context)
-    for module, names in ((flows.assess, ("assess_chains", "_score_rows", "_markdown")),):
+    for module, names in (
+        (flows.assess, ("_markdown",)),
+        (flows.assess.assessment, ("summarise",)),
+    ):
         for name in names:
             if hasattr(module, name):
                 patch(module, name, own.wrap)

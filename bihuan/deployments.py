@@ -3,13 +3,16 @@
 `deployment_specs` is plain data (for `bihuan deployments` and tests); `build_deployments` turns
 it into Prefect deployments, either served by `bihuan serve` (runs execute in the serving
 process's machine) or registered to a work pool for workers (`bihuan deploy --work-pool P`).
-Flows read the database URL from the environment of whoever runs them (BIHUAN_DATABASE_URL),
-never from deployment parameters or job variables, which Prefect stores and shows in its UI.
+Each deployment has one schedule per jurisdiction, whose parameters name that jurisdiction and
+the office service account the runs act for (`run_as`); the database URL is never a parameter
+or a job variable (Prefect stores and shows those): runs read it from the environment of whoever
+runs them (BIHUAN_DATABASE_URL, or the installation's bihuan.env).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from bihuan.policy import Policy
@@ -32,6 +35,8 @@ class DeploymentSpec:
     description: str
     parameters: dict[str, Any] = field(default_factory=dict)
     needs: tuple[str, ...] = ()  # stage flows of other modules the run calls
+    jurisdictions: tuple[str, ...] = ()  # one schedule each, with its own parameters
+    run_as: str = ""
 
     @property
     def full_name(self) -> str:
@@ -43,14 +48,22 @@ class DeploymentSpec:
         return self.entrypoint.split(":", 1)[1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "full_name": self.full_name, "needs": list(self.needs)}
+        return {
+            **asdict(self),
+            "full_name": self.full_name,
+            "needs": list(self.needs),
+            "jurisdictions": list(self.jurisdictions),
+        }
 
 
-def deployment_specs(policy: Policy) -> list[DeploymentSpec]:
-    """The four scheduled deployments, with cron strings from config/policy.toml [schedules]."""
+def deployment_specs(
+    policy: Policy, *, jurisdictions: Sequence[str] = (), run_as: str = ""
+) -> list[DeploymentSpec]:
+    """The four scheduled deployments, with cron strings from config/policy.toml [schedules],
+    each scheduled for every jurisdiction given and run as the office user `run_as`."""
     s = policy.schedules
     approval = {"wait_for_approval": True, "approval_timeout_hours": 72}
-    return [
+    specs = [
         DeploymentSpec(
             name="mid-year-assessment",
             flow_name="mid-year-assessment",
@@ -88,12 +101,25 @@ def deployment_specs(policy: Policy) -> list[DeploymentSpec]:
             needs=("recheck", "results"),
         ),
     ]
+    return [replace(spec, jurisdictions=tuple(jurisdictions), run_as=run_as) for spec in specs]
 
 
-def build_deployments(policy: Policy, *, work_pool: str | None = None) -> list[RunnerDeployment]:
-    """Prefect deployments for `deployment_specs(policy)`, each with a Cron schedule in the
-    policy's time zone. With `work_pool`, they are bound to that pool and tell the worker to
-    run the code from this checkout (which the workers' machines must share, at the same path)."""
+def schedule_parameters(spec: DeploymentSpec, jurisdiction: str) -> dict[str, Any]:
+    """The parameters of one jurisdiction's schedule of a deployment."""
+    return {**spec.parameters, "jurisdiction": jurisdiction, "run_as": spec.run_as}
+
+
+def build_deployments(
+    policy: Policy,
+    *,
+    jurisdictions: Sequence[str],
+    run_as: str,
+    work_pool: str | None = None,
+) -> list[RunnerDeployment]:
+    """Prefect deployments for `deployment_specs(...)`, each with one Cron schedule per
+    jurisdiction in the policy's time zone. With `work_pool`, they are bound to that pool and
+    tell the worker to run the code from this checkout (which the workers' machines must share,
+    at the same path)."""
     from pathlib import Path
 
     from prefect.runner.storage import LocalStorage
@@ -103,12 +129,18 @@ def build_deployments(policy: Policy, *, work_pool: str | None = None) -> list[R
 
     code_root = Path(scheduled.__file__).resolve().parents[1]
     out = []
-    for spec in deployment_specs(policy):
+    if not jurisdictions or not run_as:
+        raise ValueError("deployments need their jurisdictions and the user they run as")
+    for spec in deployment_specs(policy, jurisdictions=jurisdictions, run_as=run_as):
         flow = getattr(scheduled, spec.function)
         deployment = flow.to_deployment(
             name=spec.name,
-            schedules=[Cron(spec.cron, timezone=spec.timezone)],
-            parameters=spec.parameters,
+            schedules=[
+                Cron(spec.cron, timezone=spec.timezone, parameters=schedule_parameters(spec, j))
+                for j in spec.jurisdictions
+            ],
+            # a manual run from the UI starts from the first jurisdiction's parameters
+            parameters=schedule_parameters(spec, spec.jurisdictions[0]),
             description=spec.description,
             tags=[TAG],
             work_pool_name=work_pool,

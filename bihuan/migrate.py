@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+from bihuan.runtime import shipped
+
+# migrations/ in a checkout; bihuan/_migrations in an installed wheel
+MIGRATIONS = shipped("migrations")
 
 
 def alembic_config(url: str) -> Config:

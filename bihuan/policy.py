@@ -319,6 +319,8 @@ class Office(_Strict):
 
     name: str = Field(default="县委编办", min_length=1, max_length=50)
     jurisdictions: dict[str, str] = {}  # jurisdiction code -> its office's name
+    # the apprise tag that reaches the office itself: a failed scheduled run is reported there
+    alert_tag: str = Field(default="office", min_length=1, max_length=100)
 
 
 class ResultsPolicy(_Strict):

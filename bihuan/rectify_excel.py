@@ -1,53 +1,64 @@
-"""The Excel round trip of the rectification ledger (整改台账): export open items, import answers.
+"""The Excel round trip of the rectification ledger (整改台账): the workbook adapter.
 
-`export_open_items` writes one workbook per department (整改台账-<code>-<name>.xlsx) with its
-items that still need work (待整改, 整改中, 重新整改). Grey columns are read-only and go back
-unchanged; the department fills the yellow ones. Every text is written as a text cell, so a
-finding titled "=HYPERLINK(…)" cannot become a formula in Excel or WPS. `import_responses` reads
-the filled workbook (.xlsx, or .xls / .ods if WPS or LibreOffice saved it so) with the
-importer's defences and cell rules (size cap, zip-bomb check, defusedxml, formulas refused with
-the cell named, codes normalised, title rows above the header), checks EVERY row first (unknown item, an item of another department, a stale version, a bad
-是/否, fixed without evidence, cannot-solve without explanation or alternative, a move the state
-machine refuses) and lists every problem with file, sheet, row and column; only a clean workbook
-is applied, all rows in one transaction, each row through the same shell as the CLI. The
-messages are in Chinese: the department's contact reads them.
+`export_open_items` writes one workbook per department (整改台账-<code>-<name>.xlsx) with the
+items that still need work (待整改, 整改中, 重新整改) that the user may see, as the use case
+`rectification.export_rows` lists them. Grey columns are read-only and go back unchanged; the
+department fills the yellow ones. Every text is written as a text cell, so a finding titled
+"=HYPERLINK(…)" cannot become a formula in Excel or WPS.
+
+`import_responses` reads the filled workbook (.xlsx, or .xls / .ods if WPS or LibreOffice saved
+it so) with the importer's defences and cell rules (size cap, zip-bomb check, defusedxml,
+formulas refused with the cell named, codes normalised, title rows above the header), then, in
+one unit of work, prepares EVERY row through the use case (`rectification.prepare_act`, which
+checks the user's permission on the item, the version and the state machine, writing nothing)
+and lists every problem with file, sheet, row and column: a bad 是/否, fixed without evidence,
+cannot-solve without explanation or alternative, an unknown item (or one the user may not
+touch: the same answer), another department's item, a stale version, a move the state machine
+refuses. Only a clean workbook is applied: all rows in that one transaction, each through
+`rectification.store_move`, audited under the importing user's id. A department user imports
+its own department's workbook, the office any department's on the department's behalf. The
+messages are in Chinese: the department's contact reads them. No SQL here: this module is an
+adapter, like the commands.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openpyxl
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import select
 
-from bihuan.core.rectification import Action, Role, Status
-from bihuan.db import session_scope, table
-from bihuan.errors import ConflictError, UserError
+from bihuan.core.access import Actor
+from bihuan.core.rectification import Action
+from bihuan.errors import ConflictError, PermissionDenied, UserError
 from bihuan.ingest.cells import Formula, normalise_code, safe_row
 from bihuan.ingest.issues import ImportIssue, ReadError, Severity
 from bihuan.ingest.readers import RawRow, read_workbook
 from bihuan.ingest.schema import ColType, Column, Sheet
-from bihuan.rectify import (
+from bihuan.services import rectification
+from bihuan.services.rectification import (
     RESPOND,
-    LoadedItem,
+    Act,
+    ItemElsewhere,
+    ItemNotFound,
+    ItemRow,
     Outcome,
     PreparedMove,
-    jurisdiction_id,
-    load_item,
-    prepare,
-    store,
+    StaleItem,
 )
-from models import Cycle, Department, Finding, RectificationItem
+from bihuan.services.uow import UnitOfWork, record_refusal
+from bihuan.vocab import Capacity, UserRole
 
-# Statuses in which the department owes an answer; items awaiting the office are not exported.
-OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.REOPENED)
+if TYPE_CHECKING:
+    from bihuan.app import AppContext
+
 TEXT_MAX = 1000
 
 _RO = "只读"  # read-only note in the column descriptions
@@ -147,50 +158,27 @@ def _file_safe(text: str) -> str:
 
 
 def export_open_items(
-    url: str,
+    app: AppContext,
+    actor: Actor,
     out_dir: Path,
     *,
-    jurisdiction: str,
-    year: int | None = None,
     department: str | None = None,
+    year: int | None = None,
 ) -> list[Path]:
-    """One workbook per department with open items; returns the paths written (sorted by code)."""
-    ri, d, f, c = table(RectificationItem), table(Department), table(Finding), table(Cycle)
-    with session_scope(url) as session:
-        jur_id = jurisdiction_id(session, jurisdiction)
-        if (
-            department
-            and not session.execute(
-                select(d.c.id).where(d.c.jurisdiction_id == jur_id, d.c.code == department)
-            ).first()
-        ):
-            raise UserError(
-                f"--department {department!r}: no such department; see `bihuan departments`"
-            )
-        stmt = (
-            select(
-                ri.c.id,
-                ri.c.version,
-                d.c.code,
-                d.c.name,
-                f.c.title,
-                ri.c.deadline,
-                ri.c.status,
-            )
-            .join(d, d.c.id == ri.c.department_id)
-            .join(f, f.c.id == ri.c.finding_id)
-            .join(c, c.c.id == f.c.cycle_id)
-            .where(d.c.jurisdiction_id == jur_id, ri.c.status.in_([s.value for s in OPEN_STATUSES]))
-            .order_by(d.c.code, ri.c.deadline, ri.c.id)
+    """One workbook per department with the open items `actor` may see (its own department's,
+    a section's supervised items, the office's any or all); the paths written, by code."""
+    with UnitOfWork(app, readonly=True) as uow:
+        rows = rectification.export_rows(
+            uow, actor, app.jurisdiction, department=department, year=year
         )
-        if year is not None:
-            stmt = stmt.where(c.c.year == year)
-        if department:
-            stmt = stmt.where(d.c.code == department)
-        rows = session.execute(stmt).all()
-    by_dept: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    return write_workbooks(rows, out_dir)
+
+
+def write_workbooks(rows: Sequence[ItemRow], out_dir: Path) -> list[Path]:
+    """Write the rows, grouped by department, one workbook each; the paths, sorted by code."""
+    by_dept: dict[tuple[str, str], list[ItemRow]] = defaultdict(list)
     for r in rows:
-        by_dept[(r.code, r.name)].append(r)
+        by_dept[(r.department, r.department_name)].append(r)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -201,7 +189,7 @@ def export_open_items(
     return paths
 
 
-def _write_workbook(path: Path, code: str, name: str, items: list[Any]) -> None:
+def _write_workbook(path: Path, code: str, name: str, items: list[ItemRow]) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
     assert ws is not None
@@ -209,7 +197,7 @@ def _write_workbook(path: Path, code: str, name: str, items: list[Any]) -> None:
     cols = list(SHEET.columns)
     ws.append(safe_row(ws, [c.zh for c in cols]))
     for r in items:
-        values = [r.id, r.version, r.code, r.title, r.deadline, Status(r.status).label]
+        values = [r.id, r.version, r.department, r.title, r.deadline, r.status_label]
         ws.append(safe_row(ws, [*values, *BLANK_ANSWER]))
     n = len(items) + 1
     for idx, col in enumerate(cols, start=1):
@@ -342,22 +330,61 @@ class _Row:
     alternative: str
 
 
-def import_responses(
-    url: str,
-    path: Path,
-    *,
-    jurisdiction: str,
-    actor: str,
-    as_of: date,
-) -> ImportResult:
-    """Check every row of a filled workbook, then apply all of them in one transaction or none."""
+@dataclass
+class _Book:
+    """A read workbook: its rows that answer an item, and every problem found so far."""
+
+    file: str
+    title: str = ""
+    rows: list[_Row] = field(default_factory=list)
+    skipped: int = 0
+    issues: list[ImportIssue] = field(default_factory=list)
+    conflict: bool = False  # a stale version among the issues
+
+    def err(self, raw: RawRow, key: str, message: str) -> None:
+        self.issues.append(ImportIssue(self.file, self.title, raw.row, ZH.get(key, key), message))
+
+    def reject(self) -> ResponsesRejected:
+        order = list(ZH.values())
+        self.issues.sort(
+            key=lambda i: (i.row or 0, order.index(i.column) if i.column in order else 99)
+        )
+        return (ResponsesConflict if self.conflict else ResponsesRejected)(self.file, self.issues)
+
+
+def import_responses(app: AppContext, path: Path, *, actor: Actor, as_of: date) -> ImportResult:
+    """Check every row of a filled workbook, then apply all of them in one transaction or none.
+
+    Refused (PermissionDenied, recorded) unless `actor` is a department user or the office. A
+    row about an item the user may not touch is answered like an unknown item, and each such
+    refusal is recorded in the audit log once the import's transaction has rolled back."""
     path = Path(path)
+    with UnitOfWork(app, readonly=True) as uow:  # refuse before reading a byte of the file
+        rectification.check_workbook_import(uow, actor, app.jurisdiction)
+    book = _read(path)
+    refusals: list[PermissionDenied] = []
     try:
-        book = read_workbook(path, {SHEET.zh: SHEET, SHEET.key: SHEET})
+        with UnitOfWork(app) as uow:
+            rectification.check_workbook_import(uow, actor, app.jurisdiction)
+            prepared = _prepare(uow, app.jurisdiction, book, actor, as_of, refusals)
+            if book.issues:
+                raise book.reject()
+            return _store(uow, book, prepared, actor)
+    finally:
+        # caught per row, so the unit of work did not record them: recorded here, after the
+        # rollback, each in a transaction of its own
+        for exc in refusals:
+            record_refusal(app, exc)
+
+
+def _read(path: Path) -> _Book:
+    """The workbook's answer rows, with every problem the file itself shows (no database)."""
+    try:
+        workbook = read_workbook(path, {SHEET.zh: SHEET, SHEET.key: SHEET})
     except ReadError as exc:
         raise ResponsesRejected(path.name, [_in_chinese(exc.issue)]) from None
-    issues = [_in_chinese(i) for i in book.issues if i.severity is Severity.ERROR]
-    sheet = book.sheets.get(SHEET.key)
+    issues = [_in_chinese(i) for i in workbook.issues if i.severity is Severity.ERROR]
+    sheet = workbook.sheets.get(SHEET.key)
     if sheet is None:
         issues.append(
             ImportIssue(
@@ -370,200 +397,201 @@ def import_responses(
         )
     if issues or sheet is None:
         raise ResponsesRejected(path.name, issues)
-
-    title = sheet.title
-    conflict = False
-
-    def err(raw: RawRow, key: str, message: str) -> None:
-        issues.append(ImportIssue(path.name, title, raw.row, ZH.get(key, key), message))
-
-    rows: list[_Row] = []
+    book = _Book(path.name, sheet.title)
     seen: dict[int, int] = {}  # item id -> first row that answers it
-    skipped = 0
     for raw in sheet.rows:
-        v = raw.values
-        formulas = [k for k in ZH if isinstance(v.get(k), Formula)]
-        for key in formulas:
-            err(
-                raw,
-                key,
-                f"单元格 {raw.cells.get(key, '')} 是公式 ({str(v[key])[:40]}); "
-                "请直接填写内容, 不要使用公式",
-            )
-        if formulas:
-            continue
-        filled = {k: v.get(k) for k in FILL}
-        if all(_yes_no(filled[k]) is False for k in ("fixed", "cannot_solve")) and not any(
-            _text(filled[k]) for k in ("progress", "evidence", "explanation", "alternative")
-        ):
-            skipped += 1
-            continue
-        ok = True
-        item_id, version = _int(v.get("item_id")), _int(v.get("version"))
-        if item_id is None:
-            err(
-                raw,
-                "item_id",
-                f"{_text(v.get('item_id'))!r} 不是事项编号; 请勿修改灰色列",
-            )
-            ok = False
-        if item_id is not None and item_id in seen:
-            err(
-                raw,
-                "item_id",
-                f"事项 {item_id} 出现了两次 (另见第 {seen[item_id]} 行); 请只保留一行",
-            )
-            ok = False
-        elif item_id is not None:
-            seen[item_id] = raw.row
-        if version is None:
-            err(
-                raw,
-                "version",
-                f"{_text(v.get('version'))!r} 不是版本号; 请勿修改灰色列",
-            )
-            ok = False
-        flags: dict[str, bool] = {}
-        for key in ("fixed", "cannot_solve"):
-            yn = _yes_no(filled[key])
-            if yn is None:
-                err(raw, key, f"{_text(filled[key])!r} 不是“是”或“否”; 请填写 是 或 否")
-                ok = False
-            flags[key] = bool(yn)
-        texts = {
-            k: _text(filled[k]) for k in ("progress", "evidence", "explanation", "alternative")
-        }
-        for key, value in texts.items():
-            if len(value) > TEXT_MAX:
-                err(raw, key, f"共 {len(value)} 字, 超过 {TEXT_MAX} 字的上限; 请精简")
-                ok = False
-        if flags["fixed"] and flags["cannot_solve"]:
-            err(
-                raw,
-                "cannot_solve",
-                "“是否已整改完成”和“申请无法解决”不能同时为“是”; 请只保留一个“是”",
-            )
-            ok = False
-        if flags["fixed"] and not texts["evidence"]:
-            err(
-                raw,
-                "evidence",
-                "“是否已整改完成”为“是”, 但未填写佐证材料; 请在“佐证材料”中列明材料名称或文号",
-            )
-            ok = False
-        if flags["cannot_solve"]:
-            for key in ("explanation", "alternative"):
-                if not texts[key]:
-                    err(raw, key, f"“申请无法解决”为“是”: 请填写“{ZH[key]}”")
-                    ok = False
-        elif texts["explanation"] or texts["alternative"]:
-            key = "explanation" if texts["explanation"] else "alternative"
-            err(raw, key, "已填写, 但“申请无法解决”不是“是”; 请改为“是”, 或清空此单元格")
-            ok = False
-        if not flags["fixed"] and not flags["cannot_solve"] and not texts["progress"]:
-            err(raw, "progress", "请填写“整改进展”(本次做了哪些工作), 或整行留空")
-            ok = False
-        if ok:
-            assert item_id is not None and version is not None
-            rows.append(
-                _Row(
-                    raw,
-                    item_id,
-                    version,
-                    normalise_code(_text(v.get("department"))),
-                    texts["progress"],
-                    flags["fixed"],
-                    _refs(texts["evidence"]),
-                    flags["cannot_solve"],
-                    texts["explanation"],
-                    texts["alternative"],
-                )
-            )
+        row = _read_row(book, raw, seen)
+        if row is not None:
+            book.rows.append(row)
+    return book
 
-    from bihuan.settings import get_settings
 
-    var_dir = get_settings().var_dir
-    result = ImportResult(path.name, skipped=skipped)
-    counts = Counter(r.department for r in rows if r.department)
-    own = counts.most_common(1)[0][0] if counts else None
-    with session_scope(url) as session:
-        jur_id = jurisdiction_id(session, jurisdiction)
-        prepared: list[tuple[_Row, PreparedMove]] = []
-        for r in rows:
-            try:
-                loaded: LoadedItem = load_item(session, jur_id, r.item_id)
-            except UserError:
-                err(
-                    r.raw,
-                    "item_id",
-                    f"本县没有编号为 {r.item_id} 的整改事项; 请勿修改灰色列",
-                )
-                continue
-            # The workbook's department is what its rows say (the export writes one code);
-            # without that column, the department of the first known item.
-            own = own or loaded.department_code
-            dept = own
-            if loaded.department_code != dept:
-                err(
-                    r.raw,
-                    "item_id",
-                    f"事项 {r.item_id} 属于 {loaded.department_code} ({loaded.department_name}), "
-                    f"不属于本台账的部门 {dept}; 请在该部门自己的整改台账中填报",
-                )
-                continue
-            if loaded.state.version != r.version:
-                conflict = True
-                err(
-                    r.raw,
-                    "version",
-                    f"事项 {r.item_id} 在本台账导出后已被他人修改 (导出时版本 {r.version}, 现为 "
-                    f"{loaded.state.version}); 请重新导出整改台账, 再填写此行",
-                )
-                continue
-            action: Action | str = (
-                Action.REPORT_FIXED
-                if r.fixed
-                else Action.REQUEST_CANNOT_SOLVE
-                if r.cannot_solve
-                else RESPOND
+def _read_row(book: _Book, raw: RawRow, seen: dict[int, int]) -> _Row | None:
+    """One row's answer if it is filled in and well formed; its problems go to `book`."""
+    err = book.err
+    v = raw.values
+    formulas = [k for k in ZH if isinstance(v.get(k), Formula)]
+    for key in formulas:
+        err(
+            raw,
+            key,
+            f"单元格 {raw.cells.get(key, '')} 是公式 ({str(v[key])[:40]}); "
+            "请直接填写内容, 不要使用公式",
+        )
+    if formulas:
+        return None
+    filled = {k: v.get(k) for k in FILL}
+    if all(_yes_no(filled[k]) is False for k in ("fixed", "cannot_solve")) and not any(
+        _text(filled[k]) for k in ("progress", "evidence", "explanation", "alternative")
+    ):
+        book.skipped += 1
+        return None
+    ok = True
+    item_id, version = _int(v.get("item_id")), _int(v.get("version"))
+    if item_id is None:
+        err(raw, "item_id", f"{_text(v.get('item_id'))!r} 不是事项编号; 请勿修改灰色列")
+        ok = False
+    if item_id is not None and item_id in seen:
+        err(
+            raw,
+            "item_id",
+            f"事项 {item_id} 出现了两次 (另见第 {seen[item_id]} 行); 请只保留一行",
+        )
+        ok = False
+    elif item_id is not None:
+        seen[item_id] = raw.row
+    if version is None:
+        err(raw, "version", f"{_text(v.get('version'))!r} 不是版本号; 请勿修改灰色列")
+        ok = False
+    flags: dict[str, bool] = {}
+    for key in ("fixed", "cannot_solve"):
+        yn = _yes_no(filled[key])
+        if yn is None:
+            err(raw, key, f"{_text(filled[key])!r} 不是“是”或“否”; 请填写 是 或 否")
+            ok = False
+        flags[key] = bool(yn)
+    texts = {k: _text(filled[k]) for k in ("progress", "evidence", "explanation", "alternative")}
+    for key, value in texts.items():
+        if len(value) > TEXT_MAX:
+            err(raw, key, f"共 {len(value)} 字, 超过 {TEXT_MAX} 字的上限; 请精简")
+            ok = False
+    if flags["fixed"] and flags["cannot_solve"]:
+        err(
+            raw,
+            "cannot_solve",
+            "“是否已整改完成”和“申请无法解决”不能同时为“是”; 请只保留一个“是”",
+        )
+        ok = False
+    if flags["fixed"] and not texts["evidence"]:
+        err(
+            raw,
+            "evidence",
+            "“是否已整改完成”为“是”, 但未填写佐证材料; 请在“佐证材料”中列明材料名称或文号",
+        )
+        ok = False
+    if flags["cannot_solve"]:
+        for key in ("explanation", "alternative"):
+            if not texts[key]:
+                err(raw, key, f"“申请无法解决”为“是”: 请填写“{ZH[key]}”")
+                ok = False
+    elif texts["explanation"] or texts["alternative"]:
+        key = "explanation" if texts["explanation"] else "alternative"
+        err(raw, key, "已填写, 但“申请无法解决”不是“是”; 请改为“是”, 或清空此单元格")
+        ok = False
+    if not flags["fixed"] and not flags["cannot_solve"] and not texts["progress"]:
+        err(raw, "progress", "请填写“整改进展”(本次做了哪些工作), 或整行留空")
+        ok = False
+    if not ok:
+        return None
+    assert item_id is not None and version is not None
+    return _Row(
+        raw,
+        item_id,
+        version,
+        normalise_code(_text(v.get("department"))),
+        texts["progress"],
+        flags["fixed"],
+        _refs(texts["evidence"]),
+        flags["cannot_solve"],
+        texts["explanation"],
+        texts["alternative"],
+    )
+
+
+def _prepare(
+    uow: UnitOfWork,
+    jurisdiction: str,
+    book: _Book,
+    actor: Actor,
+    as_of: date,
+    refusals: list[PermissionDenied],
+) -> list[tuple[_Row, PreparedMove]]:
+    """Every row through the use case's checks (permission, department, version, state
+    machine), nothing written; each row's problem goes to `book`, each refusal to `refusals`."""
+    # A department user answers for its own department; the office for the department the
+    # workbook is of: what its rows say (the export writes one code), else the first item's.
+    if actor.role is UserRole.DEPARTMENT:
+        department = actor.department_code
+    else:
+        counts = Counter(r.department for r in book.rows if r.department)
+        department = counts.most_common(1)[0][0] if counts else None
+    prepared: list[tuple[_Row, PreparedMove]] = []
+    for r in book.rows:
+        cmd = Act(
+            jurisdiction=jurisdiction,
+            item_id=r.item_id,
+            action=_action(r),
+            expected_version=r.version,
+            department=department,
+            reason=r.progress,
+            evidence_refs=tuple(r.evidence),
+            explanation=r.explanation,
+            alternative=r.alternative,
+            capacity=Capacity.DEPARTMENT,
+        )
+        try:
+            p = rectification.prepare_act(uow, cmd, actor, as_of)
+        except (ItemNotFound, PermissionDenied) as exc:
+            # another department's item reads exactly like one that does not exist
+            if isinstance(exc, PermissionDenied):
+                refusals.append(exc)
+            book.err(r.raw, "item_id", f"本县没有编号为 {r.item_id} 的整改事项; 请勿修改灰色列")
+            continue
+        except ItemElsewhere as exc:  # only the office gets here: it may see every item
+            book.err(
+                r.raw,
+                "item_id",
+                f"事项 {r.item_id} 属于 {exc.department} ({exc.department_name}), "
+                f"不属于本台账的部门 {exc.expected}; 请在该部门自己的整改台账中填报",
             )
-            try:
-                p = prepare(
-                    loaded,
-                    action,
-                    actor=actor,
-                    role=Role.DEPARTMENT,
-                    as_of=as_of,
-                    expected_version=r.version,
-                    reason=r.progress,
-                    evidence_refs=r.evidence,
-                    explanation=r.explanation,
-                    alternative=r.alternative,
-                )
-            except UserError as exc:
-                # the state machine's reason is in English (bihuan/rectify.py); keep it as the
-                # detail for whoever helps the department
-                err(r.raw, "status", f"当前状态下不能这样填报, 请联系编办 (详情: {exc})")
-                continue
-            prepared.append((r, p))
-        if issues:
-            issues.sort(
-                key=lambda i: (
-                    i.row or 0,
-                    list(ZH.values()).index(i.column) if i.column in ZH.values() else 99,
-                )
+            continue
+        except StaleItem as exc:
+            _stale(book, r, exc)
+            continue
+        except UserError as exc:
+            # the state machine's reason is in English (bihuan/core/rectification.py); keep it
+            # as the detail for whoever helps the department
+            book.err(r.raw, "status", f"当前状态下不能这样填报, 请联系编办 (详情: {exc})")
+            continue
+        department = department or p.loaded.department_code
+        prepared.append((r, p))
+    return prepared
+
+
+def _action(r: _Row) -> Action | str:
+    if r.fixed:
+        return Action.REPORT_FIXED
+    if r.cannot_solve:
+        return Action.REQUEST_CANNOT_SOLVE
+    return RESPOND
+
+
+def _stale(book: _Book, r: _Row, exc: StaleItem) -> None:
+    book.conflict = True
+    book.err(
+        r.raw,
+        "version",
+        f"事项 {r.item_id} 在本台账导出后已被他人修改 (导出时版本 {exc.seen}, 现为 "
+        f"{exc.now}); 请重新导出整改台账, 再填写此行",
+    )
+
+
+def _store(
+    uow: UnitOfWork, book: _Book, prepared: list[tuple[_Row, PreparedMove]], actor: Actor
+) -> ImportResult:
+    """Store every prepared move in the unit of work's transaction, audited under `actor`."""
+    result = ImportResult(book.file, skipped=book.skipped)
+    by_action: Counter[str] = Counter()
+    for r, p in prepared:
+        try:
+            out = rectification.store_move(
+                uow, p, actor, source={"file": book.file, "sheet": book.title, "row": r.raw.row}
             )
-            raise (ResponsesConflict if conflict else ResponsesRejected)(path.name, issues)
-        by_action: Counter[str] = Counter()
-        for r, p in prepared:
-            out = store(
-                session,
-                p,
-                var_dir=var_dir,
-                source={"file": path.name, "sheet": title, "row": r.raw.row},
-            )
-            result.outcomes.append(out)
-            by_action[out.action] += 1
-        result.applied = len(prepared)
-        result.by_action = dict(by_action)
+        except StaleItem as exc:  # changed by someone else since it was prepared
+            _stale(book, r, exc)
+            raise book.reject() from None
+        result.outcomes.append(out)
+        by_action[out.action] += 1
+    result.applied = len(prepared)
+    result.by_action = dict(by_action)
     return result

@@ -157,3 +157,49 @@ def stacked_bars_svg(
             f"共{total}项</text>"
         )
     return _svg(width, height, title, body)
+
+
+def trend_svg(
+    points: Sequence[tuple[int, float, str, str]],
+    *,
+    title: str,
+    width: int = 280,
+    height: int = 96,
+) -> Markup:
+    """A department's annual score across years: one dot per year in its board colour (a hex
+    colour), joined by a line, the score above each dot and the year (with `note`, e.g. the
+    rank) below. `points` are (year, score, colour, note), in year order."""
+    if not points:
+        return _svg(width, 40, title, ['<text x="10" y="24">暂无数据</text>'])
+    left, right, top_pad, bottom = 24, 24, 20, 30
+    plot_w, plot_h = width - left - right, height - top_pad - bottom
+    scores = [s for _, s, _, _ in points]
+    lo = min(60.0, math.floor(min(scores) / 10) * 10)
+    hi = 100.0
+    step = plot_w / (len(points) - 1) if len(points) > 1 else 0.0
+
+    def xy(i: int, score: float) -> tuple[float, float]:
+        x = left + (i * step if len(points) > 1 else plot_w / 2)
+        y = top_pad + plot_h - plot_h * (min(max(score, lo), hi) - lo) / (hi - lo)
+        return x, y
+
+    body = [
+        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{width - right}" '
+        f'y2="{top_pad + plot_h}" stroke="{GRID}"/>'
+    ]
+    if len(points) > 1:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, s) for i, s in enumerate(scores)))
+        body.append(f'<polyline points="{path}" fill="none" stroke="{AXIS}" stroke-width="1.5"/>')
+    for i, (year, score, colour, note) in enumerate(points):
+        x, y = xy(i, score)
+        body.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{escape(colour)}">'
+            f"<title>{year}年 {score:.2f} 分 {escape(note)}</title></circle>"
+            f'<text x="{x:.1f}" y="{y - 8:.1f}" text-anchor="middle" font-size="11">'
+            f"{score:.1f}</text>"
+            f'<text x="{x:.1f}" y="{height - 16}" text-anchor="middle" fill="{AXIS}" '
+            f'font-size="11">{year}</text>'
+            f'<text x="{x:.1f}" y="{height - 3}" text-anchor="middle" fill="{AXIS}" '
+            f'font-size="10">{escape(_fit(note, 8))}</text>'
+        )
+    return _svg(width, height, title, body)

@@ -1,30 +1,83 @@
-"""Process-wide environment: where the project's var/ is, and Prefect's offline settings."""
+"""Process-wide environment: where the installation is, its env file, and Prefect's offline
+settings."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
+import sys
 from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+# The installation's environment file (`bihuan init` writes it): read by the systemd units
+# (EnvironmentFile=) and by every bihuan process started with that installation as its home.
+ENV_FILE = "bihuan.env"
+# Folders configure_offline_prefect created for Prefect's home under the current directory, when
+# no installation was given (no BIHUAN_HOME, not a checkout), deepest first.
+_created_dirs: list[Path] = []
+
+
+def shipped(name: str) -> Path:
+    """A folder of data the program ships beside its code (`config`, `migrations`, `deploy`):
+    inside the installed package, where the wheel puts it as bihuan/_<name> (pyproject.toml), or
+    in a checkout, the folder at the repository root."""
+    packed = PACKAGE / f"_{name}"
+    return packed if packed.is_dir() else PACKAGE.parent / name
+
+
+def _checkout() -> Path | None:
+    root = PACKAGE.parent
+    return root if (root / "pyproject.toml").exists() and (root / "config").is_dir() else None
 
 
 def project_home() -> Path:
     """The folder that holds var/ and config/: BIHUAN_HOME, else the checkout, else the cwd."""
     env = os.environ.get("BIHUAN_HOME")
     if env:
-        return Path(env).resolve()
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "pyproject.toml").exists() and (checkout / "config").is_dir():
-        return checkout
-    return Path.cwd()
+        return Path(env).expanduser().resolve()
+    return _checkout() or Path.cwd()
+
+
+def load_env_file() -> Path | None:
+    """Put the home's env file into this process's environment, under whatever the environment
+    already sets (as pydantic-settings ranks them), so a command run from a shell sees the same
+    settings as the systemd units that read the file with EnvironmentFile=: the database, the
+    secrets, and Prefect's own variables (PREFECT_API_URL, ...), which only the environment can
+    give Prefect. An env file that exists but cannot be read stops the program: running on
+    without it would quietly use another database."""
+    path = project_home() / ENV_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        sys.stderr.write(
+            f"error: cannot read {path} ({reason}). It holds this installation's settings and "
+            "secrets: run bihuan as the user that owns it (e.g. `sudo -u bihuan`), or point "
+            "BIHUAN_HOME at another installation.\n"
+        )
+        raise SystemExit(2) from None
+    from dotenv import dotenv_values
+
+    # interpolate=False: systemd does not expand ${VAR} in an EnvironmentFile either, and a
+    # password may contain a dollar sign.
+    for key, value in dotenv_values(stream=io.StringIO(text), interpolate=False).items():
+        if value is not None:
+            os.environ.setdefault(key, value)
+    return path
 
 
 def configure_offline_prefect() -> None:
-    """Set Prefect's offline settings before prefect is imported, unless the user set them.
+    """Load the installation's env file, then set Prefect's offline settings before prefect is
+    imported, unless the environment or the env file set them.
 
     Prefect must never try to reach the internet (telemetry, promotional content), and its
     database and logs stay inside var/.
     """
+    load_env_file()
     var = project_home() / "var"
     defaults = {
         "PREFECT_HOME": str(var / "prefect"),
@@ -35,14 +88,28 @@ def configure_offline_prefect() -> None:
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_UI_ENABLED": "true",
     }
-    logging_yml = Path(__file__).resolve().parents[1] / "config" / "prefect-logging.yml"
+    logging_yml = shipped("config") / "prefect-logging.yml"
     if logging_yml.exists():
         defaults["PREFECT_LOGGING_SETTINGS_PATH"] = str(logging_yml)
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     # Prefect creates its home without parents; in a fresh checkout var/ does not exist yet.
+    home = Path(os.environ["PREFECT_HOME"]).expanduser()
+    missing = [d for d in (home, *home.parents) if not d.exists()]
     with contextlib.suppress(OSError):  # Prefect reports an unusable home itself
-        Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)
+        if "BIHUAN_HOME" not in os.environ and _checkout() is None:
+            _created_dirs[:] = missing  # in whatever folder this was run from
+
+
+def remove_unused_prefect_home() -> None:
+    """Remove the folders configure_offline_prefect created for Prefect's home in the current
+    directory if nothing was put in them: a command that never starts Prefect (`bihuan init`,
+    run from any folder) then leaves no stray var/prefect behind."""
+    for path in _created_dirs:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+    _created_dirs.clear()
 
 
 def _user_error_names() -> set[str]:
@@ -81,3 +148,10 @@ def no_flow_heartbeat() -> contextlib.AbstractContextManager[object]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     return temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
+def export_for_subprocesses(db_url: str) -> None:
+    """The database a served deployment's runs use. `bihuan serve` starts every run in a
+    subprocess of its own, which sees only this process's environment, so the URL given with
+    --db goes there (and only the URL: the jurisdiction and the user are the runs' parameters)."""
+    os.environ["BIHUAN_DATABASE_URL"] = db_url

@@ -1,4 +1,8 @@
-"""Installation settings (env prefix BIHUAN_): where the database, config and var/ live."""
+"""Installation settings (env prefix BIHUAN_): where the database, config and var/ live.
+
+They come from the environment, which includes the installation's env file
+(`$BIHUAN_HOME/bihuan.env`, written by `bihuan init`; loaded by bihuan.runtime when bihuan is
+imported, so that Prefect's own variables in it reach Prefect too)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bihuan.runtime import project_home
+from bihuan.runtime import project_home, shipped
 
 
 def normalise_db_url(value: str) -> str:
@@ -96,7 +100,12 @@ class Settings(BaseSettings):
 
     @property
     def policy_dir(self) -> Path:
-        return self.config_dir or (self.home / "config")
+        """BIHUAN_CONFIG_DIR, else the installation's config/ when it holds a policy.toml, else
+        the default policy shipped with the program (an installation without its own config)."""
+        if self.config_dir:
+            return self.config_dir
+        own = self.home / "config"
+        return own if (own / "policy.toml").exists() else shipped("config")
 
     @property
     def outbox_dir(self) -> Path:

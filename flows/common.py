@@ -1,17 +1,14 @@
-"""What every flow shares: the app context, the cycle and phase it works on, as_of handling."""
+"""What every flow shares: the app context of a run, the acting user, as_of and phase handling."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
-from sqlmodel import Session, select
-
 from bihuan.app import AppContext, app_context
+from bihuan.clock import business_today
 from bihuan.core.access import Actor, Permission
-from bihuan.db import get_jurisdiction
 from bihuan.errors import UserError
-from models import Cycle, Jurisdiction, Phase, PhaseKind, business_today
+from bihuan.vocab import PhaseKind
 
 
 def flow_context() -> AppContext:
@@ -57,57 +54,6 @@ def parse_phase(phase: str | PhaseKind) -> PhaseKind:
         return PhaseKind(phase)
     except ValueError:
         raise UserError(f"unknown phase {phase!r}; use mid-year or year-end") from None
-
-
-@dataclass(frozen=True)
-class Scope:
-    jurisdiction: Jurisdiction
-    cycle: Cycle
-    phase: Phase
-
-    @property
-    def jurisdiction_id(self) -> int:
-        assert self.jurisdiction.id is not None
-        return self.jurisdiction.id
-
-    @property
-    def cycle_id(self) -> int:
-        assert self.cycle.id is not None
-        return self.cycle.id
-
-    @property
-    def phase_id(self) -> int:
-        assert self.phase.id is not None
-        return self.phase.id
-
-
-def load_scope(session: Session, ctx: AppContext, year: int, phase: PhaseKind) -> Scope:
-    """The jurisdiction, cycle and phase rows a run works on, or a clear error."""
-    jur = get_jurisdiction(session, ctx.jurisdiction)
-    if jur is None:
-        raise UserError(
-            f"no jurisdiction {ctx.jurisdiction!r} in the database; load one with `bihuan import`"
-        )
-    cycle = session.exec(
-        select(Cycle).where(Cycle.jurisdiction_id == jur.id, Cycle.year == year)
-    ).first()
-    if cycle is None:
-        raise UserError(
-            f"no {year} cycle for {ctx.jurisdiction!r}; import its ledger with "
-            f"`bihuan import PATH --year {year}`"
-        )
-    row = session.exec(select(Phase).where(Phase.cycle_id == cycle.id, Phase.kind == phase)).first()
-    if row is None:
-        window = getattr(ctx.policy.phases, phase.name.lower())
-        row = Phase(
-            cycle_id=cycle.id,  # type: ignore[arg-type]
-            kind=phase,
-            window_start=window.opens.on(year),
-            window_end=window.closes.on(year),
-        )
-        session.add(row)
-        session.flush()
-    return Scope(jurisdiction=jur, cycle=cycle, phase=row)
 
 
 def artifact_key(*parts: object) -> str:

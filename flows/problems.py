@@ -1,17 +1,25 @@
 """issue-problem-lists: findings from the assessment, problem lists (问题清单), their approval.
 
 Nothing reaches a department before an office (编办) user approves: with a Prefect server
-running, the flow pauses and the approver fills in the form on the flow-run page with their
-login (approve; change a deadline; drop a finding with a reason); scripted runs name the
-approving user in `auto_approve`; in Prefect's local mode without one the drafts wait for
-`bihuan problems approve`. The approver must be an existing office user of the jurisdiction:
-anyone else is refused, the refusal is in the audit log, and the form asks again. What the
-approval does, in one transaction, is the use case's (bihuan/services/problems.py).
+running, the flow pauses and the approver either approves in the portal (which resumes the run
+with the signed-in user as the approver: `PrefectApprovalRuns`) or fills in the form on the
+flow-run page with their login (approve; only some departments; change a deadline; drop a
+finding with a reason); scripted runs name the approving user in `auto_approve`; in Prefect's
+local mode without one the drafts wait for `bihuan problems approve` or the portal. The
+approver must be an existing office user of the jurisdiction: anyone else is refused, the
+refusal is in the audit log, and the form asks again. Deadlines count from the day of the
+approval (the form's `approved_on`, else the day it is submitted), not from the run's date.
+A decision about some departments leaves the others' drafts for the portal or the command
+line. What the approval does, in one transaction, is the use case's
+(bihuan/services/problems.py).
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
+from typing import Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -20,7 +28,7 @@ from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
 from bihuan.core.access import Permission
-from bihuan.errors import PermissionDenied
+from bihuan.errors import PermissionDenied, UserError
 from bihuan.services import identity, problems
 from bihuan.services.problems import (
     ApprovalResult,
@@ -32,6 +40,8 @@ from bihuan.services.problems import (
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import PhaseKind
 from flows.common import artifact_key, flow_app, parse_phase, resolve_as_of, run_actor
+
+FLOW_NAME = "issue-problem-lists"
 
 # How often the form is shown again after a refused approver before the run stops waiting
 # (the drafts then wait for `bihuan problems approve`).
@@ -45,9 +55,17 @@ class ProblemListApproval(RunInput):
         min_length=1, description="Approver's login (审核人登录名), an office (编办) user"
     )
     approve: bool = Field(default=True, description="Approve and send (同意下发)")
+    departments: list[str] = Field(
+        default_factory=list,
+        description="Only these departments' lists (部门代码, e.g. D01); empty: every department",
+    )
     drop: list[DropFinding] = Field(default_factory=list, description="Findings to drop (剔除)")
     deadlines: list[DeadlineChange] = Field(
-        default_factory=list, description="Deadlines to change (调整整改期限)"
+        default_factory=list, description="Deadlines to change (调整整改期限), working days"
+    )
+    approved_on: date | None = Field(
+        default=None,
+        description="Day of approval (审核日期), deadlines count from it; empty: today",
     )
 
 
@@ -65,6 +83,7 @@ class ProblemSummary(BaseModel):
     items_created: int = 0
     dropped: int = 0
     approved_by: str = ""
+    approved_on: date | None = None
     rejected: bool = False
     awaiting_approval: bool = False
     by_department: dict[str, int] = Field(default_factory=dict)
@@ -102,6 +121,7 @@ def approve_task(
         year=year,
         phase=phase,
         approve=decision.approve,
+        departments=decision.departments,
         drop=decision.drop,
         deadlines=decision.deadlines,
     )
@@ -111,6 +131,72 @@ def approve_task(
 
 
 # ------------------------------------------------------------------ the flow
+
+
+def run_name(jurisdiction: str, year: int, phase: PhaseKind) -> str:
+    """The flow run's name (flow_run_name below), by which the portal finds a paused run."""
+    return f"{FLOW_NAME}-{jurisdiction}-{year}-{phase.value}"
+
+
+class PrefectApprovalRuns:
+    """The paused issue-problem-lists runs of a Prefect server, for the portal
+    (bihuan.services.problems.ApprovalRuns): find the one waiting for a phase's approval, and
+    resume it with the decision, as the form on its flow-run page would."""
+
+    def __init__(self, api_url: str | None = None) -> None:
+        self.api_url = api_url  # None: the process's PREFECT_API_URL
+
+    def _server(self) -> AbstractContextManager[Any]:
+        if self.api_url is None:
+            return nullcontext()
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        return temporary_settings({PREFECT_API_URL: self.api_url})
+
+    def waiting(self, jurisdiction: str, year: int, phase: PhaseKind) -> str | None:
+        from prefect import get_client
+        from prefect.client.schemas.filters import (
+            FlowFilter,
+            FlowFilterName,
+            FlowRunFilter,
+            FlowRunFilterName,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+        from prefect.client.schemas.sorting import FlowRunSort
+
+        try:
+            with self._server(), get_client(sync_client=True) as client:
+                runs = client.read_flow_runs(
+                    flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+                    flow_run_filter=FlowRunFilter(
+                        name=FlowRunFilterName(any_=[run_name(jurisdiction, year, phase)]),
+                        state=FlowRunFilterState(
+                            type=FlowRunFilterStateType(any_=[StateType.PAUSED])
+                        ),
+                    ),
+                    sort=FlowRunSort.START_TIME_DESC,
+                    limit=1,
+                )
+        except Exception as exc:  # an unreachable server must not let the portal bypass a run
+            raise UserError(
+                f"cannot ask the Prefect server whether an {FLOW_NAME} run waits for this "
+                f"approval ({type(exc).__name__}: {exc}); nothing was approved, try again"
+            ) from None
+        return str(runs[0].id) if runs else None
+
+    def resume(self, flow_run_id: str, run_input: dict[str, Any]) -> None:
+        from prefect.flow_runs import resume_flow_run
+
+        try:
+            with self._server():
+                resume_flow_run(UUID(flow_run_id), run_input=run_input)
+        except Exception as exc:
+            raise UserError(
+                f"the Prefect server did not resume flow run {flow_run_id} "
+                f"({type(exc).__name__}: {exc}); nothing was approved, try again"
+            ) from None
 
 
 def prefect_server_running() -> bool:
@@ -146,7 +232,7 @@ def _wait_for_decision(raised: RaiseResult, timeout_hours: int) -> ProblemListAp
 
 
 @flow(
-    name="issue-problem-lists",
+    name=FLOW_NAME,
     flow_run_name="issue-problem-lists-{jurisdiction}-{year}-{phase}",
 )
 def issue_problem_lists(
@@ -194,13 +280,17 @@ def issue_problem_lists(
         f"{len(raised.shown)} of {raised.pending})",
     )
     decision: ProblemListApproval | None = None
+    approved_on = day  # a scripted run approves on its own date
     if auto_approve:
         decision = ProblemListApproval(approver=auto_approve)
     elif wait_for_approval or (wait_for_approval is None and prefect_server_running()):
         decision = _wait_for_decision(raised, approval_timeout_hours)
+        if decision is not None:
+            # deadlines count from the day of approval, never before the run's own date
+            approved_on = max(day, resolve_as_of(decision.approved_on))
     if decision is None:
         return summary.model_copy(update={"awaiting_approval": True})
-    approved = approve_task(jurisdiction, year, kind, day, decision)
+    approved = approve_task(jurisdiction, year, kind, approved_on, decision)
     create_markdown_artifact(
         key=artifact_key("problem-lists", jurisdiction, year, kind.value),
         markdown=problems.approval_report(approved),
@@ -212,7 +302,10 @@ def issue_problem_lists(
             "items_created": approved.items_created,
             "dropped": approved.dropped,
             "approved_by": approved.approved_by,
+            "approved_on": approved_on,
             "rejected": not approved.approved,
             "by_department": approved.by_department,
+            # a decision about some departments leaves the others' drafts waiting
+            "awaiting_approval": approved.still_pending > 0,
         }
     )

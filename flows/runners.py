@@ -15,7 +15,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from bihuan.errors import ConfigError
 
 
-def make_task_runner(spec: str, *, workers: int | None = None) -> Any:
+def make_task_runner(
+    spec: str, *, workers: int | None = None, env: dict[str, str] | None = None
+) -> Any:
+    """The runner `spec` names. `env` is set in a local cluster's worker processes: the
+    settings this process was given on its command line (`--db`) that they cannot see
+    otherwise (they read their own environment)."""
     spec = (spec or "threads").strip()
     if spec == "threads":
         return ThreadPoolTaskRunner()
@@ -31,6 +36,7 @@ def make_task_runner(spec: str, *, workers: int | None = None) -> Any:
                     "threads_per_worker": 1,
                     "processes": True,
                     "dashboard_address": None,
+                    **({"env": env} if env else {}),
                 }
             )
         return DaskTaskRunner(address=spec)

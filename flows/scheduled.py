@@ -2,9 +2,11 @@
 
 A cron schedule cannot know which year it is, so these wrappers take `year: int | None = None`,
 meaning the year of `as_of` (default: today in Asia/Shanghai), and call the stage flows in order.
-The stage flows of later issues (track, recheck, results) are looked up when a run starts, by
-their Prefect flow name, so this module imports even while they are missing and a run names the
-missing module instead of failing with an ImportError.
+Every one names its jurisdiction and the user it runs as (`run_as`, an office service account)
+as parameters, so Prefect records which county a run processed and who it acted for; the
+deployments set both (bihuan/deployments.py). A run that fails tells the office through the
+outbox, once per flow and day (`report_failure`), so a failed night run is noticed outside the
+Prefect UI.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from datetime import date
 from typing import Any
 
 from prefect import Flow, flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import State
 
+from bihuan.core.access import Permission
 from bihuan.errors import UserError
-from flows.common import flow_app, resolve_as_of
+from bihuan.vocab import PhaseKind
+from flows.common import flow_app, resolve_as_of, run_actor
 from flows.cycle import annual_cycle
 from flows.problems import ProblemSummary, issue_problem_lists
-from models import PhaseKind
 
-# Prefect flow name -> the module that defines it (issues 4 and 5).
+# Prefect flow name -> the module that defines it.
 STAGE_MODULES = {
     "track-rectifications": "flows.track",
     "recheck": "flows.recheck",
@@ -56,30 +61,77 @@ def stage_available(name: str) -> bool:
     return True
 
 
+def report_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """Prefect on_failure hook: queue one message to the office per flow and day, then try to
+    send it at once. Never raises: a failing hook must not hide the run's own failure."""
+    log = get_run_logger()
+    try:
+        from bihuan.services import notifications
+        from bihuan.services.uow import UnitOfWork
+
+        params = dict(flow_run.parameters or {})
+        jurisdiction, run_as = params.get("jurisdiction"), params.get("run_as")
+        if not jurisdiction or not run_as:
+            return
+        app = flow_app(str(jurisdiction))
+        actor = run_actor(app, str(run_as), Permission.RUN_CYCLE, "report a failed run")
+        as_of = params.get("as_of")
+        day = resolve_as_of(date.fromisoformat(as_of) if isinstance(as_of, str) else as_of)
+        error = _reason(state)
+        with UnitOfWork(app) as uow:
+            queued = notifications.alert_office(
+                uow, actor, str(jurisdiction), what=flow.name, error=error, day=day
+            )
+        if queued:
+            _send_now(app, actor, str(jurisdiction))
+    except Exception as exc:  # reported in the run's log; the run's own failure stands
+        log.warning("could not tell the office about the failure: %s", exc)
+
+
+def _reason(state: Any) -> str:
+    try:
+        state.result()
+    except Exception as exc:  # the run's exception, as the office should read it
+        return f"{type(exc).__name__}: {exc}"[:900]
+    return str(getattr(state, "message", "") or "failed")[:900]
+
+
+def _send_now(app: Any, actor: Any, jurisdiction: str) -> None:
+    from bihuan.clock import utc_now
+    from bihuan.services import notifications
+    from bihuan.services.uow import UnitOfWork
+    from notifications.channels import load_channels
+
+    notifications.dispatch(
+        lambda: UnitOfWork(app),
+        load_channels(app.settings),
+        utc_now(),
+        actor=actor,
+        jurisdiction=jurisdiction,
+        max_attempts=app.policy.reminders.max_attempts,
+        backoff_minutes=app.policy.reminders.retry_backoff_minutes,
+    )
+
+
 def _assessment(
     phase: PhaseKind,
+    jurisdiction: str,
+    run_as: str,
     year: int | None,
     as_of: date | None,
     auto_approve: str | None,
     wait_for_approval: bool,
     approval_timeout_hours: int,
     seed: int | None,
-    jurisdiction: str | None = None,
-    run_as: str | None = None,
 ) -> ProblemSummary:
     day = resolve_as_of(as_of)
     y = year or day.year
-    app = flow_app(jurisdiction or "")  # none given: the installation's BIHUAN_JURISDICTION
-    login = run_as or app.settings.user
-    if not login:
-        raise UserError(
-            "a scheduled assessment needs the login of the office (编办) user it runs as: "
-            "give the deployment a `run_as` parameter, or set BIHUAN_USER for `bihuan serve`"
-        )
-    annual_cycle(year=y, phase=phase, as_of=day, triggered_by="scheduler", seed=seed)
+    annual_cycle(
+        jurisdiction=jurisdiction, run_as=run_as, year=y, phase=phase, as_of=day, seed=seed
+    )
     return issue_problem_lists(
-        jurisdiction=app.jurisdiction,
-        run_as=login,
+        jurisdiction=jurisdiction,
+        run_as=run_as,
         year=y,
         phase=phase,
         as_of=day,
@@ -89,110 +141,95 @@ def _assessment(
     )
 
 
-@flow(name="mid-year-assessment")
+@flow(name="mid-year-assessment", on_failure=[report_failure])
 def mid_year_assessment(
+    jurisdiction: str,
+    run_as: str,
     year: int | None = None,
     as_of: date | None = None,
     auto_approve: str | None = None,
     wait_for_approval: bool = True,
     approval_timeout_hours: int = 72,
     seed: int | None = None,
-    jurisdiction: str | None = None,
-    run_as: str | None = None,
 ) -> ProblemSummary:
-    """Mid-year assessment (年中评估): collection, assessment, then the problem lists, which wait
-    for a coordinator's approval in the flow-run page's form unless `auto_approve` names one.
-    `year` defaults to the year of `as_of` (today in Asia/Shanghai)."""
+    """Mid-year assessment (年中评估) of `jurisdiction`, run as the office user `run_as`:
+    collection, assessment, then the problem lists, which wait for a coordinator's approval in
+    the flow-run page's form unless `auto_approve` names one. `year` defaults to the year of
+    `as_of` (today in Asia/Shanghai)."""
     return _assessment(
         PhaseKind.MID_YEAR,
+        jurisdiction,
+        run_as,
         year,
         as_of,
         auto_approve,
         wait_for_approval,
         approval_timeout_hours,
         seed,
-        jurisdiction,
-        run_as,
     )
 
 
-@flow(name="year-end-assessment")
+@flow(name="year-end-assessment", on_failure=[report_failure])
 def year_end_assessment(
+    jurisdiction: str,
+    run_as: str,
     year: int | None = None,
     as_of: date | None = None,
     auto_approve: str | None = None,
     wait_for_approval: bool = True,
     approval_timeout_hours: int = 72,
     seed: int | None = None,
-    jurisdiction: str | None = None,
-    run_as: str | None = None,
 ) -> ProblemSummary:
     """Year-end assessment (年底评估): as the mid-year one, for the year-end phase."""
     return _assessment(
         PhaseKind.YEAR_END,
+        jurisdiction,
+        run_as,
         year,
         as_of,
         auto_approve,
         wait_for_approval,
         approval_timeout_hours,
         seed,
-        jurisdiction,
-        run_as,
     )
 
 
-@flow(name="daily-tracking")
-def daily_tracking(
-    as_of: date | None = None, jurisdiction: str | None = None, run_as: str | None = None
-) -> Any:
-    """Daily rectification tracking (整改跟踪): reminders and escalations due by `as_of`.
+@flow(name="daily-tracking", on_failure=[report_failure])
+def daily_tracking(jurisdiction: str, run_as: str, as_of: date | None = None) -> Any:
+    """Daily rectification tracking (整改跟踪) of `jurisdiction`: reminders and escalations due
+    by `as_of`, then a checkpoint of the audit log's hash chain (a later truncation of the log
+    shows against it: `bihuan audit verify`).
 
     Scheduled every day; track-rectifications itself does nothing on non-working days, so a
-    调休 Saturday is worked and a holiday Monday is not. `jurisdiction` and `run_as` (an office
-    user) default to the settings' BIHUAN_JURISDICTION and BIHUAN_USER."""
-    from bihuan.settings import get_settings
+    调休 Saturday is worked and a holiday Monday is not."""
+    from bihuan.services import audit
+    from bihuan.services.uow import UnitOfWork
 
-    settings = get_settings()
-    user = run_as or settings.user
-    if not user:
-        raise UserError(
-            "daily-tracking needs the office user it runs as: give the run_as parameter or set "
-            "BIHUAN_USER for `bihuan serve`"
-        )
+    day = resolve_as_of(as_of)
     track = stage_flow("track-rectifications")
-    return track(
-        jurisdiction=jurisdiction or settings.jurisdiction,
-        run_as=user,
-        as_of=resolve_as_of(as_of),
-    )
+    summary = track(jurisdiction=jurisdiction, run_as=run_as, as_of=day)
+    app = flow_app(jurisdiction)
+    actor = run_actor(app, run_as, Permission.RUN_CYCLE, "record an audit checkpoint")
+    with UnitOfWork(app) as uow:
+        seq = audit.record_checkpoint(uow, actor, jurisdiction, day)
+    get_run_logger().info("audit chain of %s checkpointed at row %s", jurisdiction, seq)
+    return summary
 
 
-@flow(name="january-recheck-and-results")
+@flow(name="january-recheck-and-results", on_failure=[report_failure])
 def january_recheck_and_results(
-    jurisdiction: str | None = None,
-    run_as: str | None = None,
+    jurisdiction: str,
+    run_as: str,
     year: int | None = None,
     as_of: date | None = None,
 ) -> Any:
     """January (一月): re-check last year's rectifications into `year` (复查), then the results of
-    `year - 1` (结果运用: board, consequences, report). `year` defaults to the year of `as_of`;
-    `jurisdiction` and `run_as` (an office user's login) default to the serving process's
-    BIHUAN_JURISDICTION and BIHUAN_USER."""
-    from bihuan.app import app_context
-
-    settings = app_context().settings
-    jur = jurisdiction or settings.jurisdiction
-    login = run_as or settings.user
-    if not login:
-        raise UserError(
-            "january-recheck-and-results: give run_as (an office user's login) as a deployment "
-            "parameter, or set BIHUAN_USER for the process that serves the deployments"
-        )
+    `year - 1` (结果运用: board, consequences, report). `year` defaults to the year of `as_of`."""
     day = resolve_as_of(as_of)
     y = year or day.year
     recheck = stage_flow("recheck")
     results = stage_flow("results")
-    checked = recheck(jurisdiction=jur, run_as=login, year=y, as_of=day)
+    checked = recheck(jurisdiction=jurisdiction, run_as=run_as, year=y, as_of=day)
     get_run_logger().info("re-check of %d done; results of %d next", y, y - 1)
-    published = results(jurisdiction=jur, run_as=login, year=y - 1, as_of=day)
+    published = results(jurisdiction=jurisdiction, run_as=run_as, year=y - 1, as_of=day)
     return {"recheck": checked, "results": published}

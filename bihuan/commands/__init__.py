@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("audit", "The audit log (审计日志): verify, log."),
     "backup": ("backup", "Write a consistent backup of the database (备份)."),
     "restore": ("backup", "Restore a backup into the database (恢复)."),
+    "init": ("init", "Create an installation folder (安装目录): bihuan.env, config/, var/."),
     "demo": ("demo", "Build and run the demo county (莒县)."),
     "server": ("server", "Run a Prefect server on loopback (UI, schedules, approvals)."),
     "serve": ("server", "Serve the scheduled deployments (定时运行)."),

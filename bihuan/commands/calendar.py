@@ -12,7 +12,17 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from bihuan.cli import JsonOpt, console, err_console, print_json, print_table
+from bihuan.cli import (
+    AsOpt,
+    DbOpt,
+    JsonOpt,
+    acting,
+    console,
+    ctx_for,
+    err_console,
+    print_json,
+    print_table,
+)
 from bihuan.core.calendar_notice import Notice, parse_notice, render_year_block, replace_year_block
 from bihuan.core.holidays import RULE_FIRST_YEAR, RULE_LAST_YEAR
 from bihuan.core.workdays import PACKAGE_YEARS, Source, WorkCalendar
@@ -344,10 +354,21 @@ def import_notice(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Write without asking.")] = False,
     config: ConfigOpt = None,
+    as_: AsOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """Read the State Council's holiday notice (节假日安排通知) and write its year into the
     policy as the table calendar.years.YYYY, replacing an earlier import of that year; nothing
-    else in the file changes."""
+    else in the file changes. An admin's action (policy), recorded in the audit log."""
+    from bihuan.clock import business_today
+    from bihuan.services import policy as policy_service
+    from bihuan.services.uow import UnitOfWork
+
+    ctx = ctx_for(db, check_policy=False)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        policy_service.check_may_change_policy(uow, actor, "import a holiday notice")
+    policy_service.refuse_shipped_default(_policy_path(config))
     notice = parse_notice(_read_notice(file), year=year, where=str(file))
     print_table(
         f"{notice.title} ({file.name})",
@@ -381,6 +402,16 @@ def import_notice(
     except UserError as exc:
         _write(path, old)
         raise ConfigError(f"{exc}\nthe old {path} was restored; nothing changed") from None
+    with UnitOfWork(ctx) as uow:
+        policy_service.record_calendar_import(
+            uow,
+            actor,
+            year=notice.year,
+            path=path,
+            holidays=len(notice.holidays()),
+            workdays=len(notice.workdays()),
+            as_of=business_today(),
+        )
     console.print(
         escape(
             f"wrote [calendar.years.{notice.year}] to {path} ({len(notice.holidays())} days off, "

@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from bihuan.cli import console, ctx_for
 from bihuan.demo.generator import DemoSummary, build_demo_workbook
 from bihuan.demo.names import JURISDICTION, JURISDICTION_NAME
-from bihuan.errors import UserError
 from bihuan.ingest.schema import SHEETS_BY_KEY
 from models.enums import PhaseKind
 
@@ -43,6 +42,7 @@ DEMO_OFFICE = "wangzr"
 DEMO_LEADER = "leader"
 DEMO_AUDITOR = "auditor"
 DEPARTMENT_LOGIN = "{code}lx"  # D01lx, …
+DEPARTMENT_LOGIN_PATTERN = r"D\d+lx"
 DEMO_LOGINS = (DEMO_ACTOR, DEMO_ADMIN, DEMO_OFFICE, DEMO_LEADER, DEMO_AUDITOR)
 # The tracker runs daily for this many working days after a problem list is issued (through the
 # longest deadline and the whole escalation ladder), then weekly: two simulated years in two
@@ -75,32 +75,29 @@ Step = Callable[[DemoRun], None]
 
 
 def recreate_database(run: DemoRun) -> None:
-    """Start from an empty database: delete the SQLite file, or wipe a demo-only server database."""
+    """Start from an empty database — only when it is new, empty, or holds the demo county
+    alone (bihuan/demo/safety.py); anything else is refused, naming what it holds."""
+    import re
+
     from bihuan import migrate
     from bihuan.db import get_engine
+    from bihuan.demo import safety
 
+    tags = sorted({s.tag for s in run.ctx.policy.findings.sections.values()})
+    ours = re.compile(
+        "|".join(re.escape(x) for x in (*DEMO_LOGINS, *tags)) + "|" + DEPARTMENT_LOGIN_PATTERN
+    )
     if run.db_file is not None:
+        verdict = safety.check_sqlite_file(run.db_file)
+        if verdict.reason == "sqlite":
+            safety.check_demo_only(run.db_url, jurisdiction=JURISDICTION, demo_logins=ours)
+        get_engine(run.db_url).dispose()
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{run.db_file}{suffix}").unlink(missing_ok=True)
-    else:
-        # A server database is wiped only when nothing in it was made by anyone but the demo.
-        from models import AuditLog
-
-        if migrate.current(run.db_url) is not None:
-            with get_engine(run.db_url).connect() as conn:
-                others = conn.execute(
-                    select(func.count())
-                    .select_from(AuditLog)
-                    .where(AuditLog.actor.not_in(DEMO_LOGINS))  # type: ignore[attr-defined]
-                ).scalar_one()
-            if others:
-                raise UserError(
-                    f"the database {run.db_url.split('@')[-1]} holds data not made by the demo "
-                    f"({others} audit entries by other users); the demo wipes its database, so "
-                    "give it an empty one or a SQLite file path with --db"
-                )
-            migrate.downgrade(run.db_url, "base")
+    elif safety.check_demo_only(run.db_url, jurisdiction=JURISDICTION, demo_logins=ours).wipe:
+        migrate.downgrade(run.db_url, "base")
     migrate.upgrade(run.db_url)
+    safety.mark(run.db_url, jurisdiction=JURISDICTION, name=JURISDICTION_NAME)
     _demo_users(run)
     run.console.print(f"[green]✓[/green] empty database at [bold]{_where(run)}[/bold]")
 
@@ -342,16 +339,17 @@ def _assess(run: DemoRun, kind: PhaseKind, day: date) -> None:
 
     started = time.perf_counter()
     result = annual_cycle(
+        jurisdiction=JURISDICTION,
+        run_as=DEMO_OFFICE,
         year=run.year,
         phase=kind,
         as_of=day,
-        triggered_by=DEMO_ACTOR,
         seed=run.year * 10 + (1 if kind is PhaseKind.MID_YEAR else 2),
     )
     seconds = time.perf_counter() - started
     run.extra.setdefault("assess_seconds", []).append(seconds)
     a, c = result.assessment, result.collection
-    scores = [row["total"] for row in a.scores]
+    scores = [row.total for row in a.scores]
     run.console.print(
         f"[green]✓[/green] {day} {run.year} {kind.label}评估 assessment: "
         f"{c.submitted}/{c.departments} submitted, missing {', '.join(c.missing) or 'none'}; "

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +22,9 @@ from bihuan.cli import (
 from bihuan.errors import UserError
 from bihuan.vocab import PhaseKind
 
+if TYPE_CHECKING:
+    from bihuan.services.problems import PhasePreview
+
 problems_app = typer.Typer(
     help="Problem lists (问题清单): issue them from the assessment, approve them.",
     no_args_is_help=True,
@@ -28,6 +32,13 @@ problems_app = typer.Typer(
 
 YearOpt = Annotated[int, typer.Option("--year", help="Cycle year, e.g. 2022.")]
 PhaseOpt = Annotated[PhaseKind, typer.Option("--phase", help="mid-year (年中) or year-end (年底).")]
+DepartmentsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--department",
+        help="Only this department's list (部门代码; repeatable). Default: every department.",
+    ),
+]
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="Business date YYYY-MM-DD (default: today in Asia/Shanghai)."),
@@ -142,18 +153,18 @@ def issue(
     console.print(
         f"{year} {phase.label}: {summary.new_findings} new findings, {summary.drafts} draft lists"
     )
-    if summary.awaiting_approval:
-        console.print(
-            f"awaiting approval ({summary.pending} findings): review with "
-            f"`bihuan findings --year {year} --phase {phase.value}`, then an office user runs "
-            f"`bihuan problems approve --year {year} --phase {phase.value} --as LOGIN`"
-        )
-    elif summary.rejected:
+    if summary.rejected:
         console.print(f"rejected by {summary.approved_by}: nothing was sent")
-    elif summary.pending:
+    elif summary.approved_by:
         console.print(
             f"approved by {summary.approved_by}: {summary.approved_lists} lists sent, "
             f"{summary.items_created} rectification items, {summary.dropped} dropped"
+        )
+    if summary.awaiting_approval:
+        console.print(
+            f"awaiting approval: preview with `bihuan problems preview --year {year} --phase "
+            f"{phase.value} --out DIR`, then an office user runs `bihuan problems approve "
+            f"--year {year} --phase {phase.value} --as LOGIN` (or approves in the portal)"
         )
 
 
@@ -187,14 +198,20 @@ def approve(
         list[str] | None, typer.Option(help="Drop a finding: ID:REASON (repeatable).")
     ] = None,
     deadline: Annotated[
-        list[str] | None, typer.Option(help="Change a deadline: ID:YYYY-MM-DD (repeatable).")
+        list[str] | None,
+        typer.Option(help="Change a deadline: ID:YYYY-MM-DD, a working day (repeatable)."),
     ] = None,
+    department: DepartmentsOpt = None,
+    reject: Annotated[
+        bool, typer.Option("--reject", help="Reject the drafts instead: nothing is sent.")
+    ] = False,
     as_of: AsOfOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Approve the phase's draft problem lists (drop findings, change deadlines) and send them."""
+    """Approve the phase's draft problem lists, or some departments' (drop findings, change
+    deadlines), and send them; deadlines count from the day of approval (--as-of)."""
     from bihuan.services import problems
     from bihuan.services.uow import UnitOfWork
 
@@ -203,6 +220,8 @@ def approve(
         jurisdiction=ctx.jurisdiction,
         year=year,
         phase=phase,
+        approve=not reject,
+        departments=list(dict.fromkeys(department or [])),
         drop=[
             problems.DropFinding(finding_id=i, reason=r) for i, r in _pairs(drop or [], "--drop")
         ],
@@ -217,11 +236,100 @@ def approve(
     if json:
         print_json(result.model_dump(mode="json"))
         return
-    console.print(
-        f"approved by {result.approved_by} ({result.approver_name}): "
-        f"{result.approved_lists} lists sent, {result.items_created} rectification items, "
-        f"{result.dropped} dropped"
+    which = "" if result.all_departments else f" of {', '.join(result.departments)}"
+    if not result.approved:
+        console.print(f"rejected by {result.approved_by}{which}: nothing was sent")
+    else:
+        console.print(
+            f"approved by {result.approved_by} ({result.approver_name}){which}: "
+            f"{result.approved_lists} lists sent, {result.items_created} rectification items, "
+            f"{result.dropped} dropped"
+        )
+    if result.still_pending:
+        console.print(f"{result.still_pending} findings of other departments still await approval")
+
+
+@problems_app.command("preview")
+def preview(
+    year: YearOpt,
+    phase: PhaseOpt,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write each department's list to (HTML).")
+    ],
+    department: DepartmentsOpt = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The day of approval the deadlines are counted from, YYYY-MM-DD "
+            "(default: today in Asia/Shanghai).",
+        ),
+    ] = None,
+    as_: AsOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Render each department's draft problem list as it would be sent (HTML files, one per
+    department, with the message's text beside it) and print the counts; changes nothing."""
+    from bihuan.services import problems
+    from bihuan.services.uow import UnitOfWork
+
+    ctx = ctx_for(db, jurisdiction)
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx, readonly=True) as uow:
+        shown = problems.preview_problem_lists(
+            uow, actor, ctx.jurisdiction, year, phase, _date(as_of), department or []
+        )
+    files = _write_previews(shown, out)
+    if json:
+        print_json(shown.model_dump(mode="json", exclude={"lists": {"__all__": {"html", "text"}}}))
+        return
+    print_table(
+        f"{year} {phase.label} 问题清单预览 preview, issued {shown.as_of} ({len(shown.lists)})",
+        [
+            "department 部门",
+            "name 名称",
+            "findings 问题",
+            "high 严重",
+            "reply by 报送台账",
+            "recipients 接收",
+            "file 文件",
+        ],
+        [
+            [
+                p.department,
+                p.department_name,
+                len(p.findings),
+                sum(1 for f in p.findings if f.severity == "high"),
+                p.reply_deadline,
+                ", ".join(p.recipients),
+                files[p.department].name,
+            ]
+            for p in shown.lists
+        ],
     )
+    console.print(
+        f"{sum(len(p.findings) for p in shown.lists)} findings in {len(shown.lists)} lists "
+        f"written to {out}; {shown.pending} findings of {shown.drafts} departments await "
+        "approval in the phase"
+    )
+
+
+def _write_previews(shown: PhasePreview, out: Path) -> dict[str, Path]:
+    """Each list as DEPT-YEAR-PHASE.html (the document) and .txt (the message's text)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+    files = {}
+    for p in shown.lists:
+        stem = f"{p.department}-{shown.year}-{shown.phase.value}"
+        html = out / f"{stem}.html"
+        html.write_text(p.html, encoding="utf-8")
+        (out / f"{stem}.txt").write_text(p.text, encoding="utf-8")
+        files[p.department] = html
+    return files
 
 
 @problems_app.command("list")

@@ -380,18 +380,14 @@ def export(
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
 ) -> None:
-    """Write one workbook per department listing its open items to fill in (整改台账-<code>-<name>.xlsx)."""
+    """Write one workbook per department listing the open items you may see, to fill in
+    (整改台账-<code>-<name>.xlsx): a department its own, a section the items it supervises,
+    the office any department's or all."""
     from bihuan.rectify_excel import export_open_items
-    from bihuan.services import rectification
-    from bihuan.services.uow import UnitOfWork
 
     ctx = ctx_for(db, jurisdiction)
     actor = acting(ctx, as_)
-    with UnitOfWork(ctx, readonly=True) as uow:
-        department = rectification.workbook_export_scope(uow, actor, ctx.jurisdiction, department)
-    paths = export_open_items(
-        ctx.db_url, out, jurisdiction=ctx.jurisdiction, year=year, department=department
-    )
+    paths = export_open_items(ctx, actor, out, department=department, year=year)
     if not paths:
         console.print("no open items to export")
         return
@@ -409,24 +405,14 @@ def import_cmd(
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
 ) -> None:
-    """Apply a department's filled-in workbook (the office records its answers): every row is
-    checked first, then all or nothing."""
+    """Apply a department's filled-in workbook: a department user its own, the office any
+    department's on its behalf. Every row is checked first, then all or nothing."""
     from bihuan.rectify_excel import ResponsesRejected, import_responses
-    from bihuan.services import rectification
-    from bihuan.services.uow import UnitOfWork
 
     ctx = ctx_for(db, jurisdiction)
     actor = acting(ctx, as_)
-    with UnitOfWork(ctx, readonly=True) as uow:
-        rectification.check_workbook_import(uow, actor, ctx.jurisdiction)
     try:
-        result = import_responses(
-            ctx.db_url,
-            file,
-            jurisdiction=ctx.jurisdiction,
-            actor=actor.display_name,
-            as_of=parse_date(as_of),
-        )
+        result = import_responses(ctx, file, actor=actor, as_of=parse_date(as_of))
     except ResponsesRejected as exc:
         console.print(_issue_table(f"{len(exc.issues)} error(s) 错误", exc.issues))
         err_console.print(

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bihuan.cli import DbOpt, JsonOpt, JurOpt, console, ctx_for, err_console, print_json
+from bihuan.cli import DbOpt, JsonOpt, console, ctx_for, err_console, print_json
 from bihuan.errors import UserError
 
 if TYPE_CHECKING:
+    from bihuan.app import AppContext
     from bihuan.deployments import DeploymentSpec
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -125,19 +126,62 @@ def _warn_missing_stages(specs: list[DeploymentSpec]) -> None:
             )
 
 
-def serve(db: DbOpt = None, jurisdiction: JurOpt = None) -> None:
+JurisdictionsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--jurisdiction",
+        "-j",
+        help="A jurisdiction to schedule (repeat for several). Default: BIHUAN_JURISDICTION.",
+    ),
+]
+RunAsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--run-as",
+        help="The office (编办) service account the scheduled runs act for "
+        "(`bihuan users add scheduler --role office --no-password`). Default: BIHUAN_USER.",
+    ),
+]
+
+
+def _scheduled(
+    ctx: AppContext, jurisdictions: list[str] | None, run_as: str | None
+) -> tuple[list[str], str]:
+    """The jurisdictions to schedule and the checked user their runs act for."""
+    from bihuan.services import identity
+    from bihuan.services.uow import UnitOfWork
+
+    codes = list(dict.fromkeys(jurisdictions or [ctx.jurisdiction]))
+    login = run_as or ctx.settings.user
+    if not login:
+        raise UserError(
+            "scheduled runs act for an office user: give --run-as LOGIN (create a service "
+            "account with `bihuan users add scheduler --role office --no-password`)"
+        )
+    with UnitOfWork(ctx, readonly=True) as uow:
+        identity.scheduler_actor(uow, login, codes)
+    return codes, login
+
+
+def serve(jurisdiction: JurisdictionsOpt = None, run_as: RunAsOpt = None, db: DbOpt = None) -> None:
     """Register the scheduled deployments on the Prefect server and run them as they come due.
 
     Needs PREFECT_API_URL (see `bihuan server`). Schedules stay active when this stops."""
-    from bihuan.commands.cycle import bind_flows_to
     from bihuan.deployments import build_deployments, deployment_specs
+    from bihuan.migrate import require_current
+    from bihuan.runtime import export_for_subprocesses
 
     api = require_server()
-    ctx = bind_flows_to(db, jurisdiction)
-    specs = deployment_specs(ctx.policy)
-    _warn_missing_stages(specs)
-    deps = build_deployments(ctx.policy)
-    console.print(f"serving {len(deps)} deployments on {api} (database from BIHUAN_DATABASE_URL)")
+    ctx = ctx_for(db)
+    require_current(ctx.db_url)
+    codes, login = _scheduled(ctx, jurisdiction, run_as)
+    export_for_subprocesses(ctx.db_url)
+    _warn_missing_stages(deployment_specs(ctx.policy))
+    deps = build_deployments(ctx.policy, jurisdictions=codes, run_as=login)
+    console.print(
+        f"serving {len(deps)} deployments for {', '.join(codes)} on {api}, run as {login}",
+        highlight=False,
+    )
     from prefect import serve as prefect_serve
 
     # pause_on_shutdown=False: a restart of this process must not silently pause the schedules.
@@ -148,6 +192,8 @@ def deploy(
     work_pool: Annotated[
         str, typer.Option("--work-pool", help="Prefect work pool the workers poll.")
     ],
+    jurisdiction: JurisdictionsOpt = None,
+    run_as: RunAsOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Register the scheduled deployments to a work pool, for `prefect worker start -p POOL`.
@@ -158,6 +204,7 @@ def deploy(
 
     require_server()
     ctx = ctx_for(db)
+    codes, login = _scheduled(ctx, jurisdiction, run_as)
     from prefect import get_client
     from prefect.exceptions import ObjectNotFound
 
@@ -170,7 +217,9 @@ def deploy(
                 f"`prefect work-pool create {work_pool} --type process`"
             ) from None
     _warn_missing_stages(deployment_specs(ctx.policy))
-    for dep in build_deployments(ctx.policy, work_pool=work_pool):
+    for dep in build_deployments(
+        ctx.policy, jurisdictions=codes, run_as=login, work_pool=work_pool
+    ):
         dep.apply()
         console.print(f"registered {dep.flow_name}/{dep.name} → work pool {work_pool}")
 

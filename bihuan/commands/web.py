@@ -4,9 +4,12 @@ its sessions and the REST API's personal access tokens."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from flows.problems import PrefectApprovalRuns
 
 from bihuan.cli import (
     AsOpt,
@@ -66,21 +69,38 @@ def web(
 
     from bihuan.web.app import create_app
 
+    runs = _approval_runs()
     console.print(
         f"门户 portal: http://{host}:{port}/  (API: /api/v1, docs: /api/docs; "
-        f"jurisdiction {ctx.jurisdiction}; database {ctx.db_url.split('@')[-1]})",
+        f"jurisdiction {ctx.jurisdiction}; database {ctx.db_url.split('@')[-1]}"
+        + (f"; approvals resume paused runs of {runs.api_url}" if runs else "")
+        + ")",
         highlight=False,
     )
     # proxy_headers off: X-Forwarded-* are believed only through BIHUAN_TRUST_PROXY, in one
     # place (bihuan/web/security.py), whatever address the proxy connects from
     uvicorn.run(
-        create_app(ctx),
+        create_app(ctx, approval_runs=runs),
         host=host,
         port=port,
         proxy_headers=False,
         server_header=False,
         log_level="info",
     )
+
+
+def _approval_runs() -> PrefectApprovalRuns | None:
+    """With a Prefect server (PREFECT_API_URL in the portal's environment), an approval in the
+    portal resumes the issue-problem-lists run that waits for it; without one no run can wait
+    (Prefect's local mode has no pauses to resume) and the portal applies approvals itself."""
+    import os
+
+    url = os.environ.get("PREFECT_API_URL", "").strip()
+    if not url:
+        return None
+    from flows.problems import PrefectApprovalRuns
+
+    return PrefectApprovalRuns(url)
 
 
 # ------------------------------------------------------------------ sessions

@@ -1,8 +1,8 @@
 """The coordinator's decision on a phase's problem lists (问题清单审核), as plain functions.
 
 Pure: the service layer loads the proposed findings, these functions check the decision
-(every finding it names must be awaiting approval; a changed deadline may not lie before the
-day of approval) and plan one rectification item (整改事项) per kept finding, with its deadline
+(every finding it names must be awaiting approval in the departments decided; a changed
+deadline may not lie before the day of approval, nor on a day that is not a working day) and plan one rectification item (整改事项) per kept finding, with its deadline
 counted in Chinese working days from the severity (config [deadlines]) unless the coordinator
 set one, and the office section that supervises it (config [findings.sections]).
 """
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bihuan.core.workdays import WorkCalendar
+from bihuan.core.workdays import CalendarError, WorkCalendar
 from bihuan.policy import Deadlines, SupervisingSection
 from bihuan.vocab import FindingCategory, Severity
 
@@ -52,11 +52,28 @@ class PlannedItem:
     deadline_changed: bool  # the coordinator set it (audited as deadline_changed)
 
 
-def decision_problems(pending_ids: Iterable[int], decision: Decision, as_of: date) -> list[str]:
-    """What is wrong with a decision, in words for the coordinator (empty: nothing)."""
+WEEKDAYS = "一二三四五六日"
+
+
+def decision_problems(
+    pending_ids: Iterable[int],
+    decision: Decision,
+    as_of: date,
+    *,
+    calendar: WorkCalendar | None = None,
+    elsewhere: Mapping[int, str] | None = None,
+) -> list[str]:
+    """What is wrong with a decision, in words for the coordinator (empty: nothing).
+
+    `elsewhere` maps findings awaiting approval in departments this decision does not decide
+    to their department's code (named in the message); with a `calendar`, a deadline set by
+    hand must be a working day, and the message names the next one."""
     known = set(pending_ids)
+    others = elsewhere or {}
     out = [
-        f"finding {ref} is not awaiting approval"
+        f"finding {ref} is of {others[ref]}, which this decision does not approve"
+        if ref in others
+        else f"finding {ref} is not awaiting approval"
         for ref in sorted({*decision.drops, *decision.deadlines})
         if ref not in known
     ]
@@ -70,7 +87,28 @@ def decision_problems(pending_ids: Iterable[int], decision: Decision, as_of: dat
         for ref, day in sorted(decision.deadlines.items())
         if day < as_of
     ]
+    if calendar is not None:
+        out += [
+            problem
+            for ref, day in sorted(decision.deadlines.items())
+            if day >= as_of and (problem := _not_a_workday(ref, day, calendar))
+        ]
     return out
+
+
+def _not_a_workday(ref: int, day: date, calendar: WorkCalendar) -> str:
+    """Why `day` cannot be a deadline ("" when it can): a weekend or a holiday, with the next
+    working day to choose instead; or a year the calendar does not know."""
+    try:
+        if calendar.is_workday(day):
+            return ""
+        suggestion = calendar.next_workday(day)
+    except CalendarError:
+        return f"finding {ref}: deadline {day} is in a year the working-day calendar does not cover"
+    return (
+        f"finding {ref}: deadline {day} (星期{WEEKDAYS[day.weekday()]}) is not a working day; "
+        f"the next working day is {suggestion} (星期{WEEKDAYS[suggestion.weekday()]})"
+    )
 
 
 def plan_items(

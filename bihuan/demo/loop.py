@@ -232,19 +232,22 @@ def simulate(
     from bihuan.core.outbox import dispatch_clock
     from bihuan.services import identity, notifications, rectification, tracking
     from bihuan.services.uow import UnitOfWork
-    from flows.dispatch import ensure_channels_config
-    from notifications.channels import load_channels
+    from notifications.channels import Channels, demo_config
 
-    ensure_channels_config(jurisdiction=ctx.jurisdiction, run_as=run_as)
-    channels = load_channels(ctx.settings)
     with UnitOfWork(ctx, readonly=True) as uow:
         office = identity.actor_for(uow, run_as)
+        tags = notifications.recipient_tags(uow, office, ctx.jurisdiction)
         contacts = {}
         for a in actions:
             login = (department_login or "").format(code=a.department)
             if a.role == Role.DEPARTMENT and login and a.department not in contacts:
                 known = uow.users.by_login(login) is not None
                 contacts[a.department] = identity.actor_for(uow, login) if known else office
+    # The demo's own local sink (var/outbox/), never the installation's apprise configuration:
+    # the fake county's tags (d01, …) are every real county's tags too.
+    channels = Channels(
+        demo_config(tags, ctx.settings.outbox_dir), source="<the demo's local sink>", rate_limit=0
+    )
     due: dict[date, list[Scripted]] = defaultdict(list)
     for a in actions:
         due[a.day].append(a)

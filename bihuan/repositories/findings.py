@@ -444,6 +444,29 @@ class FindingsRepo:
             ).scalar_one()
         )
 
+    def pending_phases(self, jurisdiction_id: int) -> list[tuple[int, PhaseKind, int, int]]:
+        """(year, phase, departments, findings) of every phase with findings awaiting
+        approval, the latest first."""
+        f, c = self.f, table(Cycle)
+        return [
+            (int(year), PhaseKind(kind), int(depts), int(n))
+            for year, kind, depts, n in self.session.execute(
+                select(
+                    c.c.year,
+                    f.c.phase_kind,
+                    func.count(func.distinct(f.c.department_id)),
+                    func.count(),
+                )
+                .join(c, c.c.id == f.c.cycle_id)
+                .where(
+                    c.c.jurisdiction_id == jurisdiction_id,
+                    f.c.status == FindingStatus.PROPOSED.value,
+                )
+                .group_by(c.c.year, f.c.phase_kind)
+                .order_by(c.c.year.desc(), f.c.phase_kind.desc())
+            )
+        ]
+
     def proposed(self, ref: PhaseRef) -> list[Proposed]:
         """The phase's findings awaiting approval, with what their items and lists need."""
         f, d = self.f, self.d
@@ -573,10 +596,19 @@ class FindingsRepo:
             )
         return out
 
-    def mark_lists(self, ref: PhaseRef, *, sent: Sequence[int], approver: str, as_of: date) -> None:
-        """The phase's draft lists are decided: those of `sent` departments are sent (and exist,
-        even for findings raised without a draft), the others (every finding dropped) approved
-        with nothing to send."""
+    def mark_lists(
+        self,
+        ref: PhaseRef,
+        *,
+        sent: Sequence[int],
+        approver: str,
+        as_of: date,
+        decided: Sequence[int] | None = None,
+    ) -> None:
+        """The decided departments' draft lists (`decided`; None: every department of the
+        phase) are decided: those of `sent` departments are sent (and exist, even for findings
+        raised without a draft), the others (every finding dropped) approved with nothing to
+        send. Drafts of departments not decided stay drafts."""
         pl = self.pl
         self._ensure_lists(ref, sent)
         now = utc_now()
@@ -597,10 +629,15 @@ class FindingsRepo:
                 ),
                 [{"dept": dept_id} for dept_id in sent],
             )
+        rest = update(pl).where(drafts)
+        if decided is not None:
+            if not decided:
+                return
+            rest = rest.where(pl.c.department_id.in_(list(decided)))
         self.session.execute(
-            update(pl)
-            .where(drafts)
-            .values(status=ProblemListStatus.APPROVED.value, approved_by=approver, approved_at=now)
+            rest.values(
+                status=ProblemListStatus.APPROVED.value, approved_by=approver, approved_at=now
+            )
         )
 
     # ------------------------------------------------------------------ problem lists

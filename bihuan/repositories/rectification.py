@@ -135,7 +135,6 @@ class RectificationRepo:
         year: int | None = None,
         department_id: int | None = None,
         section: str | None = None,
-        status: str | None = None,
         statuses: Sequence[str] | None = None,
         extension_requested: bool | None = None,
         deadline_before: date | None = None,
@@ -190,8 +189,6 @@ class RectificationRepo:
             stmt = stmt.where(col(ri.department_id) == department_id)
         if section is not None:
             stmt = stmt.where(col(ri.supervising_section) == section)
-        if status is not None:
-            stmt = stmt.where(col(ri.status) == status)
         if statuses is not None:
             stmt = stmt.where(col(ri.status).in_(list(statuses)))
         if extension_requested is not None:

@@ -24,6 +24,7 @@ from models import (
     CentralTaskLink,
     CentralTaskResult,
     Consequence,
+    Cycle,
     Department,
     DepartmentAssessment,
     Finding,
@@ -152,6 +153,59 @@ class ResultsRepo:
                 .order_by(b.c.scope, b.c.rank)
             )
         ]
+
+    def board_history(
+        self, jurisdiction_id: int, *, department_id: int | None = None
+    ) -> list[tuple[int, core.BoardRow]]:
+        """(year, place) of every stored board of a jurisdiction, by year, scope and rank;
+        `department_id` keeps one department's places."""
+        b, d, c = table(BoardEntry), table(Department), table(Cycle)
+        stmt = (
+            select(
+                c.c.year,
+                d.c.code,
+                d.c.name,
+                d.c.category,
+                b.c.score,
+                b.c.scope,
+                b.c.rank,
+                b.c.colour,
+            )
+            .join(d, d.c.id == b.c.department_id)
+            .join(c, c.c.id == b.c.cycle_id)
+            .where(c.c.jurisdiction_id == jurisdiction_id)
+            .order_by(c.c.year, b.c.scope, b.c.rank)
+        )
+        if department_id is not None:
+            stmt = stmt.where(b.c.department_id == department_id)
+        return [
+            (
+                r.year,
+                core.BoardRow(
+                    code=r.code,
+                    name=r.name,
+                    category=r.category,
+                    score=r.score,
+                    scope=r.scope,
+                    rank=r.rank,
+                    colour=r.colour,
+                ),
+            )
+            for r in self.session.execute(stmt)
+        ]
+
+    def board_sizes(self, jurisdiction_id: int) -> dict[tuple[int, str], int]:
+        """(year, scope) → departments ranked on that stored board."""
+        b, c = table(BoardEntry), table(Cycle)
+        return {
+            (int(year), str(scope)): int(n)
+            for year, scope, n in self.session.execute(
+                select(c.c.year, b.c.scope, func.count())
+                .join(c, c.c.id == b.c.cycle_id)
+                .where(c.c.jurisdiction_id == jurisdiction_id)
+                .group_by(c.c.year, b.c.scope)
+            )
+        }
 
     def save_board(self, cycle_id: int, places: Sequence[BoardPlace]) -> None:
         """Upsert on (cycle, department): a re-run updates the places."""

@@ -421,3 +421,25 @@ __all__: list[Any] = [
     "set_active",
     "sign_in",
 ]
+
+
+def scheduler_actor(uow: UnitOfWork, login: str, jurisdictions: list[str]) -> Actor:
+    """The user scheduled runs act for: it must exist, be active, hold the office role and
+    cover every jurisdiction scheduled (a service account without a password is best: it
+    cannot sign in anywhere)."""
+    actor = actor_for(uow, login)
+    require_role(actor, UserRole.OFFICE, what="--run-as")
+    for code in jurisdictions:
+        jur = uow.jurisdictions.get(code)
+        if jur is None:
+            raise UserError(
+                f"no jurisdiction {code!r} in the database; load one with `bihuan import`"
+            )
+        require(
+            uow,
+            actor,
+            Permission.RUN_CYCLE,
+            Target(jurisdiction_id=jur.id),
+            action=f"run the scheduled cycle of {code}",
+        )
+    return actor

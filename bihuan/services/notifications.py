@@ -553,7 +553,7 @@ def recipient_tags(uow: UnitOfWork, actor: Actor, jurisdiction: str) -> list[str
         Target(jurisdiction_id=jur.id),
         action=f"configure the notification channels of {jurisdiction}",
     )
-    tags: set[str] = {LEADERSHIP_TAG}
+    tags: set[str] = {LEADERSHIP_TAG, uow.policy.office.alert_tag}
     tags.update(s.tag for s in uow.policy.findings.sections.values())
     for d in uow.departments.views(jur.id):
         tags.update(contact_tags(d.code, d.notify_tags))
@@ -572,6 +572,7 @@ __all__ = [
     "Resend",
     "ResendResult",
     "Sender",
+    "alert_office",
     "dispatch",
     "failures_by_department",
     "item_notices",
@@ -579,3 +580,51 @@ __all__ = [
     "recipient_tags",
     "resend",
 ]
+
+
+def alert_office(
+    uow: UnitOfWork,
+    actor: Actor,
+    jurisdiction: str,
+    *,
+    what: str,
+    error: str,
+    day: date,
+) -> bool:
+    """Tell the office that an unattended run failed (a missing calendar year, a database
+    error): one message per flow and day (its key), so a run retried all day does not flood
+    anyone. False when the day's message exists already."""
+    from bihuan.clock import business_today
+    from bihuan.core.outbox import NewMessage
+    from notifications.render import render
+
+    jur = uow.jurisdictions.get(jurisdiction)
+    require(
+        uow,
+        actor,
+        Permission.RUN_CYCLE,
+        Target(jurisdiction_id=jur.id if jur else None),
+        action=f"report the failure of {what}",
+    )
+    if jur is None or jur.id is None:
+        return False
+    context = {
+        "what": what,
+        "error": error,
+        "day": day,
+        "jurisdiction": jur.name,
+        "office": uow.policy.office_name(jurisdiction),
+        "reported_on": business_today(),
+    }
+    return uow.notifications.enqueue(
+        NewMessage(
+            jurisdiction_id=jur.id,
+            key=f"alert:{jurisdiction}:{what}:{day.isoformat()}",
+            department_id=None,
+            recipient_tag=uow.policy.office.alert_tag,
+            kind=NotificationKind.OFFICE_ALERT,
+            subject=" ".join(render("office_alert.subject.txt", context).split()),
+            body=render("office_alert.txt", context),
+            business_date=day,
+        )
+    )

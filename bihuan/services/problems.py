@@ -1,17 +1,26 @@
 """Findings and problem lists (问题, 问题清单): raise them, approve and send them, list them.
 
-Nothing reaches a department before an office (编办) user approves. The approval, in one
-transaction: the decision is checked, the dropped findings are dropped with their reasons, the
+Nothing reaches a department before an office (编办) user approves, for every department of
+the phase at once or for the departments it names (the others' lists stay drafts). The
+approval, in one transaction: the decision is checked (a deadline set by hand must be a working
+day on or after the day of approval), the dropped findings are dropped with their reasons, the
 others approved, each becomes a rectification item (整改事项) with a deadline in Chinese working
-days and its first history event, every department's problem list is rendered and written to
-the outbox (the dispatcher sends it) and marked sent, and every drop, deadline change and the
-approval itself are in the audit log under the approving user.
+days counted from the day of approval (the issue date) and its first history event, every
+decided department's problem list is rendered and written to the outbox (the dispatcher sends
+it) and marked sent, and every drop, deadline change and the approval itself (naming the
+departments decided) are in the audit log under the approving user.
+
+`preview_problem_lists` renders the drafts exactly as they would be sent (the outbox message's
+templates). `submit_approval` is the portal's door: when a paused issue-problem-lists run waits
+for the decision (a real Prefect server), the decision resumes that run, with the signed-in
+user as the approver, instead of being applied behind its back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -108,15 +117,27 @@ class DeadlineChange(BaseModel):
     deadline: date = Field(description="New rectification deadline (整改期限)")
 
 
-class ApproveLists(BaseModel):
-    """The coordinator's decision on a phase's draft problem lists (问题清单审核)."""
+class ApprovalDecision(BaseModel):
+    """The coordinator's decision on a phase's draft problem lists (问题清单审核): what the
+    command line's options, the portal's form, the API's body and the Prefect form carry."""
+
+    year: int = Field(ge=1900, le=2999, description="Cycle year (年度)")
+    phase: PhaseKind = Field(description="mid-year (年中) or year-end (年底)")
+    approve: bool = Field(default=True, description="Approve and send (同意下发); false: reject")
+    departments: list[str] = Field(
+        default_factory=list,
+        description="Only these departments' lists (部门代码); empty: every department",
+    )
+    drop: list[DropFinding] = Field(default_factory=list, description="Findings to drop (剔除)")
+    deadlines: list[DeadlineChange] = Field(
+        default_factory=list, description="Deadlines to change (调整整改期限)"
+    )
+
+
+class ApproveLists(ApprovalDecision):
+    """A decision for one jurisdiction: the use case's command."""
 
     jurisdiction: str
-    year: int
-    phase: PhaseKind
-    approve: bool = True
-    drop: list[DropFinding] = Field(default_factory=list)
-    deadlines: list[DeadlineChange] = Field(default_factory=list)
 
 
 class ApprovalResult(BaseModel):
@@ -135,6 +156,81 @@ class ApprovalResult(BaseModel):
     dropped: int
     deadline_changes: int
     by_department: dict[str, int]  # department code -> items
+    departments: list[str] = []  # the departments decided (every one with a draft when all)
+    all_departments: bool = True  # the decision named no department: the whole phase
+    still_pending: int = 0  # findings of other departments still awaiting approval
+
+
+class PreviewLine(BaseModel):
+    """One finding of a draft problem list, with the deadline it gets if approved as it is."""
+
+    finding_id: int
+    title: str
+    category: FindingCategory
+    category_label: str
+    severity: Severity
+    severity_label: str
+    deadline: date
+    supervising_section: str
+
+
+class ListPreview(BaseModel):
+    """A department's draft problem list as the department will receive it."""
+
+    department: str
+    department_name: str
+    recipients: list[str]  # the apprise tags the list goes to
+    findings: list[PreviewLine]
+    reply_deadline: date
+    subject: str
+    html: str  # notifications/templates/problem_list.html
+    text: str  # notifications/templates/problem_list.txt: the outbox message's body
+
+
+class PhasePreview(BaseModel):
+    """`bihuan problems preview --json`: the phase's drafts, rendered as of a day of approval."""
+
+    jurisdiction: str
+    year: int
+    phase: PhaseKind
+    phase_label: str
+    as_of: date  # the day of approval the deadlines are counted from
+    office: str
+    pending: int  # findings awaiting approval in the whole phase
+    drafts: int  # departments with findings awaiting approval
+    lists: list[ListPreview]
+
+
+class ApprovalOutcome(BaseModel):
+    """What the portal's (and the API's) approval did: applied it, or resumed the paused
+    issue-problem-lists run that waited for it (the run then applies it)."""
+
+    resumed: bool
+    flow_run_id: str | None = None
+    approver: str
+    result: ApprovalResult | None = None  # when applied here
+
+
+class PendingPhase(BaseModel):
+    """A phase whose findings await approval."""
+
+    year: int
+    phase: PhaseKind
+    phase_label: str
+    departments: int
+    findings: int
+
+
+class ApprovalRuns(Protocol):
+    """The flow runs that wait for an approval (the Prefect adapter: flows/problems.py)."""
+
+    def waiting(self, jurisdiction: str, year: int, phase: PhaseKind) -> str | None:
+        """The id of the paused issue-problem-lists run of the phase, if one waits."""
+        ...
+
+    def resume(self, flow_run_id: str, run_input: dict[str, Any]) -> None:
+        """Resume it with the form's input (the flow's ProblemListApproval)."""
+        ...
 
 
 class ProblemListRow(BaseModel):
@@ -564,33 +660,30 @@ def approver(uow: UnitOfWork, login: str, jurisdiction: str) -> Actor:
 def approve_problem_lists(
     uow: UnitOfWork, cmd: ApproveLists, actor: Actor, as_of: date
 ) -> ApprovalResult:
-    """Approve (or reject) the phase's draft problem lists, in the steps the module docstring
-    names; an invalid decision changes nothing."""
-    jur = uow.jurisdictions.require(cmd.jurisdiction)
-    assert jur.id is not None
-    require(
-        uow,
-        actor,
-        Permission.APPROVE_LISTS,
-        Target(jurisdiction_id=jur.id, what=f"the {cmd.year} {cmd.phase.value} problem lists"),
-        action=f"approve the {cmd.year} {cmd.phase.value} problem lists of {cmd.jurisdiction}",
-    )
-    ref = _phase(uow, jur.id, cmd.jurisdiction, cmd.year, cmd.phase)
-    pending = uow.findings.proposed(ref)
-    decision = _checked_decision(cmd, pending, as_of)
-    result = _result(uow, cmd, actor, as_of, pending=len(pending))
+    """Approve (or reject) the phase's draft problem lists, or those of `cmd.departments`, in
+    the steps the module docstring names; `as_of` is the day of approval (the issue date the
+    deadlines are counted from). An invalid decision changes nothing."""
+    ref, calendar = _approving(uow, cmd, actor)
+    chosen = _chosen(uow, cmd, ref, as_of, calendar)
+    result = _result(uow, cmd, actor, as_of, chosen)
     if not cmd.approve:
-        _audit_phase(uow, actor, ref, "problem_lists_rejected", {"pending": len(pending)})
+        _audit_phase(
+            uow,
+            actor,
+            ref,
+            "problem_lists_rejected",
+            {"pending": len(chosen.pending), **chosen.audit()},
+        )
         return result
-    _drop(uow, actor, ref, decision)
-    kept = [p for p in pending if p.id not in decision.drops]
+    _drop(uow, actor, ref, chosen.decision)
+    kept = [p for p in chosen.pending if p.id not in chosen.decision.drops]
     planned = plan_items(
         kept,
         as_of=as_of,
-        overrides=decision.deadlines,
+        overrides=chosen.decision.deadlines,
         days=uow.policy.deadlines,
         sections=uow.policy.findings.sections,
-        calendar=WorkCalendar.from_policy(uow.policy.calendar),
+        calendar=calendar,
     )
     _approve(uow, actor, ref, planned)
     created = uow.findings.create_items(planned, actor=actor.display_name, as_of=as_of)
@@ -610,43 +703,159 @@ def approve_problem_lists(
             cmd, groups, result.office, as_of, base_url=uow.settings.base_url
         )
     )
-    uow.findings.mark_lists(ref, sent=list(groups), approver=actor.login, as_of=as_of)
+    uow.findings.mark_lists(
+        ref,
+        sent=list(groups),
+        approver=actor.login,
+        as_of=as_of,
+        decided=None if chosen.everything else sorted(chosen.department_ids),
+    )
     _audit_phase(
         uow,
         actor,
         ref,
         "problem_lists_approved",
-        {"lists": len(groups), "items": created, "dropped": len(decision.drops)},
+        {
+            "lists": len(groups),
+            "items": created,
+            "dropped": len(chosen.decision.drops),
+            **chosen.audit(),
+        },
     )
     return result.model_copy(
         update={
             "approved_lists": len(groups),
             "items_created": created,
-            "dropped": len(decision.drops),
+            "dropped": len(chosen.decision.drops),
             "deadline_changes": sum(1 for p in planned if p.deadline_changed),
             "by_department": {items[0].finding.department: len(items) for items in groups.values()},
         }
     )
 
 
-def _checked_decision(cmd: ApproveLists, pending: list[Proposed], as_of: date) -> Decision:
-    if not pending:
+def submit_approval(
+    uow: UnitOfWork,
+    cmd: ApproveLists,
+    actor: Actor,
+    as_of: date,
+    runs: ApprovalRuns | None,
+) -> ApprovalOutcome:
+    """The portal's approval: when a paused issue-problem-lists run of the phase waits for the
+    decision, check the decision as the approval would and resume that run with it, the actor
+    as the approver (the run applies it, and its audit rows name the actor); otherwise apply
+    it here. `runs` is None where no Prefect server is configured (no run can wait)."""
+    ref, calendar = _approving(uow, cmd, actor)  # refused before any flow run is looked up
+    run_id = runs.waiting(cmd.jurisdiction, cmd.year, cmd.phase) if runs is not None else None
+    if run_id is None:
+        result = approve_problem_lists(uow, cmd, actor, as_of)
+        return ApprovalOutcome(resumed=False, approver=actor.login, result=result)
+    chosen = _chosen(uow, cmd, ref, as_of, calendar)
+    runs.resume(run_id, run_input(cmd, actor.login, as_of))  # type: ignore[union-attr]
+    _audit_phase(
+        uow,
+        actor,
+        ref,
+        "problem_lists_approval_resumed",
+        {"flow_run_id": run_id, "approve": cmd.approve, **chosen.audit()},
+    )
+    return ApprovalOutcome(resumed=True, flow_run_id=run_id, approver=actor.login)
+
+
+def run_input(cmd: ApprovalDecision, approver: str, approved_on: date) -> dict[str, Any]:
+    """The approval form's input (flows/problems.py ProblemListApproval) for a decision."""
+    return {
+        "approver": approver,
+        "approve": cmd.approve,
+        "departments": list(cmd.departments),
+        "drop": [d.model_dump(mode="json") for d in cmd.drop],
+        "deadlines": [d.model_dump(mode="json") for d in cmd.deadlines],
+        "approved_on": approved_on.isoformat(),
+    }
+
+
+class _Chosen:
+    """The part of a phase a decision is about: its departments' pending findings."""
+
+    def __init__(
+        self,
+        pending: list[Proposed],
+        elsewhere: list[Proposed],
+        decision: Decision,
+        everything: bool,
+    ) -> None:
+        self.pending = pending
+        self.elsewhere = elsewhere
+        self.decision = decision
+        self.everything = everything
+        self.department_ids = {p.department_id for p in pending}
+        self.codes = sorted({p.department for p in pending})
+
+    def audit(self) -> dict[str, Any]:
+        """Which departments the decision was about, for its audit row."""
+        return {
+            "departments": self.codes,
+            "all": self.everything,
+            "still_pending": len(self.elsewhere),
+        }
+
+
+def _approving(uow: UnitOfWork, cmd: ApproveLists, actor: Actor) -> tuple[PhaseRef, WorkCalendar]:
+    jur = uow.jurisdictions.require(cmd.jurisdiction)
+    assert jur.id is not None
+    which = f" of {', '.join(cmd.departments)}" if cmd.departments else ""
+    require(
+        uow,
+        actor,
+        Permission.APPROVE_LISTS,
+        Target(jurisdiction_id=jur.id, what=f"the {cmd.year} {cmd.phase.value} problem lists"),
+        action=f"approve the {cmd.year} {cmd.phase.value} problem lists{which} of "
+        f"{cmd.jurisdiction}",
+    )
+    ref = _phase(uow, jur.id, cmd.jurisdiction, cmd.year, cmd.phase)
+    return ref, WorkCalendar.from_policy(uow.policy.calendar)
+
+
+def _chosen(
+    uow: UnitOfWork, cmd: ApproveLists, ref: PhaseRef, as_of: date, calendar: WorkCalendar
+) -> _Chosen:
+    """The findings the decision is about, the decision checked against them."""
+    everything = not cmd.departments
+    all_pending = uow.findings.proposed(ref)
+    if not all_pending:
         raise UserError(
             f"nothing awaits approval in {cmd.year} {cmd.phase.value}; see "
             f"`bihuan problems list --year {cmd.year}`"
         )
+    wanted = set(cmd.departments)
+    drafts = sorted({p.department for p in all_pending})
+    missing = sorted(wanted - set(drafts))
+    if missing:
+        raise UserError(
+            f"the {cmd.year} {cmd.phase.value} approval was not applied: "
+            + ", ".join(missing)
+            + f" {'has' if len(missing) == 1 else 'have'} no draft problem list awaiting "
+            f"approval (drafts: {', '.join(drafts)}); see `bihuan problems list --year {cmd.year}`"
+        )
+    pending = [p for p in all_pending if everything or p.department in wanted]
+    elsewhere = [p for p in all_pending if not (everything or p.department in wanted)]
     decision = Decision(
         drops={d.finding_id: d.reason for d in cmd.drop},
         deadlines={d.finding_id: d.deadline for d in cmd.deadlines},
     )
-    problems = decision_problems((p.id for p in pending), decision, as_of)
+    problems = decision_problems(
+        (p.id for p in pending),
+        decision,
+        as_of,
+        calendar=calendar,
+        elsewhere={p.id: p.department for p in elsewhere},
+    )
     if problems:
         raise UserError(
             f"the {cmd.year} {cmd.phase.value} approval was not applied:\n"
             + "\n".join(f"  {p}" for p in problems)
             + f"\nsee `bihuan findings --year {cmd.year} --phase {cmd.phase.value}`"
         )
-    return decision
+    return _Chosen(pending, elsewhere, decision, everything)
 
 
 def _drop(uow: UnitOfWork, actor: Actor, ref: PhaseRef, decision: Decision) -> None:
@@ -676,6 +885,41 @@ def _approve(uow: UnitOfWork, actor: Actor, ref: PhaseRef, planned: list[Planned
             )
 
 
+def _render_list(
+    year: int,
+    phase: PhaseKind,
+    items: list[PlannedItem],
+    office: str,
+    as_of: date,
+    *,
+    link: str = "",
+) -> tuple[str, str, str]:
+    """One department's problem list: (subject, html, text), the text being the message (with
+    the list's page in the portal, `link`, when the installation has an address)."""
+    return render_problem_list(
+        ProblemListContext(
+            department=items[0].finding.department_name,
+            year=year,
+            phase=phase,
+            findings=[
+                FindingLine(
+                    title=i.finding.title,
+                    category=i.finding.category,
+                    severity=i.finding.severity,
+                    evidence=f"问题编号 {i.finding.id}",
+                    deadline=i.deadline,
+                    section=i.section.name,
+                )
+                for i in items
+            ],
+            reply_deadline=reply_deadline(items),
+            issued_on=as_of,
+            office=office,
+            link=link,
+        )
+    )
+
+
 def _problem_list_notices(
     cmd: ApproveLists,
     groups: dict[int, list[PlannedItem]],
@@ -689,27 +933,13 @@ def _problem_list_notices(
     out: list[Notice] = []
     for dept_id, items in groups.items():
         first = items[0].finding
-        subject, _html, text = render_problem_list(
-            ProblemListContext(
-                department=first.department_name,
-                year=cmd.year,
-                phase=cmd.phase,
-                findings=[
-                    FindingLine(
-                        title=i.finding.title,
-                        category=i.finding.category,
-                        severity=i.finding.severity,
-                        evidence=f"问题编号 {i.finding.id}",
-                        deadline=i.deadline,
-                        section=i.section.name,
-                    )
-                    for i in items
-                ],
-                reply_deadline=reply_deadline(items),
-                issued_on=as_of,
-                office=office,
-                link=problem_list_link(base_url, cmd.year, cmd.phase.value, first.department),
-            )
+        subject, _html, text = _render_list(
+            cmd.year,
+            cmd.phase,
+            items,
+            office,
+            as_of,
+            link=problem_list_link(base_url, cmd.year, cmd.phase.value, first.department),
         )
         out += [
             Notice(
@@ -724,6 +954,107 @@ def _problem_list_notices(
             for tag in contact_tags(first.department, first.notify_tags)
         ]
     return out
+
+
+# ------------------------------------------------------------------ the preview
+
+
+def awaiting_approval(uow: UnitOfWork, actor: Actor, jurisdiction: str) -> list[PendingPhase]:
+    """The phases with draft problem lists awaiting approval, the latest first."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    require(
+        uow,
+        actor,
+        Permission.APPROVE_LISTS,
+        Target(jurisdiction_id=jur.id, what="the draft problem lists"),
+        action="list the problem lists awaiting approval",
+    )
+    return [
+        PendingPhase(year=year, phase=kind, phase_label=kind.label, departments=depts, findings=n)
+        for year, kind, depts, n in uow.findings.pending_phases(jur.id)
+    ]
+
+
+def preview_problem_lists(
+    uow: UnitOfWork,
+    actor: Actor,
+    jurisdiction: str,
+    year: int,
+    phase: PhaseKind,
+    as_of: date,
+    departments: Sequence[str] = (),
+) -> PhasePreview:
+    """The phase's draft problem lists (or those of `departments`) rendered exactly as they
+    would be sent if approved on `as_of` without changes: each finding with the deadline it
+    would get, the subject, and the message's HTML and text. Changes nothing."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    require(
+        uow,
+        actor,
+        Permission.APPROVE_LISTS,
+        Target(jurisdiction_id=jur.id, what=f"the {year} {phase.value} draft problem lists"),
+        action=f"preview the {year} {phase.value} problem lists",
+    )
+    ref = _phase(uow, jur.id, jurisdiction, year, phase)
+    pending = uow.findings.proposed(ref)
+    wanted = set(departments)
+    missing = sorted(wanted - {p.department for p in pending})
+    if missing:
+        uow.departments.require_code(jur.id, missing[0])  # an unknown code says so
+        raise NotFound(
+            f"department {missing[0]} has no draft {year} {phase.value} problem list; see "
+            f"`bihuan problems list --year {year}`"
+        )
+    planned = plan_items(
+        [p for p in pending if not wanted or p.department in wanted],
+        as_of=as_of,
+        overrides={},
+        days=uow.policy.deadlines,
+        sections=uow.policy.findings.sections,
+        calendar=WorkCalendar.from_policy(uow.policy.calendar),
+    )
+    office = uow.policy.office_name(jurisdiction)
+    lists = []
+    for items in by_department(planned).values():
+        first = items[0].finding
+        subject, html, text = _render_list(year, phase, items, office, as_of)
+        lists.append(
+            ListPreview(
+                department=first.department,
+                department_name=first.department_name,
+                recipients=contact_tags(first.department, first.notify_tags),
+                findings=[
+                    PreviewLine(
+                        finding_id=i.finding.id,
+                        title=i.finding.title,
+                        category=i.finding.category,
+                        category_label=i.finding.category.label,
+                        severity=i.finding.severity,
+                        severity_label=i.finding.severity.label,
+                        deadline=i.deadline,
+                        supervising_section=i.section.name,
+                    )
+                    for i in items
+                ],
+                reply_deadline=reply_deadline(items),
+                subject=subject,
+                html=html,
+                text=text,
+            )
+        )
+    return PhasePreview(
+        jurisdiction=jurisdiction,
+        year=year,
+        phase=phase,
+        phase_label=phase.label,
+        as_of=as_of,
+        office=office,
+        pending=len(pending),
+        drafts=len({p.department for p in pending}),
+        lists=lists,
+    )
 
 
 # ------------------------------------------------------------------ helpers
@@ -742,7 +1073,7 @@ def _phase(
 
 
 def _result(
-    uow: UnitOfWork, cmd: ApproveLists, actor: Actor, as_of: date, *, pending: int
+    uow: UnitOfWork, cmd: ApproveLists, actor: Actor, as_of: date, chosen: _Chosen
 ) -> ApprovalResult:
     return ApprovalResult(
         jurisdiction=cmd.jurisdiction,
@@ -754,12 +1085,15 @@ def _result(
         approved=cmd.approve,
         approved_by=actor.login,
         approver_name=actor.display_name,
-        pending=pending,
+        pending=len(chosen.pending),
         approved_lists=0,
         items_created=0,
         dropped=0,
         deadline_changes=0,
         by_department={},
+        departments=chosen.codes,
+        all_departments=chosen.everything,
+        still_pending=len(chosen.elsewhere),
     )
 
 

@@ -71,7 +71,7 @@ from bihuan.core.rectification import (
     apply,
 )
 from bihuan.core.workdays import WorkCalendar
-from bihuan.errors import ConflictError, NotFound, PermissionDenied, UserError
+from bihuan.errors import ConflictError, NotFound, UserError
 from bihuan.repositories.rectification import ITEM_ENTITY, MOVE_ENTITY, ItemView, LoadedItem
 from bihuan.services.authz import require
 from bihuan.services.uow import UnitOfWork
@@ -150,18 +150,48 @@ class ItemNotFound(NotFound):
         self.item_id = item_id
 
 
+class ItemElsewhere(UserError):
+    """The item is not of the department the caller named (Act.department: a workbook is one
+    department's). Raised only after the permission check, so only to a user who may see it."""
+
+    def __init__(self, item_id: int, department: str, department_name: str, expected: str):
+        super().__init__(
+            f"item {item_id} is of {department} ({department_name}), not of {expected}; "
+            f"answer it in {department}'s own ledger"
+        )
+        self.item_id = item_id
+        self.department = department
+        self.department_name = department_name
+        self.expected = expected
+
+
+class StaleItem(ConflictError):
+    """The item changed since the user saw it (its version is no longer `seen`)."""
+
+    def __init__(self, item_id: int, seen: int, now: int) -> None:
+        super().__init__(
+            f"item {item_id} was changed by someone else (version {seen}, now {now}); "
+            f"reload it (`bihuan rectify show {item_id}`) and try again"
+        )
+        self.item_id = item_id
+        self.seen = seen
+        self.now = now
+
+
 # ------------------------------------------------------------------ typed input and output
 
 
 class Act(BaseModel):
     """One move on one item, as `bihuan rectify ...`, a workbook row or a portal form gives it.
 
-    `expected_version` is the version the user saw (refused with a ConflictError if the item
-    changed since); `evidence` are files, stored under var/evidence/<item>/ by content hash;
-    `evidence_refs` are document references kept as text. `capacity` only matters for the
-    office, which answers for a department (coordinator, the default) or records the
-    department's own answer (department); a department user always acts as its department and
-    the office's sections as coordinators.
+    `expected_version` is the version the user saw (refused with a StaleItem conflict if the
+    item changed since); `department`, when given, is the department the caller expects the
+    item to be of (a workbook row; ItemElsewhere otherwise); `evidence` are files, stored under
+    var/evidence/<item>/ by content hash; `evidence_refs` are document references kept as
+    text. `capacity` only matters for the office, which answers for a department
+    (coordinator, the default) or records the department's own answer (department: a paper
+    reply, a returned workbook); a department user always acts as its department and the
+    office's sections as coordinators.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -170,6 +200,7 @@ class Act(BaseModel):
     item_id: int
     action: ActionName
     expected_version: int | None = None
+    department: str | None = None
     reason: str = ""
     evidence: tuple[Path, ...] = ()
     evidence_refs: tuple[str, ...] = ()
@@ -293,7 +324,7 @@ class PreparedMove:
 
 def act(uow: UnitOfWork, cmd: Act, actor: Actor, as_of: date) -> Outcome:
     """Make one move on one item in the unit of work's transaction; raise PermissionDenied,
-    ItemNotFound, TransitionError or ConflictError, having changed nothing."""
+    ItemNotFound, ItemElsewhere, TransitionError or StaleItem, having changed nothing."""
     return store_move(uow, prepare_act(uow, cmd, actor, as_of), actor)
 
 
@@ -310,6 +341,10 @@ def prepare_act(uow: UnitOfWork, cmd: Act, actor: Actor, as_of: date) -> Prepare
         require(uow, actor, permission, listing(jur.id), action=what)
         raise ItemNotFound(cmd.item_id)
     require(uow, actor, permission, _target(loaded), action=what)
+    if cmd.department is not None and loaded.department_code != cmd.department:
+        raise ItemElsewhere(
+            cmd.item_id, loaded.department_code, loaded.department_name, cmd.department
+        )
     cal = WorkCalendar.from_policy(uow.policy.calendar) if cmd.action == Action.EXTEND else None
     return prepare(
         loaded,
@@ -343,13 +378,6 @@ def _capacity(actor: Actor, asked: Capacity | None) -> Capacity:
     if actor.role is UserRole.OFFICE and asked is not None:
         return asked
     return Capacity.COORDINATOR
-
-
-def _conflict(item_id: int, seen: int, now: int) -> ConflictError:
-    return ConflictError(
-        f"item {item_id} was changed by someone else (version {seen}, now {now}); "
-        f"reload it (`bihuan rectify show {item_id}`) and try again"
-    )
 
 
 def _progress(
@@ -406,7 +434,7 @@ def prepare(
     `actor` is the name the history shows, `role` the capacity of the move."""
     state = loaded.state
     if expected_version is not None and expected_version != state.version:
-        raise _conflict(state.id, expected_version, state.version)
+        raise StaleItem(state.id, expected_version, state.version)
     evidence = [ev.path for _, ev in evidence_files] + [r.strip() for r in evidence_refs]
     if action == RESPOND:
         action = PROGRESS if state.status is Status.IN_PROGRESS else Action.START
@@ -448,21 +476,19 @@ def prepare(
 def store_move(
     uow: UnitOfWork,
     p: PreparedMove,
-    actor: Actor | None,
+    actor: Actor,
     *,
     source: dict[str, Any] | None = None,
-    var_dir: Path | None = None,
 ) -> Outcome:
-    """Write a prepared move: guarded UPDATE, history event, audit row, notices; copy evidence.
-
-    `actor` None only for callers that have no user yet (bihuan.rectify's session functions,
-    used by the workbook import): the audit row then names the history's actor as free text."""
+    """Write a prepared move: guarded UPDATE, history event, audit row (under the user's id),
+    notices; copy evidence. `source` says where the move came from (a workbook's file, sheet
+    and row), kept in the audit row. A StaleItem when the row changed since it was loaded."""
     loaded, new, ev = p.loaded, p.transition.item, p.transition.event
     repo = uow.rectification
     seen = loaded.state.version
     if not repo.save(new, seen_version=seen):
-        raise _conflict(new.id, seen, repo.current_version(new.id))
-    _copy_evidence(var_dir or uow.settings.var_dir, p.files)
+        raise StaleItem(new.id, seen, repo.current_version(new.id))
+    _copy_evidence(uow.settings.var_dir, p.files)
     seq = repo.add_event(
         item_id=new.id,
         from_status=ev.from_status,
@@ -481,7 +507,6 @@ def store_move(
         key=str(new.id),
         jurisdiction_id=loaded.jurisdiction_id,
         details=_audit_details(p, seq, files, refs, source),
-        login=ev.actor,
     )
     notices = _notify(uow, p, seq) if p.action in NOTIFY else 0
     return Outcome(
@@ -815,9 +840,36 @@ def list_items(
         "list rectification items",
         year=year,
         department=department,
-        status=wanted.value if wanted else None,
+        statuses=[wanted.value] if wanted else None,
     )
     return [_row(v) for v in views]
+
+
+# Statuses in which the department owes an answer; items awaiting the office are not exported.
+OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.REOPENED)
+
+
+def export_rows(
+    uow: UnitOfWork,
+    actor: Actor,
+    jurisdiction: str,
+    department: str | None = None,
+    year: int | None = None,
+) -> list[ItemRow]:
+    """The items a department still owes an answer on (OPEN_STATUSES), for the workbooks it
+    fills in, ordered by department, deadline and id. Scoped like `list_items`: a department
+    user gets its own department's items, a section user the items it supervises, the office
+    (and the read-only roles) any department's or all."""
+    _jur, views = scoped_views(
+        uow,
+        actor,
+        jurisdiction,
+        "export rectification workbooks",
+        year=year,
+        department=department,
+        statuses=[s.value for s in OPEN_STATUSES],
+    )
+    return sorted((_row(v) for v in views), key=lambda r: (r.department, r.deadline, r.id))
 
 
 def scoped_views(
@@ -1018,53 +1070,14 @@ def mark_alternative_lapsed(
     return True
 
 
-# ------------------------------------------------------------------ the workbooks (for now)
-
-
-def workbook_export_scope(
-    uow: UnitOfWork, actor: Actor, jurisdiction: str, department: str | None
-) -> str | None:
-    """The department whose workbooks this user may export (None: every department).
-
-    A workbook lists every open item of a department: a department user exports its own, the
-    office (and the read-only roles) any; a section user, who sees only the items it
-    supervises, none."""
-    jur = uow.jurisdictions.require(jurisdiction)
-    assert jur.id is not None
-    what = "export rectification workbooks"
-    require(uow, actor, Permission.READ_CYCLE, listing(jur.id), action=what)
-    if department is None and actor.role is UserRole.DEPARTMENT:
-        department = actor.department_code
-    dept_id = uow.departments.require_code(jur.id, department).id if department else None
-    require(
-        uow,
-        actor,
-        Permission.READ_CYCLE,
-        Target(
-            jurisdiction_id=jur.id,
-            department_id=dept_id,
-            what=f"the workbook of {department}" if department else "every department's workbook",
-        ),
-        action=what,
-    )
-    return department
+# ------------------------------------------------------------------ the workbooks
 
 
 def check_workbook_import(uow: UnitOfWork, actor: Actor, jurisdiction: str) -> None:
-    """Refuse unless this user may import a filled-in workbook: the office, which records the
-    department's answers on its behalf. (The workbook import checks rows against the
-    department they name, not yet against the user: until it does, department users answer
-    on the command line or send the workbook to the office.)"""
+    """Refuse unless this user may import a filled-in workbook: a department user (its own
+    department's items; every row is checked again by `prepare_act`) or the office, which
+    records a department's answers on its behalf (capacity department)."""
     jur = uow.jurisdictions.require(jurisdiction)
-    what = "import a rectification workbook"
-    require(uow, actor, Permission.RESPOND, listing(jur.id), action=what)
-    if actor.role is not UserRole.OFFICE:
-        reason = "workbooks are imported by the office (编办), which records the answers"
-        raise PermissionDenied(
-            f"{actor.describe} may not {what}: {reason}",
-            user_id=actor.user_id,
-            login=actor.login,
-            action=what,
-            reason=reason,
-            jurisdiction_id=jur.id,
-        )
+    require(
+        uow, actor, Permission.RESPOND, listing(jur.id), action="import a rectification workbook"
+    )

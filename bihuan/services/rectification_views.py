@@ -470,7 +470,11 @@ def verification_queue(
     assert jur.id is not None
     require(uow, actor, Permission.VERIFY, listing(jur.id), action="open the verification queue")
     _jur, views = scoped_views(
-        uow, actor, jurisdiction, "open the verification queue", status=Status.REPORTED_FIXED.value
+        uow,
+        actor,
+        jurisdiction,
+        "open the verification queue",
+        statuses=[Status.REPORTED_FIXED.value],
     )
     reports = uow.rectification.last_move_audits([v.id for v in views], "rectify_report_fixed")
     rows = []
@@ -531,7 +535,7 @@ def pending_requests(
         jur.id, extension_requested=True, statuses=[s.value for s in ACTIVE]
     )
     extensions.sort(key=lambda v: (v.extension_requested_on or date.min, v.id))
-    cannot = uow.rectification.views(jur.id, status=Status.CANNOT_SOLVE_REQUESTED.value)
+    cannot = uow.rectification.views(jur.id, statuses=[Status.CANNOT_SOLVE_REQUESTED.value])
     cannot.sort(key=lambda v: (v.last_response_on or date.min, v.id))
     return PendingRequests(
         as_of=as_of,

@@ -495,3 +495,108 @@ def _recheck_outcomes(uow: UnitOfWork, jurisdiction_id: int, year: int) -> dict[
     turn January's stays_closed into recurring."""
     latest = {r.item_key: r.outcome for r in uow.report.recheck_decisions(jurisdiction_id, year)}
     return {k: v for k, v in sorted(Counter(latest.values()).items()) if k}
+
+
+# ------------------------------------------------------------------ trends across years
+
+
+class TrendPoint(BaseModel):
+    """A department's place on one year's stored board."""
+
+    year: int
+    score: float  # the annual score
+    rank: int
+    of: int  # departments ranked in the same scope that year
+    scope: str
+    scope_label: str
+    colour: Colour
+    colour_label: str
+
+
+class DepartmentTrend(BaseModel):
+    """One department's annual score and rank, year by year (`bihuan trends --json`)."""
+
+    code: str
+    name: str
+    category: Category
+    category_label: str
+    points: list[TrendPoint]
+
+
+class Trends(BaseModel):
+    """Every stored board of the jurisdiction, read per department."""
+
+    jurisdiction: str
+    years: list[int]  # the years with a board
+    departments: list[DepartmentTrend]
+
+
+def trends(
+    uow: UnitOfWork, actor: Actor, jurisdiction: str, department: str | None = None
+) -> Trends:
+    """Each department's annual score and rank in every year with a stored board.
+
+    Leaders, the office, admins and auditors read every department's (or one's); a department
+    user only its own; a supervising section none (it reads items, not results)."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    code = department or (actor.department_code if visible_department(actor) else None)
+    dept_id = None
+    if code is not None:
+        dept_id = uow.departments.require_code(jur.id, code).id
+        require(
+            uow,
+            actor,
+            Permission.READ_RESULTS if visible_department(actor) is None else Permission.READ_CYCLE,
+            Target(jurisdiction_id=jur.id, department_id=dept_id, what=f"the results of {code}"),
+            action=f"read the results of {code} across years",
+        )
+    else:
+        require(
+            uow,
+            actor,
+            Permission.READ_RESULTS,
+            Target(jurisdiction_id=jur.id, what=f"the results of {jurisdiction}"),
+            action="read the results across years",
+        )
+    sizes = uow.results.board_sizes(jur.id)
+    by_code: dict[str, DepartmentTrend] = {}
+    years: set[int] = set()
+    for year, row in uow.results.board_history(jur.id, department_id=dept_id):
+        years.add(year)
+        category, colour = Category(row.category), Colour(row.colour)
+        trend = by_code.setdefault(
+            row.code,
+            DepartmentTrend(
+                code=row.code,
+                name=row.name,
+                category=category,
+                category_label=category.label,
+                points=[],
+            ),
+        )
+        trend.points.append(
+            TrendPoint(
+                year=year,
+                score=row.score,
+                rank=row.rank,
+                of=sizes.get((year, row.scope), 0),
+                scope=row.scope,
+                scope_label="全部部门" if row.scope == "all" else Category(row.scope).label,
+                colour=colour,
+                colour_label=colour.label,
+            )
+        )
+    return Trends(
+        jurisdiction=jurisdiction,
+        years=sorted(years),
+        departments=[by_code[c] for c in sorted(by_code)],
+    )
+
+
+def board_years(uow: UnitOfWork, actor: Actor, jurisdiction: str) -> list[int]:
+    """The years with a stored board (published county-wide: every user may know them)."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    require(uow, actor, Permission.READ_CYCLE, listing(jur.id), action="list the boards")
+    return sorted({year for year, _scope in uow.results.board_sizes(jur.id)})

@@ -14,6 +14,7 @@ from bihuan.errors import PermissionDenied
 if TYPE_CHECKING:
     from bihuan.app import AppContext
     from bihuan.policy import Policy
+    from bihuan.repositories.assessment import AssessmentRepo
     from bihuan.repositories.audit import AuditChainRepo, AuditRepo
     from bihuan.repositories.findings import FindingsRepo
     from bihuan.repositories.ledger import LedgerRepo
@@ -114,6 +115,12 @@ class UnitOfWork:
         from bihuan.repositories.ledger import LedgerRepo
 
         return LedgerRepo(self.session)
+
+    @cached_property
+    def assessment(self) -> AssessmentRepo:
+        from bihuan.repositories.assessment import AssessmentRepo
+
+        return AssessmentRepo(self.session)
 
     @cached_property
     def findings(self) -> FindingsRepo:

@@ -6,13 +6,14 @@ Routes take what they need from here and call one use case; the use case checks 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bihuan.app import AppContext
+from bihuan.clock import BUSINESS_TZ
 from bihuan.core.access import Actor
 from bihuan.core.websecurity import same_secret
 from bihuan.errors import AuthenticationError
@@ -213,3 +214,14 @@ class Paging:
 
 
 PagingParams = Annotated[Paging, Depends()]
+
+
+# ------------------------------------------------------------------ the business day
+
+
+def business_day(at: Now) -> date:
+    """Today in Asia/Shanghai by the portal's clock: the day of an approval, of a report."""
+    return at.astimezone(BUSINESS_TZ).date()
+
+
+Today = Annotated[date, Depends(business_day)]

@@ -24,15 +24,10 @@ COMING: dict[UserRole, tuple[tuple[str, str], ...]] = {
         ("本部门整改事项", "期限、剩余工作日、状态与提醒；报送进展与整改佐证"),
     ),
     UserRole.OFFICE: (
-        ("问题清单审核", "预览并审核各部门问题清单"),
         ("整改验收", "验收部门报送的整改事项"),
         ("逾期事项", "按督办层级查看逾期事项"),
     ),
     UserRole.SECTION: (("督办事项验收", "本科室督办的整改事项"),),
-    UserRole.LEADER: (
-        ("评估看板", "各部门得分与构成、历年趋势"),
-        ("年度报告", "综合评估情况报告"),
-    ),
 }
 
 
@@ -73,8 +68,15 @@ def links_for(actor: Actor) -> list[Link]:
             )
         else:
             links.append(Link("部门与履职台账", "/departments", "各部门及其年度指标"))
+    if actor.can(Permission.APPROVE_LISTS):
+        links.append(Link("问题清单审核", "/office/problem-lists", "预览并审核各部门问题清单"))
     loop = LOOP.get(actor.role, ()) if actor.can(Permission.READ_CYCLE) else ()
     links += loop
+    if actor.can(Permission.READ_CYCLE):
+        links.append(Link("红黄绿榜", "/results/board", "年度排名与结果运用"))
+    if actor.can(Permission.READ_RESULTS):
+        links.append(Link("历年趋势", "/results/trends", "各部门历年得分与名次"))
+        links.append(Link("年度报告", "/results/report", "综合评估情况报告"))
     live = {link.label for link in loop}
     links += [
         Link(label, None, hint) for label, hint in COMING.get(actor.role, ()) if label not in live

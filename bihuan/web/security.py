@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 SESSION_COOKIE = "bihuan_session"
 # the sign-in form's CSRF token before there is a session (double submit: cookie == field)
@@ -18,6 +18,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+# A rendered document (a problem list's preview, the year-end report) is a page of its own with
+# its inline <style> and SVG: it may style itself, and nothing else: no script at all, no
+# request anywhere, no form. A route opts in by sending exactly this header (document_response).
+DOCUMENT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+    "form-action 'none'; base-uri 'none'"
 )
 HEADERS: dict[str, str] = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -61,12 +68,15 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.decode("latin-1").lower() not in _LOWER
-                ]
+                given = message.get("headers", [])
+                document = (b"content-security-policy", DOCUMENT_CSP.encode()) in given
+                headers = [(k, v) for k, v in given if k.decode("latin-1").lower() not in _LOWER]
                 headers += [(k.encode(), v.encode()) for k, v in HEADERS.items()]
+                if document:
+                    headers = [
+                        (k, DOCUMENT_CSP.encode() if k == b"Content-Security-Policy" else v)
+                        for k, v in headers
+                    ]
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                 if https:
@@ -78,6 +88,11 @@ class SecurityHeaders:
 
 
 _LOWER = {k.lower() for k in HEADERS} | {"cache-control"}
+
+
+def document_response(html: str) -> Response:
+    """A rendered document (autoescaped HTML with its own inline style) under DOCUMENT_CSP."""
+    return HTMLResponse(html, headers={"Content-Security-Policy": DOCUMENT_CSP})
 
 
 def is_https(request: Request, *, trust_proxy: bool) -> bool:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bihuan.errors import ConfigError
 from bihuan.ingest.load import import_path
+from bihuan.settings import override_settings
 from flows.cycle import annual_cycle
 from flows.runners import make_task_runner
 from models import PhaseKind
 from tests.flows.small_county import write_small_county
+from tests.users import office
 
 
 def test_unknown_runner_is_a_clear_config_error() -> None:
@@ -24,7 +25,7 @@ def test_unknown_runner_is_a_clear_config_error() -> None:
 
 @pytest.mark.dask
 def test_assessment_on_a_local_dask_cluster_matches_threads(
-    tmp_path: Path, use_db: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     results = {}
     for runner in ("threads", "dask"):
@@ -32,9 +33,11 @@ def test_assessment_on_a_local_dask_cluster_matches_threads(
         from bihuan.migrate import upgrade
 
         upgrade(url)
-        use_db(url)
+        # as `bihuan assess --db URL` gives it: an in-process setting, not the environment
+        monkeypatch.delenv("BIHUAN_DATABASE_URL", raising=False)
         monkeypatch.setenv("BIHUAN_TASK_RUNNER", runner)
         monkeypatch.setenv("BIHUAN_TASK_RUNNER_WORKERS", "2")
+        override_settings(database_url=url)
         import_path(
             url,
             write_small_county(tmp_path / f"c-{runner}"),
@@ -42,7 +45,14 @@ def test_assessment_on_a_local_dask_cluster_matches_threads(
             jurisdiction="juxian",
             actor="t",
         )
-        out = annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
-        results[runner] = {row["code"]: row["total"] for row in out.assessment.scores}
+        out = annual_cycle(
+            jurisdiction="juxian",
+            run_as=office(url).login,
+            year=2022,
+            phase=PhaseKind.MID_YEAR,
+            as_of=date(2022, 7, 1),
+            seed=7,
+        )
+        results[runner] = {row.code: row.total for row in out.assessment.scores}
     assert results["dask"] == results["threads"]
     assert results["dask"]["A01"] == pytest.approx(99.2, abs=0.06)

@@ -27,8 +27,14 @@ def assessed(tmp_path: Path, db_url: str, use_db: Any) -> str:
     import_path(
         db_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7)
-    office(db_url)  # login "office", 编办王主任
+    annual_cycle(
+        jurisdiction="juxian",
+        run_as=office(db_url).login,
+        year=2022,
+        phase=MID,
+        as_of=date(2022, 7, 1),
+        seed=7,
+    )
     return db_url
 
 
@@ -196,3 +202,93 @@ def test_cli_issue_then_approve_with_a_drop_and_a_deadline_change(
     assert [(r["department"], r["status_label"]) for r in json.loads(lists.stdout)] == [
         ("A02", "已发送")
     ]
+
+
+def test_cli_preview_writes_each_list_then_approves_one_department_at_a_time(
+    assessed: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from bihuan.cli import _register_commands, app
+
+    monkeypatch.setenv("BIHUAN_JURISDICTION", "juxian")
+    _register_commands()
+    runner = CliRunner()
+
+    def cli(*args: str) -> Any:
+        return runner.invoke(app, [*args, "--db", assessed])
+
+    year_phase = ["--year", "2022", "--phase", "mid-year"]
+    assert issue(as_of=date(2022, 7, 4), wait_for_approval=False).awaiting_approval
+    out = tmp_path / "preview"
+    shown = cli(
+        "problems",
+        "preview",
+        *year_phase,
+        "--out",
+        str(out),
+        "--as-of",
+        "2022-09-28",
+        "--as",
+        "office",
+    )
+    assert shown.exit_code == 0, shown.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{d}-2022-mid-year.{ext}" for d in ("A01", "A02", "B01") for ext in ("html", "txt")
+    ]
+    assert "4 findings in 3 lists" in " ".join(shown.output.split())
+    b01 = (out / "B01-2022-mid-year.html").read_text(encoding="utf-8")
+    assert "问题清单" in b01 and "2022年10月17日" in b01  # 10 working days from Sep 28
+    one = cli(
+        "problems",
+        "preview",
+        *year_phase,
+        "--out",
+        str(tmp_path / "one"),
+        "--department",
+        "A02",
+        "--json",
+        "--as-of",
+        "2022-09-28",
+        "--as",
+        "office",
+    )
+    assert one.exit_code == 0, one.output
+    data = json.loads(one.stdout)
+    assert [p["department"] for p in data["lists"]] == ["A02"] and "html" not in data["lists"][0]
+    assert rows(assessed, "SELECT count(*) FROM notification")[0][0] == 0  # nothing sent
+    saturday = cli(
+        "problems",
+        "approve",
+        *year_phase,
+        "--as",
+        "office",
+        "--department",
+        "A02",
+        "--deadline",
+        f"{data['lists'][0]['findings'][0]['finding_id']}:2022-10-15",
+        "--as-of",
+        "2022-09-28",
+    )
+    assert saturday.exit_code == 1 and "2022-10-17" in saturday.output
+    ok = cli(
+        "problems",
+        "approve",
+        *year_phase,
+        "--as",
+        "office",
+        "--department",
+        "A02",
+        "--as-of",
+        "2022-09-28",
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "of A02: 1 lists sent" in ok.output and "2 findings of other departments" in ok.output
+    lists = json.loads(cli("problems", "list", "--year", "2022", "--json", "--as", "office").stdout)
+    assert {r["department"]: r["status"] for r in lists} == {
+        "A01": "draft",
+        "A02": "sent",
+        "B01": "draft",
+    }

@@ -37,8 +37,10 @@ def issued(tmp_path: Path, db_url: str, use_db: Any, monkeypatch: pytest.MonkeyP
     import_path(
         db_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7)
     boss = office(db_url).login
+    annual_cycle(
+        jurisdiction="juxian", run_as=boss, year=2022, phase=MID, as_of=date(2022, 7, 1), seed=7
+    )
     summary = issue_problem_lists(
         jurisdiction="juxian",
         run_as=boss,
@@ -69,7 +71,7 @@ def test_items_from_the_flows_go_round_the_loop(issued: str, tmp_path: Path) -> 
     missing = by_dept[("B01", "missing_submission")]
     assert missing["severity"] == "high" and missing["deadline"] == "2022-07-18"
 
-    # B01 answers through the workbook (which the office imports), A01 on the command line,
+    # B01 answers through the workbook (which it imports itself), A01 on the command line,
     # the office decides
     out = tmp_path / "out"
     cmd("rectify", "export", "--out", str(out), "--as", "B01lx")
@@ -79,7 +81,7 @@ def test_items_from_the_flows_go_round_the_loop(issued: str, tmp_path: Path) -> 
     ws = wb["整改台账"]
     ws["G2"], ws["H2"], ws["I2"] = "已补报履职材料", "是", "补报材料清单"
     wb.save(b01)
-    cmd("rectify", "import", str(b01), "--as-of", "2022-07-15", "--as", "likz")
+    cmd("rectify", "import", str(b01), "--as-of", "2022-07-15", "--as", "B01lx")
     cmd("rectify", "verify", str(missing["id"]), "--accept", "--note", "材料齐全",
         "--as-of", "2022-07-18", "--as", "likz")  # fmt: skip
     proof = tmp_path / "入编登记表.pdf"
@@ -90,8 +92,8 @@ def test_items_from_the_flows_go_round_the_loop(issued: str, tmp_path: Path) -> 
 
     shown = json.loads(cmd("rectify", "show", str(missing["id"]), "--json", "--as", "B01lx").output)
     assert [h["action"] for h in shown["history"]] == ["issued", "report_fixed", "verify_accept"]
-    # the history names people: the approver and the office's verifier
-    assert [h["actor"] for h in shown["history"]] == ["编办王主任", "李科长", "李科长"]
+    # the history names people: the approver, the department's contact, the office's verifier
+    assert [h["actor"] for h in shown["history"]] == ["编办王主任", "教体局联络人", "李科长"]
     closed = json.loads(
         cmd("rectifications", "--json", "--status", "verified_closed", "--as", "likz").output
     )

@@ -31,7 +31,7 @@ from models import PhaseKind
 from notifications.channels import demo_config
 from tests.flows.small_county import write_small_county
 from tests.integration.mailserver import PASSWORD, MailServer
-from tests.users import app_for, office
+from tests.users import app_for, make_user, office
 
 ISSUED = date(2022, 9, 28)
 OFFICE = "office"  # the office user (编办) the tracker and the dispatcher run as
@@ -66,8 +66,15 @@ def issued_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         from flows.cycle import annual_cycle
         from flows.problems import issue_problem_lists
 
-        annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
         boss = office(url).login
+        annual_cycle(
+            jurisdiction="juxian",
+            run_as=boss,
+            year=2022,
+            phase=PhaseKind.MID_YEAR,
+            as_of=date(2022, 7, 1),
+            seed=7,
+        )
         done = issue_problem_lists(
             jurisdiction="juxian",
             run_as=boss,
@@ -229,22 +236,26 @@ def test_outage_of_ten_days_gives_one_consolidated_notice_per_item(county: str) 
 
 
 def test_a_department_response_freezes_its_level(county: str) -> None:
-    from bihuan.core.rectification import Action, Role
-    from bihuan.rectify import act
+    from bihuan.core.rectification import Action
+    from bihuan.services import rectification
+    from bihuan.vocab import UserRole
 
+    contact = make_user(county, "A01lx", UserRole.DEPARTMENT, department="A01", name="张三")
     for day in days(date(2022, 10, 31), date(2022, 11, 3)):
         run(county, day)
     assert level_of(county, A01_ITEM) == "head"
-    act(
-        county,
-        jurisdiction="juxian",
-        item_id=A01_ITEM,
-        action=Action.START,
-        actor="张三",
-        role=Role.DEPARTMENT,
-        as_of=date(2022, 11, 4),
-        reason="已启动入编出编登记补办",
-    )
+    with UnitOfWork(app_for(county)) as uow:
+        rectification.act(
+            uow,
+            rectification.Act(
+                jurisdiction="juxian",
+                item_id=A01_ITEM,
+                action=Action.START,
+                reason="已启动入编出编登记补办",
+            ),
+            contact,
+            date(2022, 11, 4),
+        )
     seen = notices_by_day(county, date(2022, 11, 4), date(2022, 11, 30))
     assert level_of(county, A01_ITEM) == "head"  # frozen: the department answered
     assert level_of(county, 2) == "leadership"  # its neighbour kept silent
@@ -480,8 +491,15 @@ def test_tracker_on_postgresql(tmp_path: Path, pg_url: str, use_db: Any) -> None
     import_path(
         pg_url, write_small_county(tmp_path / "c"), year=2022, jurisdiction="juxian", actor="t"
     )
-    annual_cycle(year=2022, phase=PhaseKind.MID_YEAR, as_of=date(2022, 7, 1), seed=7)
     boss = office(pg_url).login
+    annual_cycle(
+        jurisdiction="juxian",
+        run_as=boss,
+        year=2022,
+        phase=PhaseKind.MID_YEAR,
+        as_of=date(2022, 7, 1),
+        seed=7,
+    )
     issue_problem_lists(
         jurisdiction="juxian",
         run_as=boss,

@@ -142,7 +142,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     )
     wang = office(url)  # the office user (编办) who runs the re-check and the results
     run = {"jurisdiction": "juxian", "run_as": wang.login}
-    annual_cycle(year=2022, phase=MID, as_of=date(2022, 7, 1), seed=1)
+    annual_cycle(**run, year=2022, phase=MID, as_of=date(2022, 7, 1), seed=1)
     issued = issue_problem_lists(
         jurisdiction="juxian",
         run_as=office(url).login,
@@ -189,7 +189,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
         items["mid-year:indicator:D06-S1-02"]: "stays_closed",
     }
     assert jan.new_findings == 1
-    annual_cycle(year=2023, phase=MID, as_of=date(2023, 7, 1), seed=1)
+    annual_cycle(**run, year=2023, phase=MID, as_of=date(2023, 7, 1), seed=1)
     jul = recheck(**run, year=2023, as_of=date(2023, 7, 3))
     outcome = {d.item: (d.outcome, d.reason) for d in jul.decisions}
     assert outcome[items["mid-year:indicator:D06-S1-01"]][0] == "stays_closed"
@@ -249,7 +249,9 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     assert len(audits) == 5  # four January decisions + the recurrence found in July
     assert {u for (u,) in audits} == {wang.user_id}
 
-    annual_cycle(year=2023, phase=MID, as_of=date(2023, 7, 4), seed=1)  # re-score with penalty
+    annual_cycle(
+        **run, year=2023, phase=MID, as_of=date(2023, 7, 4), seed=1
+    )  # re-score with penalty
     no_board = cli(
         "report", "--year", "2023", "--out", str(tmp_path / "x.html"), "--db", url, "--as", "office"
     )

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from bihuan.app import app_context
 from bihuan.db import get_engine, session_scope, table, upsert
 from bihuan.ingest.load import import_path
+from bihuan.repositories.ledger import load_scope
 from bihuan.services.problems import ApproveLists, approve_problem_lists
 from bihuan.services.uow import UnitOfWork
-from flows.common import load_scope
 from models import Department, Finding, FindingStatus, PhaseKind, RectificationItem
 from tests.flows.small_county import write_small_county
 from tests.users import office

@@ -39,6 +39,21 @@ def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "250")
 
 
+@pytest.fixture(autouse=True)
+def _an_admin(sqlite_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Importing a notice changes the policy: an admin's action, recorded in the database."""
+    from bihuan.settings import reset_settings
+    from bihuan.vocab import UserRole
+    from tests.users import make_user
+
+    make_user(sqlite_db, "root", UserRole.ADMIN)
+    make_user(sqlite_db, "wang", UserRole.OFFICE)
+    monkeypatch.setenv("BIHUAN_DATABASE_URL", sqlite_db)
+    monkeypatch.setenv("BIHUAN_USER", "root")
+    reset_settings()
+    return sqlite_db
+
+
 @pytest.fixture
 def policy(tmp_path: Path) -> Path:
     path = tmp_path / "config" / "policy.toml"
@@ -258,3 +273,34 @@ def test_importing_a_package_year_and_the_first_package_year(policy: Path) -> No
         )["days"]
     }
     assert {(d["date"], d["name"], d["kind"]) for d in shown["days"]} == package
+
+
+def test_only_an_admin_imports_and_the_import_is_audited(
+    policy: Path, notice_2027: Path, _an_admin: str
+) -> None:
+    from sqlalchemy import text
+
+    from bihuan.db import get_engine
+
+    before = policy.read_bytes()
+    refused = runner.invoke(
+        app,
+        [
+            "calendar",
+            "import-notice",
+            str(notice_2027),
+            "--config",
+            str(policy),
+            "--yes",
+            "--as",
+            "wang",
+        ],
+    )
+    assert refused.exit_code == 3 and "may not import a holiday notice" in refused.output
+    assert policy.read_bytes() == before
+    assert run("import-notice", str(notice_2027), "--config", str(policy), "--yes").exit_code == 0
+    with get_engine(_an_admin).connect() as conn:
+        rows = conn.execute(
+            text("SELECT actor, action, entity_key FROM auditlog WHERE entity = 'policy'")
+        ).all()
+    assert [tuple(r) for r in rows] == [("root", "calendar_notice_imported", "calendar.years.2027")]

@@ -286,11 +286,14 @@ def test_imports_cleanly_and_reimport_changes_nothing(db_url: str, tmp_path: Pat
 
 def test_bihuan_demo_command(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    db.write_text("not a database: the demo replaces it")
+    # the installation's channels: the demo must never read them (it would fail on this file)
+    installation_channels = tmp_path / "apprise.yml"
+    installation_channels.write_text("urls: [this is not : valid yaml", encoding="utf-8")
     env = {
         **os.environ,
         "BIHUAN_HOME": str(tmp_path),
         "BIHUAN_CONFIG_DIR": str(REPO / "config"),
+        "BIHUAN_APPRISE_CONFIG": str(installation_channels),
         "COLUMNS": "120",
     }
     cmd = [BIHUAN, "demo", "--db", str(db), "--departments", "10"]
@@ -312,3 +315,15 @@ def test_bihuan_demo_command(tmp_path: Path) -> None:
     )
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.count('"code"') == 10
+    assert any((tmp_path / "var" / "outbox").iterdir())  # delivered to the demo's own sink
+
+    # a database holding the demo county alone is wiped and built again
+    again = subprocess.run(
+        [BIHUAN, "demo", "--db", str(db), "--departments", "6", "--year", "2022"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr

@@ -1,8 +1,8 @@
 """The transactional outbox on SQLite and PostgreSQL, with real SMTP and webhook servers.
 
 The dispatcher is the use case `bihuan.services.notifications.dispatch`, run as an office user
-without Prefect; messages are written through the repository (`uow.notifications`) and through
-the `notifications.outbox.enqueue(session, ...)` wrapper that older callers still use.
+without Prefect; messages are written through the repository (`uow.notifications.enqueue`), in
+the caller's unit of work.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -36,7 +36,6 @@ from models import (
 )
 from models.enums import NotificationStatus
 from notifications.channels import MASKER, Channels, DeliveryResult
-from notifications.outbox import enqueue
 from tests.integration.mailserver import MailServer, Webhook
 from tests.users import app_for, office
 
@@ -162,7 +161,8 @@ class FakeSender:
 
 def test_enqueue_is_idempotent_and_rides_the_callers_transaction(org: Org) -> None:
     url = org.url
-    args = dict(
+    app = app_for(url)
+    message = NewMessage(
         jurisdiction_id=org.jid,
         key="item-7:due:d01",
         department_id=org.did,
@@ -172,14 +172,14 @@ def test_enqueue_is_idempotent_and_rides_the_callers_transaction(org: Org) -> No
         body="b",
         business_date=DAY,
     )
-    with session_scope(url) as s:
-        assert enqueue(s, **args) is True  # type: ignore[arg-type]
-        assert enqueue(s, **args) is False  # type: ignore[arg-type]
-    with session_scope(url) as s:
-        assert enqueue(s, **args) is False  # type: ignore[arg-type]
+    with UnitOfWork(app) as uow:
+        assert uow.notifications.enqueue(message) is True
+        assert uow.notifications.enqueue(message) is False
+    with UnitOfWork(app) as uow:
+        assert uow.notifications.enqueue(message) is False
     # The change that causes a message fails: the message goes with it.
-    with pytest.raises(RuntimeError), session_scope(url) as s:
-        enqueue(s, **{**args, "key": "item-8:due:d01"})  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError), UnitOfWork(app) as uow:
+        uow.notifications.enqueue(replace(message, key="item-8:due:d01"))
         raise RuntimeError("the tracker died before its commit")
     rows = _rows(url)
     assert [r.idempotency_key for r in rows] == ["item-7:due:d01"]

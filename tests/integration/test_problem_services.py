@@ -474,3 +474,242 @@ def test_listings_are_scoped_by_the_acting_user(scored: str) -> None:
         UnitOfWork(app_for(scored), readonly=True) as uow,
     ):
         problems.list_findings(uow, users["disabled"], "juxian", 2022)
+
+
+# ------------------------------------------------------------------ per department, preview, portal
+
+
+def lists_by_code(url: str) -> dict[str, str]:
+    return dict(
+        rows(
+            url,
+            "SELECT d.code, p.status FROM problemlist p JOIN department d ON d.id = p.department_id",
+        )
+    )
+
+
+def audit_details(url: str, action: str) -> list[dict[str, Any]]:
+    import json
+
+    found = rows(url, "SELECT details FROM auditlog WHERE action = :a ORDER BY id", a=action)
+    return [json.loads(d) if isinstance(d, str) else d for (d,) in found]
+
+
+def test_approving_one_department_leaves_the_others_draft_then_the_rest(scored: str) -> None:
+    boss = office(scored)
+    raise_as(scored, boss)
+    one = approve_as(
+        scored, boss, ApproveLists(jurisdiction="juxian", year=2022, phase=MID, departments=["A01"])
+    )
+    assert (one.approved_lists, one.items_created, one.by_department) == (1, 2, {"A01": 2})
+    assert (one.departments, one.all_departments, one.still_pending) == (["A01"], False, 3)
+    assert lists_by_code(scored) == {"A01": "sent", "A02": "draft", "B01": "draft"}
+    assert [t for (t,) in rows(scored, "SELECT recipient_tag FROM notification")] == ["a01"]
+    assert rows(scored, "SELECT count(*) FROM rectificationitem")[0][0] == 2
+    statuses = dict(
+        rows(
+            scored,
+            "SELECT d.code || ':' || f.key, f.status FROM finding f "
+            "JOIN department d ON d.id = f.department_id",
+        )
+    )
+    assert {k.split(":")[0] for k, v in statuses.items() if v == "proposed"} == {"A02", "B01"}
+    [first] = audit_details(scored, "problem_lists_approved")
+    assert (first["departments"], first["all"], first["still_pending"]) == (["A01"], False, 3)
+    # A01's list cannot be approved twice; the rest can, all at once
+    with pytest.raises(UserError, match="A01 has no draft problem list"):
+        approve_as(
+            scored,
+            boss,
+            ApproveLists(jurisdiction="juxian", year=2022, phase=MID, departments=["A01"]),
+        )
+    rest = approve_as(scored, boss)
+    assert (rest.approved_lists, rest.items_created, rest.departments) == (2, 3, ["A02", "B01"])
+    assert rest.all_departments and rest.still_pending == 0
+    assert lists_by_code(scored) == {"A01": "sent", "A02": "sent", "B01": "sent"}
+    assert rows(scored, "SELECT count(*) FROM notification")[0][0] == 3
+    second = audit_details(scored, "problem_lists_approved")[1]
+    assert (second["departments"], second["all"]) == (["A02", "B01"], True)
+
+
+def test_a_decision_about_one_department_may_not_touch_anothers_findings(scored: str) -> None:
+    boss = office(scored)
+    raise_as(scored, boss)
+    other = finding_id(scored, SUBMISSION)  # B01's
+    before, audit = snapshot(scored), last_audit_id(scored)
+    with pytest.raises(UserError, match=f"finding {other} is of B01, which this decision does"):
+        approve_as(
+            scored,
+            boss,
+            ApproveLists(
+                jurisdiction="juxian",
+                year=2022,
+                phase=MID,
+                departments=["A01"],
+                drop=[DropFinding(finding_id=other, reason="不属本次审核")],
+            ),
+        )
+    with pytest.raises(UserError, match="Z09 has no draft problem list"):
+        approve_as(
+            scored,
+            boss,
+            ApproveLists(jurisdiction="juxian", year=2022, phase=MID, departments=["Z09"]),
+        )
+    assert snapshot(scored) == before and last_audit_id(scored) == audit
+
+
+@pytest.mark.parametrize(
+    ("deadline", "suggested"),
+    [
+        (date(2022, 10, 15), "the next working day is 2022-10-17 (星期一)"),  # a Saturday
+        (date(2022, 10, 3), "the next working day is 2022-10-08 (星期六)"),  # National Day
+    ],
+    ids=["saturday", "holiday"],
+)
+def test_a_deadline_on_a_non_working_day_is_refused_with_the_next_working_day(
+    scored: str, deadline: date, suggested: str
+) -> None:
+    boss = office(scored)
+    raise_as(scored, boss)
+    move = finding_id(scored, SUBMISSION)
+    before = snapshot(scored)
+    with pytest.raises(UserError, match="is not a working day") as refused:
+        approve_as(
+            scored,
+            boss,
+            ApproveLists(
+                jurisdiction="juxian",
+                year=2022,
+                phase=MID,
+                deadlines=[DeadlineChange(finding_id=move, deadline=deadline)],
+            ),
+        )
+    assert suggested in str(refused.value)
+    assert snapshot(scored) == before
+    # a weekend day worked in exchange (调休) is a working day: accepted
+    worked = approve_as(
+        scored,
+        boss,
+        ApproveLists(
+            jurisdiction="juxian",
+            year=2022,
+            phase=MID,
+            deadlines=[DeadlineChange(finding_id=move, deadline=date(2022, 10, 8))],
+        ),
+    )
+    assert worked.deadline_changes == 1
+
+
+def test_deadlines_count_from_the_day_of_approval(scored: str) -> None:
+    boss = office(scored)
+    raise_as(scored, boss)  # raised on 2022-07-01
+    approve_as(scored, boss)  # approved on ISSUED_ON, 2022-09-28
+    [(issued, deadline)] = rows(
+        scored,
+        "SELECT r.issued_on, r.deadline FROM rectificationitem r "
+        "JOIN finding f ON f.id = r.finding_id WHERE f.key = :k",
+        k=SUBMISSION,
+    )
+    assert (str(issued), str(deadline)) == ("2022-09-28", "2022-10-17")
+
+
+def test_the_preview_renders_each_list_as_it_will_be_sent_and_changes_nothing(scored: str) -> None:
+    boss = office(scored)
+    raise_as(scored, boss)
+    before, audit = snapshot(scored), last_audit_id(scored)
+    with UnitOfWork(app_for(scored), readonly=True) as uow:
+        shown = problems.preview_problem_lists(uow, boss, "juxian", 2022, MID, ISSUED_ON)
+        only = problems.preview_problem_lists(uow, boss, "juxian", 2022, MID, ISSUED_ON, ["B01"])
+    assert (shown.pending, shown.drafts) == (5, 3)
+    assert [p.department for p in shown.lists] == ["A01", "A02", "B01"]
+    assert [p.department for p in only.lists] == ["B01"]
+    b01 = only.lists[0]
+    assert b01.recipients == ["b01"] and "问题清单" in b01.subject
+    assert [(f.severity_label, str(f.deadline)) for f in b01.findings] == [("严重", "2022-10-17")]
+    assert b01.findings[0].title in b01.text and "2022年10月17日" in b01.text
+    assert "<table>" in b01.html and "莒县县委编办" in b01.html
+    # the preview is what the approval sends
+    approve_as(scored, boss, ApproveLists(jurisdiction="juxian", year=2022, phase=MID))
+    [(body,)] = rows(scored, "SELECT body FROM notification WHERE recipient_tag = 'b01'")
+    assert body == b01.text
+    assert before["notification"] == [] and audit < last_audit_id(scored)
+    users = _actors(scored)
+    for who in ("leader", "department", "section"):
+        with (
+            pytest.raises(PermissionDenied),
+            UnitOfWork(app_for(scored), readonly=True) as uow,
+        ):
+            problems.preview_problem_lists(uow, users[who], "juxian", 2022, MID, ISSUED_ON)
+
+
+class FakeRuns:
+    """A Prefect server as the use case sees it: maybe one paused run, and what it was sent."""
+
+    def __init__(self, run_id: str | None) -> None:
+        self.run_id = run_id
+        self.asked: list[tuple[str, int, PhaseKind]] = []
+        self.resumed: list[tuple[str, dict[str, Any]]] = []
+
+    def waiting(self, jurisdiction: str, year: int, phase: PhaseKind) -> str | None:
+        self.asked.append((jurisdiction, year, phase))
+        return self.run_id
+
+    def resume(self, flow_run_id: str, run_input: dict[str, Any]) -> None:
+        self.resumed.append((flow_run_id, run_input))
+
+
+def submit_as(url: str, actor: Actor, runs: FakeRuns | None, **kw: Any) -> Any:
+    cmd = ApproveLists(jurisdiction="juxian", year=2022, phase=MID, **kw)
+    with UnitOfWork(app_for(url)) as uow:
+        return problems.submit_approval(uow, cmd, actor, ISSUED_ON, runs)
+
+
+def test_with_no_run_waiting_the_portal_applies_the_decision_itself(scored: str) -> None:
+    boss = office(scored)
+    raise_as(scored, boss)
+    runs = FakeRuns(None)
+    outcome = submit_as(scored, boss, runs, departments=["A02"])
+    assert not outcome.resumed and outcome.result.approved_lists == 1
+    assert runs.asked == [("juxian", 2022, MID)] and runs.resumed == []
+    assert rows(scored, "SELECT user_id FROM auditlog WHERE action = 'problem_lists_approved'") == [
+        (boss.user_id,)
+    ]
+    local = submit_as(scored, boss, None)  # local mode: no Prefect server at all
+    assert local.result.departments == ["A01", "B01"]
+
+
+def test_a_waiting_run_is_resumed_with_the_decision_and_nothing_is_applied_here(
+    scored: str,
+) -> None:
+    from flows.problems import ProblemListApproval
+
+    boss = office(scored)
+    raise_as(scored, boss)
+    drop = finding_id(scored, "mid-year:satisfaction")
+    runs = FakeRuns("run-1")
+    before = snapshot(scored)
+    outcome = submit_as(
+        scored,
+        boss,
+        runs,
+        departments=["A02"],
+        drop=[DropFinding(finding_id=drop, reason="样本不足")],
+    )
+    assert (outcome.resumed, outcome.flow_run_id, outcome.approver) == (True, "run-1", "office")
+    [(run_id, given)] = runs.resumed
+    assert run_id == "run-1"
+    form = ProblemListApproval.model_validate(given)  # what the paused run's form accepts
+    assert (form.approver, form.departments, form.approved_on) == ("office", ["A02"], ISSUED_ON)
+    assert [(d.finding_id, d.reason) for d in form.drop] == [(drop, "样本不足")]
+    assert snapshot(scored) == before
+    [resumed] = audit_details(scored, "problem_lists_approval_resumed")
+    assert (resumed["flow_run_id"], resumed["departments"]) == ("run-1", ["A02"])
+    # an invalid decision never reaches the run
+    with pytest.raises(UserError, match="9999 is not awaiting"):
+        submit_as(scored, boss, runs, drop=[DropFinding(finding_id=9999, reason="无此问题")])
+    # who may not approve is refused before any run is looked up
+    lead = make_user(scored, "lead", UserRole.LEADER)
+    asked = len(runs.asked)
+    with pytest.raises(PermissionDenied):
+        submit_as(scored, lead, runs)
+    assert len(runs.asked) == asked and len(runs.resumed) == 1

@@ -350,32 +350,43 @@ def test_only_the_office_records_a_lapsed_alternative(county: dict[str, Any]) ->
 # ------------------------------------------------------------------ the workbooks
 
 
-def test_workbooks_are_exported_within_the_users_scope_and_imported_by_the_office(
+def test_workbooks_are_exported_within_the_users_scope_and_imported_by_departments_and_office(
     county: dict[str, Any],
 ) -> None:
-    url, p = county["url"], county["people"]
+    url, items, p = county["url"], county["items"], county["people"]
 
-    def scope(who: str, department: str | None) -> str | None:
+    def exported(who: str, department: str | None = None) -> dict[int, str]:
         with UnitOfWork(app_for(url), readonly=True) as uow:
-            return rectification.workbook_export_scope(uow, p[who], "juxian", department)
+            rows = rectification.export_rows(uow, p[who], "juxian", department)
+        return {r.id: r.department for r in rows}
 
     def may_import(who: str) -> None:
         with UnitOfWork(app_for(url), readonly=True) as uow:
             rectification.check_workbook_import(uow, p[who], "juxian")
 
-    assert scope("a01", None) == "A01"
-    assert scope("office", None) is None and scope("leader", "B01") == "B01"
+    assert set(exported("a01").values()) == {"A01"}
+    assert set(exported("office").values()) == {"A01", "A02", "B01"}
+    assert set(exported("leader", "B01").values()) == {"B01"}
+    # a section user: the items it supervises (the staffing item is the inspection's)
+    assert items[STAFFING] in exported("inspection")
+    assert items[STAFFING] not in exported("ops")
+    assert not set(exported("inspection")) & set(exported("ops"))
+    # only the items the department still owes an answer on
+    act(url, p["a02"], items[CHAIN], Action.REPORT_FIXED, **MOVES[Action.REPORT_FIXED])
+    assert items[CHAIN] not in exported("office")
     for who, department, why in (
         ("a01", "A02", "not of department A01"),
-        ("inspection", None, "is not supervised by"),
         ("old_a01", "A01", "disabled"),
     ):
         with pytest.raises(PermissionDenied, match=why):
-            scope(who, department)
+            exported(who, department)
     may_import("office")
+    may_import("a01")
     for who, why in (
-        ("a01", "imported by the office"),
+        ("inspection", "the section role"),
         ("leader", "the leader role"),
+        ("auditor", "the auditor role"),
+        ("admin", "the admin role"),
         ("old_office", "disabled"),
     ):
         with pytest.raises(PermissionDenied, match=why):

@@ -84,7 +84,7 @@ def test_worker_runs_a_cycle_from_a_postgres_backed_server(
     with running(server_cmd, server_env, server_log) as server:
         wait_healthy(api, server, server_log)
         prefect_cli(env, "work-pool", "create", POOL, "--type", "process")
-        prefect_cli_bihuan(env, "deploy", "--work-pool", POOL)
+        prefect_cli_bihuan(env, "deploy", "--work-pool", POOL, "-j", "juxian", "--run-as", "likz")
         with prefect_api(api) as client:
             pools = {d.name: d.work_pool_name for d in client.read_deployments()}
         assert len(pools) == 4 and set(pools.values()) == {POOL}, pools

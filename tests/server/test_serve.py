@@ -81,7 +81,8 @@ def served(prefect_server: tuple[str, Path], app_db: str) -> Iterator[dict[str, 
     config = write_demo_config(home / "apprise.yml", TAGS, home / "outbox")
     env = offline_env(home, PREFECT_API_URL=api, BIHUAN_APPRISE_CONFIG=str(config))
     log = home / "serve.log"
-    with running([str(BIN / "bihuan"), "serve", "--db", app_db], env, log) as proc:
+    serve = [str(BIN / "bihuan"), "serve", "--db", app_db, "-j", "juxian", "--run-as", "wangzr"]
+    with running(serve, env, log) as proc:
 
         def registered() -> bool:
             assert proc.poll() is None, log.read_text()[-4000:]
@@ -182,7 +183,9 @@ def test_mid_year_run_pauses_for_approval_and_the_form_input_resumes_it(
         assert wait_until(refused, timeout=60, what="the refusal") == [("王主任",)]
         child = wait_until(paused, timeout=60, what="the form asking again")
         assert rows(app_db, "SELECT count(*) FROM rectificationitem")[0][0] == 0
-        # what the Resume form on the flow-run page submits
+        # what the Resume form on the flow-run page submits; deadlines count from the day of
+        # approval (approved_on; empty: the day it is submitted), so this replay of 2022 dates
+        # its approval in 2022 for the 2022 tracker below to find the lists issued
         resume_flow_run(
             child.id,
             run_input={
@@ -190,6 +193,7 @@ def test_mid_year_run_pauses_for_approval_and_the_form_input_resumes_it(
                 "approve": True,
                 "drop": [{"finding_id": drop_id, "reason": "材料已于评估窗口后补交"}],
                 "deadlines": [],
+                "approved_on": "2022-07-05",
             },
         )
 
@@ -218,7 +222,9 @@ def test_daily_tracking_run_triggered_from_the_cli_completes(
     # 2022-10-08 is a Saturday worked in exchange for National Day (调休): a working day
     office(app_db, "office")  # the tracker runs as an office user (the run_as parameter)
     run_id = _run_deployment(
-        served, "daily-tracking/daily-tracking", {"as_of": "2022-10-08", "run_as": "office"}
+        served,
+        "daily-tracking/daily-tracking",
+        {"as_of": "2022-10-08", "jurisdiction": "juxian", "run_as": "office"},
     )
     with prefect_api(api) as client:
 

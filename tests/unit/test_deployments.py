@@ -31,19 +31,34 @@ def test_specs_take_cron_and_time_zone_from_the_schedules_section() -> None:
 
 
 def test_served_deployments_carry_a_cron_schedule_and_no_pool() -> None:
-    deps = build_deployments(POLICY)
+    deps = build_deployments(POLICY, jurisdictions=["juxian"], run_as="scheduler")
     assert [d.name for d in deps] == [d.name for d in deployment_specs(POLICY)]
     for dep in deps:
         [sched] = dep.schedules
         assert sched.schedule.timezone == "Asia/Shanghai"
         assert dep.work_pool_name is None and dep.storage is None
+        # the jurisdiction and the user are parameters Prefect records; the database never is
+        assert (
+            dep.parameters["jurisdiction"] == "juxian" and dep.parameters["run_as"] == "scheduler"
+        )
+        assert not any("database" in k or "url" in k for k in dep.parameters)
+
+
+def test_one_schedule_per_jurisdiction_each_with_its_parameters() -> None:
+    [mid, *_] = build_deployments(POLICY, jurisdictions=["juxian", "rizhao"], run_as="scheduler")
+    assert [s.parameters["jurisdiction"] for s in mid.schedules] == ["juxian", "rizhao"]
+    assert {s.parameters["run_as"] for s in mid.schedules} == {"scheduler"}
+    with pytest.raises(ValueError, match="jurisdictions"):
+        build_deployments(POLICY, jurisdictions=[], run_as="scheduler")
 
 
 def test_pool_deployments_run_from_the_checkout_whatever_the_cwd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    [mid, *_] = build_deployments(POLICY, work_pool="p")
+    [mid, *_] = build_deployments(
+        POLICY, jurisdictions=["juxian"], run_as="scheduler", work_pool="p"
+    )
     assert mid.work_pool_name == "p"
     assert mid.entrypoint == "flows/scheduled.py:mid_year_assessment"
     assert mid.storage is not None

@@ -105,3 +105,40 @@ def test_the_measures_name_the_office_of_the_jurisdiction() -> None:
     facts = DepartmentFacts(code="A01", staffing=[StaffingFact("real_name", 1)])
     [draft] = derive_findings(facts, phase="mid-year", rules=RULES, office="莒县县委编办")
     assert draft.measures.endswith("整改情况报莒县县委编办。")
+
+
+@pytest.mark.parametrize(
+    ("deadline", "expected"),
+    [
+        (date(2022, 10, 14), None),  # a Friday
+        (date(2022, 10, 8), None),  # a Saturday worked in exchange for National Day (调休)
+        (
+            date(2022, 10, 15),
+            "2022-10-15 (星期六) is not a working day; the next working day is 2022-10-17 (星期一)",
+        ),
+        (date(2022, 10, 16), "the next working day is 2022-10-17"),
+        (date(2022, 10, 3), "the next working day is 2022-10-08 (星期六)"),  # National Day
+    ],
+    ids=["friday", "tiaoxiu-saturday", "saturday", "sunday", "holiday"],
+)
+def test_a_deadline_set_by_hand_must_be_a_working_day(deadline: date, expected: str | None) -> None:
+    found = decision_problems(
+        [p.id for p in PENDING], Decision({}, {2: deadline}), AS_OF, calendar=CAL
+    )
+    if expected is None:
+        assert found == []
+    else:
+        [problem] = found
+        assert problem.startswith("finding 2: deadline") and expected in problem
+
+
+def test_a_finding_of_a_department_not_decided_is_named_as_such() -> None:
+    found = decision_problems(
+        [2, 3], Decision({1: "x"}, {}), AS_OF, calendar=CAL, elsewhere={1: "B01"}
+    )
+    assert found == ["finding 1 is of B01, which this decision does not approve"]
+
+
+def test_a_deadline_in_a_year_the_calendar_does_not_know_is_refused() -> None:
+    [problem] = decision_problems([2], Decision({}, {2: date(2150, 1, 5)}), AS_OF, calendar=CAL)
+    assert "does not cover" in problem

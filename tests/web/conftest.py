@@ -28,6 +28,7 @@ from bihuan.web.app import create_app
 from tests.conftest import _pg_schema_url
 from tests.integration.workbooks import YEAR, good_rows, write_xlsx
 from tests.users import TODAY, app_for
+from tests.web.cycle import add_cycle
 from tests.web.items import add_items
 
 PASSWORD = "test-password-1"
@@ -104,8 +105,8 @@ def make_token(url: str, login: str, now: datetime, days: int = 30) -> str:
 
 
 def build_county(url: str, workdir: Path) -> str:
-    """D01–D03 with a YEAR ledger for D01 and D02, and one user per role (on a migrated
-    database). About 4 s, most of it Argon2: the SQLite tests copy one built per session."""
+    """D01–D03 with a YEAR ledger for D01 and D02, one user per role, and YEAR's mid-year
+    scores, findings and board (on a migrated database). About 4 s, most of it Argon2: the SQLite tests copy one built per session."""
     import_path(
         url,
         write_xlsx(workdir / "county.xlsx", good_rows()),
@@ -115,6 +116,7 @@ def build_county(url: str, workdir: Path) -> str:
     )
     for login, (role, department, section) in ROLE_USERS.items():
         add_user(url, login, role, department=department, section=section)
+    add_cycle(url)  # scores, findings awaiting approval, the board (tests/web/cycle.py)
     add_items(url)  # D01's and D02's problem lists and rectification items (tests/web/items.py)
     return url
 

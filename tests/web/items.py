@@ -1,5 +1,6 @@
-"""The test county's rectification items: one issued problem list for D01 and one for D02, and
-the items in the states the portal's tests need, made through the production use cases.
+"""The test county's rectification items: one issued YEAR year-end problem list for D01 and one
+for D02 (the mid-year findings await approval, tests/web/cycle.py), and the items in the states
+the portal's tests need, made through the production use cases.
 
 The ids are fixed (the findings' keys sort in this order, and the approval creates the items
 in department and key order), so the access table can name them; `add_items` checks that.
@@ -28,7 +29,7 @@ from bihuan.vocab import Capacity, FindingStatus, PhaseKind
 from models import Department, Finding, RectificationItem
 from tests.integration.workbooks import YEAR
 
-PHASE = PhaseKind.MID_YEAR
+PHASE = PhaseKind.YEAR_END
 # (department, key, category, severity, title): ids 1.. in this order
 FINDINGS: list[tuple[str, str, str, str, str]] = [
     ("D01", "w01-progress", "indicator", "medium", "重点项目审批时限未达标"),

@@ -33,16 +33,18 @@ from tests.web.conftest import (
 )
 from tests.web.items import D02, D02_ITEM, GUESSED_SHA, ITEM, SHA_D01, SHA_D02
 
-LIST = f"/problem-lists/{YEAR}/mid-year"  # the YEAR mid-year problem lists (tests/web/items.py)
+LIST = f"/problem-lists/{YEAR}/year-end"  # the YEAR year-end problem lists (tests/web/items.py)
 VERIFY = frozenset({"office", "section"})
 RESPOND = frozenset({"office", "department"})
-OFFICE = frozenset({"office"})
 NOTIFY = frozenset({"admin", "office", "department"})
 
 ALL = frozenset(ROLES)
 PUBLIC = frozenset({"public"})  # no sign-in at all
 ADMIN = frozenset({"admin"})
 AUDIT = frozenset({"admin", "auditor"})
+OFFICE = frozenset({"office"})
+RESULTS = frozenset({"leader", "office", "admin", "auditor"})  # READ_RESULTS
+NOT_SECTION = ALL - {"section"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Route:
     form: tuple[tuple[str, str], ...] = ()  # a valid form (the test adds the CSRF field)
     foreign: tuple[str, ...] = ()  # D02's object and a guessed one: 404 for D01's user
     own_account: bool = False  # the user's own session or password: every role may
+    body: str = ""  # an API POST's JSON body
+    hidden: frozenset[str] = frozenset()  # roles answered 404 (every such object is out of scope)
 
     @property
     def api(self) -> bool:
@@ -230,7 +234,7 @@ ROUTES: tuple[Route, ...] = (
         foreign=(
             f"{LIST}/D02/html",
             f"{LIST}/D99/html",
-            f"/problem-lists/{YEAR - 1}/mid-year/D02/html",
+            f"/problem-lists/{YEAR - 1}/year-end/D02/html",
         ),
     ),
     Route(
@@ -272,7 +276,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/rectifications/{item_id}/actions",
         f"/api/v1/rectifications/{ITEM['api']}/actions",
         RESPOND,
-        form=(("action", "respond"), ("expected_version", "1"), ("reason", "接口报送进展")),
+        body='{"action": "respond", "expected_version": 1, "reason": "接口报送进展"}',
     ),
     Route(
         "GET",
@@ -280,6 +284,93 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/notifications",
         NOTIFY,
         foreign=("/api/v1/notifications?department=D02", "/api/v1/notifications?department=D99"),
+    ),
+    # the office: problem-list approval (tests/web/test_office.py)
+    Route("GET", "/office/problem-lists", "/office/problem-lists", OFFICE),
+    Route(
+        "GET",
+        "/office/problem-lists/{code}",
+        f"/office/problem-lists/D01?year={YEAR}&phase=mid-year",
+        OFFICE,
+    ),
+    Route(
+        "GET",
+        "/office/problem-lists/{code}/document",
+        f"/office/problem-lists/D01/document?year={YEAR}&phase=mid-year",
+        OFFICE,
+    ),
+    Route(
+        "POST",
+        "/office/problem-lists/approve",
+        "/office/problem-lists/approve",
+        OFFICE,
+        form=(
+            ("year", str(YEAR)),
+            ("phase", "mid-year"),
+            ("department", "D01"),
+            ("scope", "selected"),
+        ),
+    ),
+    # results (tests/web/test_results.py)
+    Route("GET", "/results/board", f"/results/board?year={YEAR}", ALL),
+    Route(
+        "GET",
+        "/results/trends",
+        "/results/trends",
+        NOT_SECTION,
+        foreign=("/results/trends?department=D02", "/results/trends?department=D99"),
+    ),
+    Route("GET", "/results/scores", f"/results/scores?year={YEAR}&phase=mid-year", ALL),
+    Route(
+        "GET",
+        "/results/scores/{code}",
+        f"/results/scores/D01?year={YEAR}&phase=mid-year",
+        NOT_SECTION,
+        foreign=(
+            f"/results/scores/D02?year={YEAR}&phase=mid-year",
+            f"/results/scores/D99?year={YEAR}&phase=mid-year",
+        ),
+        hidden=frozenset({"section"}),  # a section supervises items, not departments
+    ),
+    Route("GET", "/results/report", f"/results/report?year={YEAR}", RESULTS),
+    Route("GET", "/results/report.pdf", f"/results/report.pdf?year={YEAR}", RESULTS),
+    Route(
+        "GET",
+        "/api/v1/findings",
+        f"/api/v1/findings?year={YEAR}",
+        ALL,
+        foreign=(
+            f"/api/v1/findings?year={YEAR}&department=D02",
+            f"/api/v1/findings?year={YEAR}&department=D99",
+        ),
+    ),
+    Route("GET", "/api/v1/problem-lists", f"/api/v1/problem-lists?year={YEAR}", ALL),
+    Route(
+        "POST",
+        "/api/v1/problem-lists/approve",
+        "/api/v1/problem-lists/approve",
+        OFFICE,
+        body=f'{{"year": {YEAR}, "phase": "mid-year", "departments": ["D02"]}}',
+    ),
+    Route("GET", "/api/v1/scores", f"/api/v1/scores?year={YEAR}&phase=mid-year", ALL),
+    Route(
+        "GET",
+        "/api/v1/scores/{department}",
+        f"/api/v1/scores/D01?year={YEAR}&phase=mid-year",
+        NOT_SECTION,
+        foreign=(
+            f"/api/v1/scores/D02?year={YEAR}&phase=mid-year",
+            f"/api/v1/scores/D99?year={YEAR}&phase=mid-year",
+        ),
+        hidden=frozenset({"section"}),
+    ),
+    Route("GET", "/api/v1/board", f"/api/v1/board?year={YEAR}", ALL),
+    Route(
+        "GET",
+        "/api/v1/trends",
+        "/api/v1/trends",
+        NOT_SECTION,
+        foreign=("/api/v1/trends?department=D02", "/api/v1/trends?department=D99"),
     ),
 )
 
@@ -377,18 +468,17 @@ def world_both(portal_both: Portal) -> World:
     return _world(portal_both)
 
 
-def api_call(b: Browser, route: Route, url: str, token: str | None) -> Response:
-    """An API route as a client calls it: a GET, or a POST of the form as JSON."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if route.changes:
-        return b.client.post(url, json=dict(route.form), headers=headers)
-    return b.client.get(url, headers=headers)
+def _api(b: Browser, route: Route, url: str, token: str | None) -> Response:
+    headers = {"Content-Type": "application/json"} if route.body else {}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return b.client.request(route.method, url, headers=headers, content=route.body or None)
 
 
 def _request(world: World, b: Browser, route: Route, role: str) -> tuple[int, str]:
     url = world.concrete(route.url)
     if route.api:
-        r = api_call(b, route, url, world.tokens[role])
+        r = _api(b, route, url, world.tokens[role])
     elif route.changes:
         r = b.post(url, dict(route.form))
     else:
@@ -407,7 +497,7 @@ def test_unsigned_requests_are_sent_to_sign_in_or_get_401(world: World) -> None:
         if route.who == PUBLIC:
             continue
         if route.api:
-            r = api_call(b, route, url, None)
+            r = _api(b, route, url, None)
             bad = r.status_code != 401 or r.json().get("detail") is None
         elif route.changes:
             r = b.post(url, dict(route.form), csrf=False)
@@ -439,6 +529,7 @@ def test_each_role_opens_what_it_may_and_is_refused_the_rest(world: World, role:
         before = world.state() if route.changes and role not in route.who else None
         status, location = _request(world, b, route, role)
         expected = (303 if route.changes and not route.api else 200) if role in route.who else 403
+        expected = 404 if role in route.hidden else expected
         if status != expected or (status == 303 and location.startswith("/login?next")):
             wrong.append(f"{role} {route.method} {route.url}: {status} (expected {expected})")
         if before is not None and world.state() != before:
@@ -450,15 +541,14 @@ def test_a_leader_changes_nothing(world_both: World) -> None:
     """Every POST but the leader's own sign-out and password is refused and changes nothing."""
     world = world_both
     b = world.signed_in("leader")
-    b.api("/api/v1/me", world.tokens["leader"])  # its first use is recorded (last used), once
+    b.api("/api/v1/me", world.tokens["leader"])  # its first use is recorded: before the check
     before = world.state()
     for route in ROUTES:
         if route.changes and not route.own_account and route.who != PUBLIC:
-            url = world.concrete(route.url)
             if route.api:
-                r = api_call(b, route, url, world.tokens["leader"])
+                r = _api(b, route, world.concrete(route.url), world.tokens["leader"])
             else:
-                r = b.post(url, dict(route.form))
+                r = b.post(world.concrete(route.url), dict(route.form))
             assert r.status_code == 403, (route.url, r.status_code)
     assert world.state() == before
 

@@ -255,7 +255,7 @@ def test_from_a_reminders_link_to_the_item_closed_by_the_office(
         ("requests", "/requests"),
         ("items", "/items"),
         ("department-ledger", "/departments/D01/rectifications"),
-        ("problem-list", f"/problem-lists/{YEAR}/mid-year/D01"),
+        ("problem-list", f"/problem-lists/{YEAR}/year-end/D01"),
     ):
         response = page.goto(server + path)
         assert response is not None and response.status == 200, path

@@ -371,20 +371,20 @@ def test_issued_lists_are_listed_and_downloaded_as_attachments(portal: Portal) -
     d01 = portal.signed_in("D01lx")
     index = d01.get("/problem-lists").text
     assert "本部门问题清单（2022年度）" in index
-    assert f"/problem-lists/{YEAR}/mid-year/D01" in index and "/D02" not in index
-    page = d01.get(f"/problem-lists/{YEAR}/mid-year/D01").text
+    assert f"/problem-lists/{YEAR}/year-end/D01" in index and "/D02" not in index
+    page = d01.get(f"/problem-lists/{YEAR}/year-end/D01").text
     assert f'href="/items/{ITEM["verify"]}"' in page and "固定资产投资入库率偏低" in page
-    r = d01.get(f"/problem-lists/{YEAR}/mid-year/D01/html")
+    r = d01.get(f"/problem-lists/{YEAR}/year-end/D01/html")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert r.headers["content-disposition"].startswith("attachment;")
-    assert "2022年度年中履职评估问题清单" in r.text and "问题编号" in r.text
+    assert "2022年度年底履职评估问题清单" in r.text and "问题编号" in r.text
     office = portal.signed_in("office").get("/problem-lists").text
     assert "/D01" in office and "/D02" in office
 
 
 def test_the_pdf_of_a_list_has_its_chinese_font_embedded(portal: Portal, tmp_path: Path) -> None:
     require_cjk_font()
-    r = portal.signed_in("D01lx").get(f"/problem-lists/{YEAR}/mid-year/D01/pdf")
+    r = portal.signed_in("D01lx").get(f"/problem-lists/{YEAR}/year-end/D01/pdf")
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
     assert r.headers["content-type"] == "application/pdf"
     assert r.headers["content-disposition"].startswith("attachment;")
@@ -503,7 +503,7 @@ def test_an_office_document_is_accepted_and_served_with_its_type(own_var: Portal
 def test_the_loops_pages_have_no_inline_script_or_style(portal: Portal) -> None:
     for login, urls in (
         ("D01lx", ["/items", f"/items/{ITEM['askext']}", f"/items/{ITEM['verify']}/timeline",
-                   "/problem-lists", f"/problem-lists/{YEAR}/mid-year/D01"]),
+                   "/problem-lists", f"/problem-lists/{YEAR}/year-end/D01"]),
         ("office", ["/verification", "/overdue", "/requests", "/departments/D01/rectifications",
                     f"/items/{ITEM['decide']}", f"/items/{ITEM['extend']}"]),
     ):  # fmt: skip
