@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     trust_proxy: bool = False
     # Evidence uploads (佐证材料) in the portal: each file at most this many MB, at most this
     # many files per submission.
-    upload_max_mb: int = Field(default=20, gt=0, le=500)
+    upload_max_mb: int = Field(default=20, gt=0, le=50)  # 50: what the evidence store takes
     upload_max_files: int = Field(default=10, gt=0, le=100)
 
     @field_validator("database_url")
