@@ -513,3 +513,25 @@ def test_the_loops_pages_have_no_inline_script_or_style(portal: Portal) -> None:
             assert "<style" not in html and " style=" not in html, url
             assert not re.search(r"<script(?![^>]*\bsrc=)", html), url
             assert "http" not in re.sub(r'content="[^"]*"', "", html), url  # nothing external
+
+
+def test_an_empty_file_input_with_a_document_reference_reports_it_fixed(own_var: Portal) -> None:
+    """What a browser sends when no file is chosen: a part without a name or content."""
+    item = ITEM["upload"]
+    b = own_var.signed_in("D01lx")
+    page = b.get(f"/items/{item}")
+    r = b.client.post(
+        f"/items/{item}/report-fixed",
+        data={
+            "csrf_token": field(page.text, "csrf_token"),
+            "version": version_on_page(page.text),
+            "note": "已完成整改",
+            "references": "发改〔2026〕12号\n\n会议纪要第3期",
+        },
+        files=[("files", ("", b"", "application/octet-stream"))],
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    last = history(own_var.url, item).history[-1]
+    assert last.evidence == ["发改〔2026〕12号", "会议纪要第3期"] and last.evidence_files == []
+    assert stored(own_var, item) == []

@@ -211,7 +211,7 @@ def _move(
     *,
     action: str,
     version: int,
-    uploads: list[UploadFile] | None = None,
+    uploads: list[UploadFile | str] | None = None,
     next_url: str = "",
     **fields: Any,
 ) -> Response:
@@ -224,9 +224,11 @@ def _move(
         expected_version=version,
         **fields,
     )
+    # a file input left empty arrives as an empty text field, not as a file
     files = [
         rectification.Upload(name=u.filename or "", size=u.size or 0, file=u.file)
         for u in uploads or []
+        if not isinstance(u, str)
     ]
     try:
         with UnitOfWork(ctx) as uow:
@@ -277,7 +279,7 @@ def report_fixed(
     version: Version,
     note: Note,
     references: Annotated[str, Form(max_length=2000)] = "",
-    files: Annotated[list[UploadFile] | None, File()] = None,
+    files: Annotated[list[UploadFile | str] | None, File()] = None,
 ) -> Response:
     """报告整改完成, with evidence files (checked by content) and/or document references."""
     refs = tuple(line.strip() for line in references.splitlines() if line.strip())
