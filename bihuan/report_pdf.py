@@ -85,6 +85,18 @@ def html_to_pdf(html: str, out: Path, *, has_cjk_font: Callable[[], bool] = has_
     return out
 
 
+def html_to_pdf_bytes(
+    html: str, what: str, *, has_cjk_font: Callable[[], bool] = has_cjk_font
+) -> bytes:
+    """A document's HTML (e.g. a problem list) as PDF bytes, for a download; UserError naming
+    `what` and the font package when no CJK font is installed."""
+    if not has_cjk_font():
+        raise UserError(f"{what}: {NO_FONT}")
+    from weasyprint import CSS, HTML
+
+    return bytes(HTML(string=html).write_pdf(stylesheets=[CSS(string=PRINT_CSS)]))
+
+
 def pdf_beside(html_path: Path, *, has_cjk_font: Callable[[], bool] = has_cjk_font) -> Path | None:
     """Write the PDF next to an HTML report written earlier (same name, .pdf), if a CJK font is
     installed; otherwise log that it was skipped and return None (the HTML is the report)."""

@@ -51,9 +51,10 @@ class Settings(BaseSettings):
     task_runner: str = "threads"
     task_runner_workers: int | None = None
     # The web portal (`bihuan web`, docs/web.md). The address people open, used in links that
-    # messages carry; sessions expire after `session_idle_minutes` without a request and
+    # messages carry (unset: messages carry no link, rather than one to a guessed host);
+    # sessions expire after `session_idle_minutes` without a request and
     # `session_absolute_hours` after sign-in whatever happens.
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = ""
     session_idle_minutes: int = Field(default=30, gt=0)
     session_absolute_hours: int = Field(default=12, gt=0)
     # Sign-in throttling: this many failures for one login, or from one address, within
@@ -66,11 +67,26 @@ class Settings(BaseSettings):
     # cookie gets Secure) and X-Forwarded-For (the client address throttling counts). Off, a
     # client could claim any address.
     trust_proxy: bool = False
+    # Evidence uploads (佐证材料) in the portal: each file at most this many MB, at most this
+    # many files per submission.
+    upload_max_mb: int = Field(default=20, gt=0, le=50)  # 50: what the evidence store takes
+    upload_max_files: int = Field(default=10, gt=0, le=100)
 
     @field_validator("database_url")
     @classmethod
     def _normalise(cls, value: str) -> str:
         return normalise_db_url(value) if value else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "BIHUAN_BASE_URL must start with http:// or https:// (the portal's address "
+                "as people open it, e.g. https://bihuan.example.gov.cn); leave it unset for no links"
+            )
+        return value.rstrip("/")
 
     @property
     def var_dir(self) -> Path:

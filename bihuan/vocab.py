@@ -205,6 +205,8 @@ class RectificationAction(LabelledEnum):
     DENY_CANNOT_SOLVE = "deny_cannot_solve"
     EXTEND = "extend"
     REOPEN = "reopen"
+    REQUEST_EXTENSION = "request_extension"
+    DECLINE_EXTENSION = "decline_extension"
 
 
 class Capacity(LabelledEnum):
@@ -386,6 +388,8 @@ _labels(
         "deny_cannot_solve": "不同意无法解决",
         "extend": "延期",
         "reopen": "重新整改",
+        "request_extension": "申请延期",
+        "decline_extension": "不同意延期",
     },
 )
 _labels(Capacity, {"department": "部门", "coordinator": "编办"})

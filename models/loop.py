@@ -74,6 +74,10 @@ class RectificationItem(SQLModel, table=True):
     closed_on: date | None = None
     version: int = 1
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    # a department's pending extension request (申请延期), until the office grants or declines it
+    extension_request_days: int | None = None
+    extension_requested_on: date | None = None
+    extension_request_reason: str = Field(default="", max_length=1000)
 
 
 class RectificationEvent(SQLModel, table=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, enum_col, utc_now
@@ -14,7 +14,12 @@ from models.enums import NotificationStatus
 class Notification(SQLModel, table=True):
     """One message to one recipient tag; `idempotency_key` = (item or digest, step, recipient)."""
 
-    __table_args__ = (UniqueConstraint("idempotency_key"),)
+    # a department's rows of one kind (e.g. the reminder markers of its items, which the
+    # portal counts per item) without reading the whole outbox
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        Index("ix_notification_department_kind", "department_id", "kind"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
     idempotency_key: str = Field(max_length=200)

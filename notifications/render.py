@@ -50,6 +50,7 @@ class ProblemListContext:
     reply_deadline: date
     issued_on: date
     office: str = "县委机构编制委员会办公室"
+    link: str = ""  # the list's page in the portal (BIHUAN_BASE_URL); "" for none
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ReminderLine:
     stage: str  # pre_due | due | overdue
     days: int = 0  # working days left (pre_due) or overdue (overdue)
     level: Any = ""  # an EscalationLevel member or a Chinese string
+    link: str = ""  # the item's page in the portal (BIHUAN_BASE_URL); "" for none
 
 
 @dataclass(frozen=True)

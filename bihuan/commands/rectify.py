@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from bihuan.ingest.issues import ImportIssue
 
 rectify_app = typer.Typer(
-    help="Rectification ledger (整改台账): report, verify, extend, cannot-solve, decide, show, "
-    "export/import workbooks.",
+    help="Rectification ledger (整改台账): report, verify, extend, request-extension, "
+    "decline-extension, cannot-solve, decide, show, export/import workbooks.",
     no_args_is_help=True,
 )
 
@@ -191,6 +191,59 @@ def extend(
         json=json,
         reason=reason,
         extend_by=days,
+    )
+
+
+@rectify_app.command("request-extension")
+def request_extension(
+    item: ItemArg,
+    days: Annotated[int, typer.Option("--days", help="Working days (工作日) asked for.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (延期理由).")],
+    as_of: AsOfOpt = None,
+    version: VersionOpt = None,
+    as_: AsOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """A department asks for more time (申请延期): recorded on the item, no status change; the
+    office grants it (`bihuan rectify extend`) or declines it (`decline-extension`)."""
+    _act(
+        db,
+        jurisdiction,
+        as_,
+        item,
+        Action.REQUEST_EXTENSION,
+        as_of=as_of,
+        version=version,
+        json=json,
+        reason=reason,
+        extend_by=days,
+    )
+
+
+@rectify_app.command("decline-extension")
+def decline_extension(
+    item: ItemArg,
+    note: Annotated[str, typer.Option("--note", help="Why not (不同意延期的理由).")],
+    as_of: AsOfOpt = None,
+    version: VersionOpt = None,
+    as_: AsOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """The office declines a pending extension request (不同意延期); the department is told."""
+    _act(
+        db,
+        jurisdiction,
+        as_,
+        item,
+        Action.DECLINE_EXTENSION,
+        as_of=as_of,
+        version=version,
+        json=json,
+        reason=note,
     )
 
 

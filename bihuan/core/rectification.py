@@ -6,10 +6,16 @@ are allowed from it. :func:`apply` is pure: it returns the new item state and th
 to the history (``RectificationEvent``) and the audit log; the shell stores both in one
 transaction and guards against concurrent edits with ``version``.
 
-Roles: the department (部门) responds (start, report fixed, ask for "cannot be solved"); the
-coordinator (编办) may also record a response on a department's behalf, e.g. from a paper
-report, and alone verifies, approves, extends and reopens. A department response sets
-``last_response_on``, which the reminder planner reads to stop escalating.
+Roles: the department (部门) responds (start, report fixed, ask for "cannot be solved" or for
+more time); the coordinator (编办) may also record a response on a department's behalf, e.g.
+from a paper report, and alone verifies, approves, extends and reopens. A department response
+sets ``last_response_on``, which the reminder planner reads to stop escalating.
+
+An extension request (申请延期) changes no status, like a progress note: it is recorded on the
+item (``extension_request_days`` and why), at most one at a time, and waits for the office,
+which grants it (extend, by the days it chooses) or declines it (decline_extension, with a
+note). A request lapses when the item leaves the working statuses (reported fixed, cannot be
+solved asked for): there is no deadline left to move.
 """
 
 from __future__ import annotations
@@ -46,10 +52,14 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (S.CANNOT_SOLVE_REQUESTED, Action.DENY_CANNOT_SOLVE): S.IN_PROGRESS,
     **{(s, Action.EXTEND): s for s in _WORKING},
     (S.VERIFIED_CLOSED, Action.REOPEN): S.REOPENED,
+    **{(s, Action.REQUEST_EXTENSION): s for s in _WORKING},
+    **{(s, Action.DECLINE_EXTENSION): s for s in _WORKING},
 }
 
 # Actions that are the department's response (they stop escalation); the rest are the office's.
-DEPARTMENT_ACTIONS = frozenset({Action.START, Action.REPORT_FIXED, Action.REQUEST_CANNOT_SOLVE})
+DEPARTMENT_ACTIONS = frozenset(
+    {Action.START, Action.REPORT_FIXED, Action.REQUEST_CANNOT_SOLVE, Action.REQUEST_EXTENSION}
+)
 COORDINATOR_ONLY = frozenset(Action) - DEPARTMENT_ACTIONS
 
 CLOSED = frozenset({S.VERIFIED_CLOSED, S.CANNOT_SOLVE})
@@ -62,6 +72,18 @@ class TransitionError(UserError):
 def allowed_actions(status: Status) -> list[Action]:
     """Actions the table allows from ``status``, in declaration order."""
     return [a for a in Action if (status, a) in TRANSITIONS]
+
+
+def allowed_moves(item: ItemState) -> list[Action]:
+    """Actions :func:`apply` accepts on ``item``: the table's, less the extension request that
+    cannot be made (one is pending) or declined (none is)."""
+    pending = item.extension_request_days is not None
+    return [
+        a
+        for a in allowed_actions(item.status)
+        if not (a is Action.REQUEST_EXTENSION and pending)
+        and not (a is Action.DECLINE_EXTENSION and not pending)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +101,10 @@ class ItemState:
     alternative: str = ""
     closed_on: date | None = None
     version: int = 1
+    # a pending extension request (申请延期): working days asked for, when, and why
+    extension_request_days: int | None = None
+    extension_requested_on: date | None = None
+    extension_request_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +153,10 @@ def apply(
     and reopen need ``reason`` (the note the department will read); request_cannot_solve needs
     ``explanation`` (the policy explanation, 政策解释) and ``alternative`` (the agreed
     alternative, 替代措施); extend needs ``reason``, ``extend_by`` working days and ``cal``, and
-    moves the deadline that many working days past the current one.
+    moves the deadline that many working days past the current one (granting a pending
+    extension request, whatever the days asked for); request_extension needs ``reason`` and
+    ``extend_by`` (the working days asked for) and no request pending; decline_extension
+    needs a pending request and ``reason``.
     """
     action = Action(action)
     target = TRANSITIONS.get((item.status, action))
@@ -191,6 +220,30 @@ def apply(
             "extend_by": str(extend_by),
             "extension_no": str(item.extensions + 1),
         }
+    elif action is Action.REQUEST_EXTENSION:
+        need(item.extension_request_days is None, "no extension request pending (one is)")
+        need(bool(reason), "a reason for the extension (延期理由)")
+        need(extend_by is not None and extend_by >= 1, "extend_by: at least 1 working day")
+        assert extend_by is not None
+        changes["extension_request_days"] = extend_by
+        changes["extension_requested_on"] = as_of
+        changes["extension_request_reason"] = reason
+        details = {"extend_by": str(extend_by)}
+    elif action is Action.DECLINE_EXTENSION:
+        need(item.extension_request_days is not None, "a pending extension request (none is)")
+        need(bool(reason), "a note saying why (reason)")
+        details = {"requested_days": str(item.extension_request_days)}
+    if item.extension_request_days is not None and (
+        action in (Action.EXTEND, Action.DECLINE_EXTENSION) or target not in _WORKING
+    ):
+        # granted, declined, or moot (no deadline left to move): the request is settled
+        changes.update(
+            extension_request_days=None, extension_requested_on=None, extension_request_reason=""
+        )
+        if action is Action.EXTEND:
+            details["requested_days"] = str(item.extension_request_days)
+        elif action is not Action.DECLINE_EXTENSION:
+            details["extension_request_lapsed"] = str(item.extension_request_days)
     if target in CLOSED:
         changes["closed_on"] = as_of
     elif item.closed_on is not None:

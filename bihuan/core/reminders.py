@@ -132,6 +132,27 @@ def parse_notice_key(key: str) -> tuple[int, str, str] | None:
     return item_id, ":".join(parts[2:-1]), parts[-1]
 
 
+def describe_step(step: str) -> str:
+    """A step key in Chinese, as the item's page lists its reminders (e.g. ``ext1:overdue-3``
+    is 第1次延期后：逾期3个工作日催办); an unknown key is shown as it is."""
+    prefix = ""
+    head, sep, rest = step.partition(":")
+    if sep and head.startswith("ext") and head[3:].isdigit():
+        prefix, step = f"第{int(head[3:])}次延期后：", rest
+    kind, _, arg = step.partition("-")
+    if kind == "pre" and arg.isdigit():
+        text = f"到期前{int(arg)}个工作日提醒"
+    elif kind == "due" and not arg:
+        text = "到期当日提醒"
+    elif kind == "overdue" and arg.isdigit():
+        text = f"逾期{int(arg)}个工作日催办"
+    elif kind == "escalate" and arg in {lvl.value for lvl in LEVELS}:
+        text = f"升级提醒：{Level(arg).label}"
+    else:
+        return prefix + step
+    return prefix + text
+
+
 def digest_key(day: date, recipient: str) -> str:
     """Idempotency key of the one digest a recipient gets on a day."""
     return f"digest:{day.isoformat()}:{recipient}"

@@ -151,6 +151,20 @@ class FindingsRepo:
             select(c.c.id).where(c.c.jurisdiction_id == jurisdiction_id, c.c.year == year)
         ).scalar_one_or_none()
 
+    def list_years(self, jurisdiction_id: int) -> list[int]:
+        """The years that have problem lists, newest first."""
+        c, pl = table(Cycle), self.pl
+        return [
+            int(y)
+            for y in self.session.execute(
+                select(c.c.year)
+                .join(pl, pl.c.cycle_id == c.c.id)
+                .where(c.c.jurisdiction_id == jurisdiction_id)
+                .distinct()
+                .order_by(c.c.year.desc())
+            ).scalars()
+        ]
+
     # ------------------------------------------------------------------ facts → findings
 
     def facts(self, ref: PhaseRef) -> dict[int, DepartmentFacts]:

@@ -64,6 +64,7 @@ class MessageSummary:
     last_error: str
     business_date: date
     sent_at: datetime | None
+    created_at: datetime | None = None  # filled by `for_item` (an item's timeline)
 
 
 def _row(message: NewMessage, created: datetime) -> dict[str, Any]:
@@ -306,6 +307,91 @@ class NotificationRepo:
             stmt, jurisdiction_id, department_id=department_id, status=status, kind=kind
         )
         return int(self.session.execute(stmt).scalar_one())
+
+    def for_item(
+        self, jurisdiction_id: int, department_id: int, item_id: int
+    ) -> list[MessageSummary]:
+        """The rows about one item of a department (its reminder markers and the office's
+        notices, whose keys start with `item:<id>:`), oldest first."""
+        n, d = table(Notification), table(Department)
+        stmt = (
+            select(
+                n.c.id,
+                n.c.idempotency_key,
+                d.c.code,
+                n.c.recipient_tag,
+                n.c.kind,
+                n.c.subject,
+                n.c.status,
+                n.c.attempts,
+                n.c.last_error,
+                n.c.business_date,
+                n.c.sent_at,
+                n.c.created_at,
+            )
+            .outerjoin(d, d.c.id == n.c.department_id)
+            .where(
+                n.c.jurisdiction_id == jurisdiction_id,
+                # the index by department and kind narrows it to the department's rows
+                n.c.department_id == department_id,
+                n.c.kind.in_(["reminder", "rectification_notice"]),
+                n.c.idempotency_key.startswith(f"item:{item_id}:", autoescape=True),
+            )
+            .order_by(n.c.business_date, n.c.id)
+        )
+        return [
+            MessageSummary(
+                id=r.id,
+                key=r.idempotency_key,
+                department=r.code,
+                recipient_tag=r.recipient_tag,
+                kind=r.kind,
+                subject=r.subject,
+                status=r.status,
+                attempts=r.attempts,
+                last_error=r.last_error,
+                business_date=r.business_date,
+                sent_at=r.sent_at,
+                created_at=r.created_at,
+            )
+            for r in self.session.execute(stmt)
+        ]
+
+    def statuses(
+        self, jurisdiction_id: int, keys: Collection[str]
+    ) -> dict[str, tuple[str, datetime | None]]:
+        """(status, sent_at) of the rows with these idempotency keys (e.g. the digests a
+        reminder marker was folded into)."""
+        n = table(Notification)
+        wanted = sorted(set(keys))
+        out: dict[str, tuple[str, datetime | None]] = {}
+        for start in range(0, len(wanted), 1000):
+            rows = self.session.execute(
+                select(n.c.idempotency_key, n.c.status, n.c.sent_at).where(
+                    n.c.jurisdiction_id == jurisdiction_id,
+                    n.c.idempotency_key.in_(wanted[start : start + 1000]),
+                )
+            )
+            out.update({k: (st, at) for k, st, at in rows})
+        return out
+
+    def marker_keys(
+        self, jurisdiction_id: int, kind: str, department_ids: Collection[int]
+    ) -> list[tuple[str, date]]:
+        """(key, business date) of a kind of row (reminder markers) of some departments."""
+        if not department_ids:
+            return []
+        n = table(Notification)
+        return [
+            (k, day)
+            for k, day in self.session.execute(
+                select(n.c.idempotency_key, n.c.business_date).where(
+                    n.c.jurisdiction_id == jurisdiction_id,
+                    n.c.department_id.in_(sorted(department_ids)),
+                    n.c.kind == kind,
+                )
+            )
+        ]
 
     def existing_ids(self, jurisdiction_id: int, ids: Collection[int]) -> set[int]:
         n = table(Notification)

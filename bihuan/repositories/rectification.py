@@ -75,6 +75,10 @@ class ItemView:
     measures: str
     explanation: str
     alternative: str
+    extension_request_days: int | None = None
+    extension_requested_on: date | None = None
+    extension_request_reason: str = ""
+    finding_id: int = 0
 
 
 class RectificationRepo:
@@ -107,6 +111,9 @@ class RectificationRepo:
             alternative=ri.alternative or "",
             closed_on=ri.closed_on,
             version=ri.version,
+            extension_request_days=ri.extension_request_days,
+            extension_requested_on=ri.extension_requested_on,
+            extension_request_reason=ri.extension_request_reason or "",
         )
         return LoadedItem(
             state=state,
@@ -129,6 +136,10 @@ class RectificationRepo:
         department_id: int | None = None,
         section: str | None = None,
         statuses: Sequence[str] | None = None,
+        extension_requested: bool | None = None,
+        deadline_before: date | None = None,
+        escalation_level: str | None = None,
+        phase: str | None = None,
     ) -> list[ItemView]:
         """Items of the jurisdiction, ordered by department code and id, narrowed by the
         arguments that are given (a section user's listing passes its section)."""
@@ -157,6 +168,12 @@ class RectificationRepo:
                 col(ri.measures),
                 col(ri.explanation),
                 col(ri.alternative),
+                col(ri.extension_request_days),
+                col(ri.extension_requested_on),
+                func.coalesce(col(ri.extension_request_reason), "").label(
+                    "extension_request_reason"
+                ),
+                col(ri.finding_id),
             )
             .join(d, col(d.id) == col(ri.department_id))
             .join(f, col(f.id) == col(ri.finding_id))
@@ -174,7 +191,31 @@ class RectificationRepo:
             stmt = stmt.where(col(ri.supervising_section) == section)
         if statuses is not None:
             stmt = stmt.where(col(ri.status).in_(list(statuses)))
+        if extension_requested is not None:
+            pending = col(ri.extension_request_days).is_not(None)
+            stmt = stmt.where(pending if extension_requested else ~pending)
+        if deadline_before is not None:
+            stmt = stmt.where(col(ri.deadline) < deadline_before)
+        if escalation_level is not None:
+            stmt = stmt.where(col(ri.escalation_level) == escalation_level)
+        if phase is not None:
+            stmt = stmt.where(col(f.phase_kind) == phase)
         return [ItemView(**row._mapping) for row in self.session.execute(stmt)]
+
+    def years(self, jurisdiction_id: int) -> list[int]:
+        """The cycle years that have rectification items, newest first."""
+        ri, f, d = RectificationItem, Finding, Department
+        stmt: Any = (
+            sa_select(col(Cycle.year))
+            .select_from(ri)
+            .join(f, col(f.id) == col(ri.finding_id))
+            .join(Cycle, col(Cycle.id) == col(f.cycle_id))
+            .join(d, col(d.id) == col(ri.department_id))
+            .where(col(d.jurisdiction_id) == jurisdiction_id)
+            .distinct()
+            .order_by(col(Cycle.year).desc())
+        )
+        return [int(y) for y in self.session.execute(stmt).scalars()]
 
     def events(self, item_id: int) -> list[RectificationEvent]:
         return list(
@@ -192,6 +233,72 @@ class RectificationRepo:
                 select(AuditLog)
                 .where(AuditLog.entity == MOVE_ENTITY, AuditLog.entity_key == str(item_id))
                 .order_by(col(AuditLog.id))
+            )
+        )
+
+    def item_audits(self, jurisdiction_id: int, item_id: int) -> list[AuditLog]:
+        """Every audit row about an item: its moves and what else was recorded on it (a lapsed
+        alternative, a re-check's decision), oldest first."""
+        return list(
+            self.session.exec(
+                select(AuditLog)
+                .where(
+                    col(AuditLog.entity).in_([MOVE_ENTITY, ITEM_ENTITY]),
+                    AuditLog.entity_key == str(item_id),
+                    AuditLog.jurisdiction_id == jurisdiction_id,
+                )
+                .order_by(col(AuditLog.id))
+            )
+        )
+
+    def last_move_audits(self, item_ids: Sequence[int], action: str) -> dict[int, AuditLog]:
+        """The newest audit row of one kind of move (e.g. rectify_report_fixed) per item."""
+        out: dict[int, AuditLog] = {}
+        keys = [str(i) for i in item_ids]
+        for start in range(0, len(keys), 1000):
+            rows = self.session.exec(
+                select(AuditLog)
+                .where(
+                    AuditLog.entity == MOVE_ENTITY,
+                    AuditLog.action == action,
+                    col(AuditLog.entity_key).in_(keys[start : start + 1000]),
+                )
+                .order_by(col(AuditLog.id))
+            )
+            for row in rows:
+                out[int(row.entity_key)] = row  # the later row wins
+        return out
+
+    def move_actions(self, item_ids: Sequence[int]) -> dict[tuple[int, int], tuple[str, str]]:
+        """(item id, history seq) -> (the move's audit action, the user's login), for the
+        events of these items that a move wrote."""
+        out: dict[tuple[int, int], tuple[str, str]] = {}
+        keys = [str(i) for i in item_ids]
+        for start in range(0, len(keys), 1000):
+            rows = self.session.exec(
+                select(
+                    AuditLog.entity_key, AuditLog.action, AuditLog.actor, AuditLog.details
+                ).where(
+                    AuditLog.entity == MOVE_ENTITY,
+                    col(AuditLog.entity_key).in_(keys[start : start + 1000]),
+                )
+            )
+            for key, action, login, details in rows:
+                seq = (details or {}).get("seq")
+                if seq is not None:
+                    out[(int(key), int(seq))] = (action, login)
+        return out
+
+    def recent_events(self, item_ids: Sequence[int], *, limit: int) -> list[RectificationEvent]:
+        """The newest history events of these items, newest first."""
+        if not item_ids:
+            return []
+        return list(
+            self.session.exec(
+                select(RectificationEvent)
+                .where(col(RectificationEvent.item_id).in_(list(item_ids)))
+                .order_by(col(RectificationEvent.on_date).desc(), col(RectificationEvent.id).desc())
+                .limit(limit)
             )
         )
 
@@ -233,6 +340,9 @@ class RectificationRepo:
                 explanation=new.explanation,
                 alternative=new.alternative,
                 closed_on=new.closed_on,
+                extension_request_days=new.extension_request_days,
+                extension_requested_on=new.extension_requested_on,
+                extension_request_reason=new.extension_request_reason,
                 version=col(ri.version) + 1,
                 updated_at=utc_now(),
             )

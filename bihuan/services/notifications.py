@@ -36,8 +36,9 @@ from bihuan.core.outbox import (
     RESENDABLE,
     after_attempt,
 )
-from bihuan.core.reminders import LEADERSHIP_TAG
+from bihuan.core.reminders import LEADERSHIP_TAG, describe_step, digest_key, parse_notice_key
 from bihuan.errors import UserError
+from bihuan.repositories.notifications import MessageSummary
 from bihuan.services.authz import require
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import NotificationKind, NotificationStatus, label
@@ -421,6 +422,122 @@ def resend(
     return ResendResult(count=count)
 
 
+# ------------------------------------------------------------------ one item's messages
+
+
+class ItemNotice(BaseModel):
+    """A reminder step (整改提醒) or an office's notice (整改事项通知) about one item: when, to
+    whom, and whether it went out. A reminder is never sent on its own: it is folded into each
+    recipient's daily digest (每日汇总), whose state it shows."""
+
+    kind: str  # reminder | rectification_notice
+    kind_label: str
+    step: str  # the reminder's step key (e.g. overdue-3); "" for a notice
+    step_label: str  # 逾期3个工作日催办, or the notice's subject
+    business_date: date
+    recipients: list[str]  # apprise tags
+    subject: str
+    delivery: str  # sent | pending | failed (of the digests or of the notice)
+    delivery_label: str
+    sent_at: datetime | None
+    created_at: datetime | None  # when the tracker (or the move) wrote it
+
+
+_DELIVERY_LABELS = {
+    "sent": "已发送",
+    "pending": "待发送",
+    "failed": "发送失败",
+    "none": "未生成汇总",
+}
+
+
+def _delivery(statuses: Sequence[str]) -> str:
+    if not statuses:
+        return "none"
+    if any(s in (NotificationStatus.FAILED, NotificationStatus.DEAD) for s in statuses):
+        return "failed"
+    if all(s == NotificationStatus.SENT for s in statuses):
+        return "sent"
+    return "pending"
+
+
+def item_notices(
+    uow: UnitOfWork, actor: Actor, jurisdiction: str, item_id: int
+) -> list[ItemNotice]:
+    """The reminders and notices about one item, oldest first, for a user who may see the item
+    (they are part of its record, like its history: READ_CYCLE on the item, not the outbox's
+    READ_NOTIFICATIONS). Subjects and dates only, never a body or a channel's address."""
+    from bihuan.services.rectification import visible_item
+
+    item, _target = visible_item(
+        uow, actor, jurisdiction, item_id, f"list the notices of item {item_id}"
+    )
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    rows = uow.notifications.for_item(jur.id, item.department_id, item_id)
+    reminders: dict[str, list[MessageSummary]] = defaultdict(list)
+    notices: dict[str, list[MessageSummary]] = defaultdict(list)
+    for r in rows:
+        parsed = parse_notice_key(r.key)
+        if parsed is None:
+            continue
+        _, step, _tag = parsed
+        if r.kind == NotificationKind.REMINDER.value:
+            reminders[step].append(r)
+        else:  # item:<id>:event:<seq>:<tag>, the office's decisions
+            notices[step].append(r)
+    digests = uow.notifications.statuses(
+        jur.id,
+        [
+            digest_key(r.business_date, r.recipient_tag)
+            for group in reminders.values()
+            for r in group
+        ],
+    )
+    out: list[ItemNotice] = []
+    for step, group in reminders.items():
+        first = group[0]
+        found = [digests.get(digest_key(r.business_date, r.recipient_tag)) for r in group]
+        states = [f[0] for f in found if f is not None]
+        sent = [f[1] for f in found if f is not None and f[1] is not None]
+        delivery = _delivery(states)
+        out.append(
+            ItemNotice(
+                kind=first.kind,
+                kind_label=label(first.kind, NotificationKind),
+                step=step,
+                step_label=describe_step(step),
+                business_date=first.business_date,
+                recipients=[r.recipient_tag for r in group],
+                subject=first.subject,
+                delivery=delivery,
+                delivery_label="已并入每日汇总，" + _DELIVERY_LABELS[delivery],
+                sent_at=min(sent) if sent else None,
+                created_at=first.created_at,
+            )
+        )
+    for group in notices.values():
+        first = group[0]
+        delivery = _delivery([r.status for r in group])
+        sent = [r.sent_at for r in group if r.sent_at is not None]
+        out.append(
+            ItemNotice(
+                kind=first.kind,
+                kind_label=label(first.kind, NotificationKind),
+                step="",
+                step_label=first.subject,
+                business_date=first.business_date,
+                recipients=[r.recipient_tag for r in group],
+                subject=first.subject,
+                delivery=delivery,
+                delivery_label=_DELIVERY_LABELS[delivery],
+                sent_at=min(sent) if sent else None,
+                created_at=first.created_at,
+            )
+        )
+    return sorted(out, key=lambda n: (n.business_date, n.kind != NotificationKind.REMINDER))
+
+
 # ------------------------------------------------------------------ recipients
 
 
@@ -449,6 +566,7 @@ __all__ = [
     "DeliveryProblem",
     "DepartmentFailures",
     "DispatchReport",
+    "ItemNotice",
     "NotificationPage",
     "NotificationRow",
     "Resend",
@@ -457,6 +575,7 @@ __all__ = [
     "alert_office",
     "dispatch",
     "failures_by_department",
+    "item_notices",
     "list_notifications",
     "recipient_tags",
     "resend",

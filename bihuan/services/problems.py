@@ -33,6 +33,7 @@ from bihuan.core.access import (
     visible_section,
 )
 from bihuan.core.findings import FindingDraft, derive_findings
+from bihuan.core.links import absolute, item_path, problem_list_link, problem_list_path
 from bihuan.core.outbox import NewMessage
 from bihuan.core.problem_lists import (
     Decision,
@@ -55,6 +56,7 @@ from bihuan.vocab import (
     NotificationKind,
     PhaseKind,
     ProblemListStatus,
+    RectificationStatus,
     Severity,
 )
 from notifications.render import FindingLine, ProblemListContext, render, render_problem_list
@@ -422,6 +424,213 @@ def list_problem_lists(
     ]
 
 
+# ------------------------------------------------------------------ issued lists, as documents
+
+
+class ProblemListLine(ProblemListRow):
+    """A problem list in the portal's index: its year and, once issued, its page."""
+
+    year: int
+    path: str  # "" for a list not issued (a draft has no page of its own here)
+
+
+class ProblemListIndex(BaseModel):
+    """The problem lists of one year the user may see, and the years that have lists."""
+
+    years: list[int]
+    year: int | None
+    rows: list[ProblemListLine]
+
+
+class ListedFinding(BaseModel):
+    """One problem of an issued list, with its rectification item as it stands today."""
+
+    number: int  # 问题编号 (the finding's id), as the list sent to the department says
+    item_id: int | None
+    path: str  # the item's page ("" without an item)
+    title: str
+    category: FindingCategory
+    category_label: str
+    severity: Severity
+    severity_label: str
+    section: str
+    deadline: date | None  # the item's current deadline (extensions included)
+    status: RectificationStatus | None
+    status_label: str
+
+
+class ProblemListDocument(BaseModel):
+    """An issued problem list (问题清单) of one department and phase."""
+
+    jurisdiction: str
+    department: str
+    department_name: str
+    year: int
+    phase: PhaseKind
+    phase_label: str
+    status: ProblemListStatus
+    status_label: str
+    issued_on: date
+    approved_by: str
+    office: str
+    reply_deadline: date
+    path: str
+    link: str  # on BIHUAN_BASE_URL, "" when the installation has no address
+    findings: list[ListedFinding]
+
+
+def problem_list_index(
+    uow: UnitOfWork, actor: Actor, jurisdiction: str, year: int | None = None
+) -> ProblemListIndex:
+    """The problem lists of `year` (default: the newest with lists) this user may see: a
+    department user its own issued lists, a section user those holding an item it
+    supervises, the other roles every list and its state."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    require(uow, actor, Permission.READ_CYCLE, listing(jur.id), action="list problem lists")
+    years = uow.findings.list_years(jur.id)
+    chosen = year if year is not None else (years[0] if years else None)
+    rows = list_problem_lists(uow, actor, jurisdiction, chosen) if chosen is not None else []
+    if visible_department(actor) is not None:
+        rows = [r for r in rows if r.status is ProblemListStatus.SENT]
+    return ProblemListIndex(
+        years=years,
+        year=chosen,
+        rows=[
+            ProblemListLine(
+                **r.model_dump(),
+                year=chosen or 0,
+                path=problem_list_path(chosen or 0, r.phase.value, r.department)
+                if r.status is ProblemListStatus.SENT
+                else "",
+            )
+            for r in rows
+        ],
+    )
+
+
+def problem_list_document(
+    uow: UnitOfWork,
+    actor: Actor,
+    jurisdiction: str,
+    year: int,
+    phase: PhaseKind | str,
+    department: str,
+) -> ProblemListDocument:
+    """One department's issued problem list of a year and phase, with each problem's item.
+    A list that was not issued, does not exist, or is not the user's is NotFound alike (a
+    section user's lists are those holding an item it supervises)."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    what = f"read the {year} {phase} problem list of {department}"
+    require(uow, actor, Permission.READ_CYCLE, listing(jur.id), action=what)
+    try:
+        kind = PhaseKind(phase)
+    except ValueError:
+        raise NotFound(f"no phase {phase!r}; use mid-year or year-end") from None
+    dept = uow.departments.require_code(jur.id, department)
+    assert dept.id is not None
+    if visible_department(actor) is not None:
+        require(
+            uow,
+            actor,
+            Permission.READ_CYCLE,
+            Target(jurisdiction_id=jur.id, department_id=dept.id, what=f"department {department}"),
+            action=what,
+        )
+    cycle_id = uow.findings.cycle_id(jur.id, year)
+    section = visible_section(actor)
+    lists = (
+        uow.findings.lists(
+            cycle_id=cycle_id,
+            phase=kind,
+            department_id=dept.id,
+            section=section,
+            section_categories=_categories_of(uow, section),
+        )
+        if cycle_id is not None
+        else []
+    )
+    issued = [x for x in lists if x.status is ProblemListStatus.SENT and x.issued_on]
+    if cycle_id is None or not issued:
+        raise NotFound(f"no issued {year} {kind.value} problem list of {department}")
+    the_list = issued[0]
+    assert the_list.issued_on is not None
+    items = {
+        v.finding_id: v
+        for v in uow.rectification.views(jur.id, department_id=dept.id, year=year, phase=kind.value)
+    }
+    findings = []
+    for f in uow.findings.views(
+        cycle_id=cycle_id, phase=kind, status=FindingStatus.APPROVED, department_id=dept.id
+    ):
+        item = items.get(f.id)
+        status = RectificationStatus(item.status) if item else None
+        findings.append(
+            ListedFinding(
+                number=f.id,
+                item_id=item.id if item else None,
+                path=item_path(item.id) if item else "",
+                title=f.title,
+                category=f.category,
+                category_label=f.category.label,
+                severity=f.severity,
+                severity_label=f.severity.label,
+                section=item.supervising_section if item else _row(uow, f).supervising_section,
+                deadline=item.deadline if item else None,
+                status=status,
+                status_label=status.label if status else "",
+            )
+        )
+    deadlines = [f.deadline for f in findings if f.deadline is not None]
+    path = problem_list_path(year, kind.value, dept.code)
+    return ProblemListDocument(
+        jurisdiction=jurisdiction,
+        department=dept.code,
+        department_name=dept.name,
+        year=year,
+        phase=kind,
+        phase_label=kind.label,
+        status=the_list.status,
+        status_label=the_list.status.label,
+        issued_on=the_list.issued_on,
+        approved_by=the_list.approved_by,
+        office=uow.policy.office_name(jurisdiction),
+        reply_deadline=max(deadlines, default=the_list.issued_on),
+        path=path,
+        link=absolute(uow.settings.base_url, path),
+        findings=findings,
+    )
+
+
+def document_html(doc: ProblemListDocument) -> tuple[str, str]:
+    """(subject, HTML) of an issued list as the department received it (the documents'
+    template), with today's deadlines; pure."""
+    subject, html, _text = render_problem_list(
+        ProblemListContext(
+            department=doc.department_name,
+            year=doc.year,
+            phase=doc.phase,
+            findings=[
+                FindingLine(
+                    title=f.title,
+                    category=f.category,
+                    severity=f.severity,
+                    evidence=f"问题编号 {f.number}",
+                    deadline=f.deadline or doc.issued_on,
+                    section=f.section,
+                )
+                for f in doc.findings
+            ],
+            reply_deadline=doc.reply_deadline,
+            issued_on=doc.issued_on,
+            office=doc.office,
+            link=doc.link,
+        )
+    )
+    return subject, html
+
+
 # ------------------------------------------------------------------ approving
 
 
@@ -490,7 +699,9 @@ def approve_problem_lists(
             body=n.body,
             business_date=as_of,
         )
-        for n in _problem_list_notices(cmd, groups, result.office, as_of)
+        for n in _problem_list_notices(
+            cmd, groups, result.office, as_of, base_url=uow.settings.base_url
+        )
     )
     uow.findings.mark_lists(
         ref,
@@ -675,9 +886,16 @@ def _approve(uow: UnitOfWork, actor: Actor, ref: PhaseRef, planned: list[Planned
 
 
 def _render_list(
-    year: int, phase: PhaseKind, items: list[PlannedItem], office: str, as_of: date
+    year: int,
+    phase: PhaseKind,
+    items: list[PlannedItem],
+    office: str,
+    as_of: date,
+    *,
+    link: str = "",
 ) -> tuple[str, str, str]:
-    """One department's problem list: (subject, html, text), the text being the message."""
+    """One department's problem list: (subject, html, text), the text being the message (with
+    the list's page in the portal, `link`, when the installation has an address)."""
     return render_problem_list(
         ProblemListContext(
             department=items[0].finding.department_name,
@@ -697,18 +915,32 @@ def _render_list(
             reply_deadline=reply_deadline(items),
             issued_on=as_of,
             office=office,
+            link=link,
         )
     )
 
 
 def _problem_list_notices(
-    cmd: ApproveLists, groups: dict[int, list[PlannedItem]], office: str, as_of: date
+    cmd: ApproveLists,
+    groups: dict[int, list[PlannedItem]],
+    office: str,
+    as_of: date,
+    *,
+    base_url: str = "",
 ) -> list[Notice]:
-    """Each department's problem list, rendered, for each of its contact tags."""
+    """Each department's problem list, rendered, for each of its contact tags, with a link to
+    its page in the portal when the installation has an address (BIHUAN_BASE_URL)."""
     out: list[Notice] = []
     for dept_id, items in groups.items():
         first = items[0].finding
-        subject, _html, text = _render_list(cmd.year, cmd.phase, items, office, as_of)
+        subject, _html, text = _render_list(
+            cmd.year,
+            cmd.phase,
+            items,
+            office,
+            as_of,
+            link=problem_list_link(base_url, cmd.year, cmd.phase.value, first.department),
+        )
         out += [
             Notice(
                 key=f"problem-list:{cmd.jurisdiction}:{cmd.year}:{cmd.phase.value}:"

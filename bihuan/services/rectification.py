@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,6 +47,16 @@ from bihuan.core.access import (
     visible_department,
     visible_section,
 )
+from bihuan.core.evidence import (
+    MB,
+    EvidenceRefused,
+    UploadLimits,
+    check_count,
+    check_upload,
+    identify,
+    media_type,
+)
+from bihuan.core.links import item_link
 from bihuan.core.outbox import NewMessage
 from bihuan.core.rectification import (
     Action,
@@ -56,6 +67,7 @@ from bihuan.core.rectification import (
     Transition,
     TransitionError,
     allowed_actions,
+    allowed_moves,
     apply,
 )
 from bihuan.core.workdays import WorkCalendar
@@ -90,6 +102,7 @@ NOTIFY = frozenset(
         Action.APPROVE_CANNOT_SOLVE,
         Action.DENY_CANNOT_SOLVE,
         Action.EXTEND,
+        Action.DECLINE_EXTENSION,
     }
 )
 NOTICE_KIND = NotificationKind.RECTIFICATION_NOTICE.value
@@ -103,7 +116,7 @@ def permission_for(action: ActionName | str) -> Permission:
     """The permission a move needs (the scope comes from the item: see access.check)."""
     if action in (RESPOND, PROGRESS, Action.START, Action.REPORT_FIXED):
         return Permission.RESPOND
-    if action == Action.REQUEST_CANNOT_SOLVE:
+    if action in (Action.REQUEST_CANNOT_SOLVE, Action.REQUEST_EXTENSION):
         return Permission.RESPOND
     if action in (Action.VERIFY_ACCEPT, Action.VERIFY_REJECT):
         return Permission.VERIFY
@@ -254,6 +267,10 @@ class ItemRow(BaseModel):
     last_response_on: date | None
     closed_on: date | None
     version: int
+    # a pending extension request (申请延期) the office has still to grant or decline
+    extension_request_days: int | None = None
+    extension_requested_on: date | None = None
+    extension_request_reason: str = ""
 
 
 class ItemDetail(ItemRow):
@@ -277,6 +294,7 @@ class HistoryEntry(BaseModel):
     actor: str
     role: str  # the capacity of the move (department / coordinator); "" for issued/recorded
     role_label: str
+    login: str = ""  # the acting user's login, from the move's audit row
     reason: str
     evidence: list[str]
     evidence_files: list[EvidenceFile] = []
@@ -447,6 +465,11 @@ def prepare(
                 f"item {state.id}: the policy explanation and the alternative measure are "
                 f"limited to {TEXT_MAX} characters each; shorten them"
             )
+        if len(new.extension_request_reason) > TEXT_MAX:
+            raise UserError(
+                f"item {state.id}: the reason for an extension is limited to {TEXT_MAX} "
+                "characters; shorten it"
+            )
     return PreparedMove(loaded, name, transition, list(evidence_files))
 
 
@@ -514,6 +537,8 @@ def _event_reason(p: PreparedMove) -> str:
         text = "; ".join(x for x in parts if x)
     elif p.action == Action.EXTEND.value:
         text = f"{ev.reason} (整改期限 {ev.details['old_deadline']} → {ev.details['new_deadline']})"
+    elif p.action == Action.REQUEST_EXTENSION.value:
+        text = f"{ev.reason} (申请延期 {ev.details['extend_by']} 个工作日)"
     return text[:TEXT_MAX]
 
 
@@ -559,6 +584,7 @@ def _notify(uow: UnitOfWork, p: PreparedMove, seq: int) -> int:
         actor=ev.actor,
         on_date=ev.on_date,
         office=uow.policy.office_name(loaded.jurisdiction_code),
+        link=item_link(uow.settings.base_url, new.id),
     )
     queued = 0
     for tag in contact_tags(loaded.department_code, loaded.notify_tags):
@@ -612,6 +638,137 @@ def hash_evidence(item_id: int, paths: Sequence[Path | str]) -> list[tuple[Path,
     return out
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file as the portal (or another adapter) received it: the name the sender gave, its
+    size in bytes and a seekable binary stream of its content."""
+
+    name: str
+    size: int
+    file: BinaryIO
+
+
+class EvidenceDownload(BaseModel):
+    """An evidence file the user may download: where it is and how to serve it."""
+
+    item_id: int
+    name: str
+    sha256: str
+    bytes: int
+    path: Path  # absolute, under var/evidence/<item>/
+    media_type: str
+
+
+def upload_limits(uow: UnitOfWork) -> UploadLimits:
+    """The installation's caps on uploads (BIHUAN_UPLOAD_MAX_MB, BIHUAN_UPLOAD_MAX_FILES)."""
+    return UploadLimits.from_settings(uow.settings.upload_max_mb, uow.settings.upload_max_files)
+
+
+def act_with_uploads(
+    uow: UnitOfWork, cmd: Act, uploads: Sequence[Upload], actor: Actor, as_of: date
+) -> Outcome:
+    """`act` with evidence files uploaded through the portal.
+
+    Every file is checked first, and the submission refused as a whole (EvidenceRefused,
+    nothing stored) when there are too many, one is too big, or one is not an accepted type by
+    its content (bihuan.core.evidence). The files are then staged under var/tmp/uploads/ (never
+    a served folder) and the move made exactly as `act` makes it: the evidence is copied into
+    var/evidence/<item>/ with its SHA-256 only once the move is stored. The staging copy is
+    removed whatever happens."""
+    limits = upload_limits(uow)
+    # a file input left empty still sends a part, without a name or content
+    chosen = [u for u in uploads if u.name or u.size]
+    check_count(len(chosen), limits)
+    for u in chosen:
+        check_upload(_base_name(u.name), u.size, u.file, limits)
+    staging = uow.settings.var_dir / "tmp" / "uploads" / secrets.token_hex(8)
+    try:
+        paths = [_stage(u, staging / str(i), limits.max_bytes) for i, u in enumerate(chosen)]
+        cmd = cmd.model_copy(update={"evidence": (*cmd.evidence, *paths)})
+        return act(uow, cmd, actor, as_of)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _base_name(name: str) -> str:
+    # some browsers sent C:\fakepath\名字.pdf; only the last part is the file's name
+    return name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+
+
+def _stage(upload: Upload, folder: Path, max_bytes: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / _safe_name(_base_name(upload.name))
+    upload.file.seek(0)
+    written = 0
+    with target.open("wb") as out:
+        for chunk in iter(lambda: upload.file.read(1 << 20), b""):
+            written += len(chunk)
+            if written > max_bytes:  # the declared size was not the real one
+                raise EvidenceRefused(
+                    f"文件“{upload.name}”超过单个文件 {max_bytes // MB} MB 的上限。"
+                )
+            out.write(chunk)
+    return target
+
+
+def evidence_file(
+    uow: UnitOfWork, actor: Actor, jurisdiction: str, item_id: int, file_id: str
+) -> EvidenceDownload:
+    """One evidence file of an item, by its SHA-256 (the file id in the portal's links), for a
+    user who may see the item. Another department's item, a file of another item and a guessed
+    id are all ItemNotFound / NotFound: the same answer."""
+    visible_item(uow, actor, jurisdiction, item_id, f"download evidence of item {item_id}")
+    wanted = file_id.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", wanted):
+        raise NotFound(f"no evidence file {file_id!r} on item {item_id}")
+    for audit_row in uow.rectification.move_audits(item_id):
+        for raw in (audit_row.details or {}).get("evidence_files", []):
+            ev = EvidenceFile(**raw)
+            if ev.sha256 != wanted:
+                continue
+            root = (uow.settings.var_dir / "evidence" / str(item_id)).resolve()
+            path = (uow.settings.var_dir / ev.path).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise NotFound(
+                    f"evidence file {ev.name} of item {item_id} is recorded but not under "
+                    f"var/{ev.path}; restore var/evidence/ from the backup"
+                )
+            with path.open("rb") as fh:
+                kind = identify(fh)  # type: ignore[arg-type]
+            return EvidenceDownload(
+                item_id=item_id,
+                name=ev.name,
+                sha256=ev.sha256,
+                bytes=ev.bytes,
+                path=path,
+                media_type=media_type(kind, ev.name),
+            )
+    raise NotFound(f"no evidence file {file_id!r} on item {item_id}")
+
+
+def visible_item(
+    uow: UnitOfWork, actor: Actor, jurisdiction: str, item_id: int, what: str
+) -> tuple[ItemView, Target]:
+    """The item (and its access target) if the user may see it; ItemNotFound when it does not
+    exist or is not theirs (one answer). A role that may not read the cycle is refused."""
+    jur = uow.jurisdictions.require(jurisdiction)
+    assert jur.id is not None
+    require(uow, actor, Permission.READ_CYCLE, listing(jur.id), action=what)
+    found = uow.rectification.views(jur.id, item_id=item_id)
+    if not found:
+        raise ItemNotFound(item_id)
+    v = found[0]
+    target = Target(
+        jurisdiction_id=jur.id,
+        department_id=v.department_id,
+        section=v.supervising_section,
+        what=f"item {item_id} of {v.department}",
+    )
+    if check(actor, Permission.READ_CYCLE, target) is not None:
+        raise ItemNotFound(item_id)
+    return v, target
+
+
 def _copy_evidence(var_dir: Path, files: Sequence[tuple[Path, EvidenceFile]]) -> None:
     # Content-addressed names: copying the same file twice is harmless, and a copy left behind
     # by a transaction that then rolled back is an unreferenced file, never a wrong one.
@@ -639,9 +796,11 @@ def notice_text(
     actor: str,
     on_date: date,
     office: str,
+    link: str = "",
 ) -> tuple[str, str]:
     """Subject and plain-text body of the notice a department gets about an office decision
-    (notifications/templates/rectification_notice*.txt), signed by `office`."""
+    (notifications/templates/rectification_notice*.txt), signed by `office`, with a link to
+    the item's page when the installation has an address."""
     if action not in NOTIFY:
         raise ValueError(f"no notice for {action.value}")
     ctx = {
@@ -654,6 +813,7 @@ def notice_text(
         "actor": actor,
         "on_date": on_date,
         "office": office,
+        "link": link,
     }
     subject = " ".join(render("rectification_notice.subject.txt", ctx).split())
     return subject, render("rectification_notice.txt", ctx)
@@ -673,15 +833,16 @@ def list_items(
     """The ledger (整改台账) ordered by department and id: a department user sees its own
     department's items, a section user the items it supervises, the other roles all."""
     wanted = _status(status)
-    return _ledger(
+    _jur, views = scoped_views(
         uow,
         actor,
         jurisdiction,
-        what="list rectification items",
+        "list rectification items",
         year=year,
         department=department,
-        statuses=(wanted,) if wanted else None,
+        statuses=[wanted.value] if wanted else None,
     )
+    return [_row(v) for v in views]
 
 
 # Statuses in which the department owes an answer; items awaiting the office are not exported.
@@ -699,28 +860,30 @@ def export_rows(
     fills in, ordered by department, deadline and id. Scoped like `list_items`: a department
     user gets its own department's items, a section user the items it supervises, the office
     (and the read-only roles) any department's or all."""
-    rows = _ledger(
+    _jur, views = scoped_views(
         uow,
         actor,
         jurisdiction,
-        what="export rectification workbooks",
+        "export rectification workbooks",
         year=year,
         department=department,
-        statuses=OPEN_STATUSES,
+        statuses=[s.value for s in OPEN_STATUSES],
     )
-    return sorted(rows, key=lambda r: (r.department, r.deadline, r.id))
+    return sorted((_row(v) for v in views), key=lambda r: (r.department, r.deadline, r.id))
 
 
-def _ledger(
+def scoped_views(
     uow: UnitOfWork,
     actor: Actor,
     jurisdiction: str,
-    *,
     what: str,
-    year: int | None,
-    department: str | None,
-    statuses: Sequence[Status] | None,
-) -> list[ItemRow]:
+    *,
+    department: str | None = None,
+    **filters: Any,
+) -> tuple[int, list[ItemView]]:
+    """(jurisdiction id, the items this user may see) narrowed by `department` (its code) and
+    the repository's filters. A department user asking for another department is refused as
+    out of scope (the portal's 404); a section user sees the items its section supervises."""
     jur = uow.jurisdictions.require(jurisdiction)
     assert jur.id is not None
     require(uow, actor, Permission.READ_CYCLE, listing(jur.id), action=what)
@@ -738,12 +901,11 @@ def _ledger(
     only = visible_department(actor)
     views = uow.rectification.views(
         jur.id,
-        year=year,
         department_id=only if only is not None else dept_id,
         section=visible_section(actor),
-        statuses=[s.value for s in statuses] if statuses else None,
+        **filters,
     )
-    return [_row(v) for v in views]
+    return jur.id, views
 
 
 def _status(value: Status | str | None) -> Status | None:
@@ -788,6 +950,9 @@ def _row_fields(v: ItemView) -> dict[str, Any]:
         "last_response_on": v.last_response_on,
         "closed_on": v.closed_on,
         "version": v.version,
+        "extension_request_days": v.extension_request_days,
+        "extension_requested_on": v.extension_requested_on,
+        "extension_request_reason": v.extension_request_reason,
     }
 
 
@@ -795,31 +960,27 @@ def _row(v: ItemView) -> ItemRow:
     return ItemRow(**_row_fields(v))
 
 
+def row_fields(v: ItemView) -> dict[str, Any]:
+    """An item's listing fields (ItemRow's), for the read models built on it."""
+    return _row_fields(v)
+
+
 def item_history(uow: UnitOfWork, actor: Actor, jurisdiction: str, item_id: int) -> ItemHistory:
     """One item with its full history (events joined with the audit rows that explain them)
     and the moves this user may make next. An item the user may not see is answered like
     one that does not exist (ItemNotFound)."""
-    jur = uow.jurisdictions.require(jurisdiction)
-    assert jur.id is not None
-    require(uow, actor, Permission.READ_CYCLE, listing(jur.id), action=f"show item {item_id}")
-    found = uow.rectification.views(jur.id, item_id=item_id)
-    if not found:
-        raise ItemNotFound(item_id)
-    v = found[0]
-    target = Target(
-        jurisdiction_id=jur.id,
-        department_id=v.department_id,
-        section=v.supervising_section,
-        what=f"item {item_id} of {v.department}",
-    )
-    if check(actor, Permission.READ_CYCLE, target) is not None:
-        raise ItemNotFound(item_id)
+    v, target = visible_item(uow, actor, jurisdiction, item_id, f"show item {item_id}")
     item = ItemDetail(
         **_row_fields(v), measures=v.measures, explanation=v.explanation, alternative=v.alternative
     )
-    allowed = [
-        a for a in allowed_actions(item.status) if check(actor, permission_for(a), target) is None
-    ]
+    state = ItemState(
+        id=v.id,
+        status=item.status,
+        issued_on=v.issued_on,
+        deadline=v.deadline,
+        extension_request_days=v.extension_request_days,
+    )
+    allowed = [a for a in allowed_moves(state) if check(actor, permission_for(a), target) is None]
     return ItemHistory(
         item=item,
         allowed=allowed,
@@ -855,6 +1016,7 @@ def _history(uow: UnitOfWork, item_id: int) -> list[HistoryEntry]:
                 actor=e.actor,
                 role=role,
                 role_label=Capacity(role).label if role in set(Capacity) else role,
+                login=a.actor if a is not None else "",
                 reason=e.reason,
                 evidence=[str(x) for x in e.evidence],
                 evidence_files=[EvidenceFile(**f) for f in details.get("evidence_files", [])],

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from bihuan.core.access import Actor, Permission, Target
+from bihuan.core.links import item_link
 from bihuan.core.outbox import NewMessage
 from bihuan.core.reminders import (
     ACTIVE,
@@ -150,7 +151,12 @@ def track(uow: UnitOfWork, actor: Actor, jurisdiction: str, as_of: date) -> Trac
     ]
     uow.tracking.set_levels(rises)
     summary.escalated = len(rises)
-    day = _Day(jurisdiction_id=jur.id, as_of=as_of, office=policy.office_name(jurisdiction))
+    day = _Day(
+        jurisdiction_id=jur.id,
+        as_of=as_of,
+        office=policy.office_name(jurisdiction),
+        base_url=uow.settings.base_url,
+    )
     uow.notifications.add_all(_markers(day, planned, items, summary))
     _digests(uow, day, items, policy, summary)
     # Never backwards: re-running an old day must not reopen a window already covered.
@@ -191,6 +197,7 @@ class _Day:
     jurisdiction_id: int
     as_of: date
     office: str
+    base_url: str = ""  # BIHUAN_BASE_URL: each line links to its item's page
     lines: dict[str, list[ReminderLine]] = field(default_factory=lambda: defaultdict(list))
     # A digest belongs to a department when it goes to that department's own people; section
     # and leadership digests span departments.
@@ -242,7 +249,7 @@ def expand_recipients(notice: PlannedNotice, contacts: tuple[str, ...]) -> tuple
     return tuple(dict.fromkeys(out))
 
 
-def reminder_line(notice: PlannedNotice, row: TrackedItem) -> ReminderLine:
+def reminder_line(notice: PlannedNotice, row: TrackedItem, *, base_url: str = "") -> ReminderLine:
     days = notice.overdue_days
     stage = "overdue" if days > 0 else "due" if days == 0 else "pre_due"
     return ReminderLine(
@@ -252,6 +259,7 @@ def reminder_line(notice: PlannedNotice, row: TrackedItem) -> ReminderLine:
         stage=stage,
         days=abs(days),
         level=notice.level or EscalationLevel.CONTACT,
+        link=item_link(base_url, notice.item_id),
     )
 
 
@@ -264,7 +272,7 @@ def _markers(
     for p in planned:
         item = items[p.item_id]
         row = item.row
-        line = reminder_line(p, row)
+        line = reminder_line(p, row, base_url=day.base_url)
         # Plain text only: a marker is a record, and the HTML would cost a third of the run.
         ctx = ReminderContext(
             department=row.department_name,

@@ -13,7 +13,19 @@ from bihuan.app import AppContext
 from bihuan.clock import utc_now
 from bihuan.services.problems import ApprovalRuns
 from bihuan.web import errors
-from bihuan.web.routes import admin, api, api_cycle, audit, auth, common, office, results
+from bihuan.web.routes import (
+    admin,
+    api,
+    api_cycle,
+    api_loop,
+    audit,
+    auth,
+    common,
+    issued_lists,
+    office,
+    rectification,
+    results,
+)
 from bihuan.web.security import SecurityHeaders
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -44,8 +56,12 @@ def create_app(
         app.include_router(router)
     app.include_router(office.router)
     app.include_router(results.router)
+    # the rectification loop: items, their moves and evidence, the queues, the issued lists
+    for router in (rectification.router, issued_lists.router):
+        app.include_router(router)
     app.include_router(api.router)
     app.include_router(api_cycle.router)
+    app.include_router(api_loop.router)
     app.include_router(api.docs)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

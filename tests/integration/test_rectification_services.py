@@ -45,8 +45,16 @@ MOVES: dict[str, dict[str, Any]] = {
     Action.APPROVE_CANNOT_SOLVE: {"reason": "同意"},
     Action.DENY_CANNOT_SOLVE: {"reason": "不同意"},
     Action.REOPEN: {"reason": "问题复发"},
+    Action.REQUEST_EXTENSION: {"reason": "等待批复", "extend_by": 10},
+    Action.DECLINE_EXTENSION: {"reason": "理由不充分"},
 }
-RESPONSES = ("respond", Action.START, Action.REPORT_FIXED, Action.REQUEST_CANNOT_SOLVE)
+RESPONSES = (
+    "respond",
+    Action.START,
+    Action.REPORT_FIXED,
+    Action.REQUEST_CANNOT_SOLVE,
+    Action.REQUEST_EXTENSION,
+)
 VERIFICATIONS = (Action.VERIFY_ACCEPT, Action.VERIFY_REJECT)
 
 
@@ -282,8 +290,10 @@ def test_an_item_the_user_may_not_see_is_answered_like_one_that_does_not_exist(
         Action.START,
         Action.REPORT_FIXED,
         Action.REQUEST_CANNOT_SOLVE,
+        Action.REQUEST_EXTENSION,
     ]
-    assert show("office", staffing).allowed[-1] is Action.EXTEND
+    # the office may also extend; declining needs a request pending
+    assert show("office", staffing).allowed[-2:] == [Action.EXTEND, Action.REQUEST_EXTENSION]
     assert show("leader", staffing).allowed == []
     assert show("inspection", staffing).allowed == []  # nothing to verify yet
     assert show("leader", staffing).item.department == "A01"
@@ -381,3 +391,49 @@ def test_workbooks_are_exported_within_the_users_scope_and_imported_by_departmen
     ):
         with pytest.raises(PermissionDenied, match=why):
             may_import(who)
+
+
+# ------------------------------------------------------------------ extension requests (申请延期)
+
+
+def test_an_extension_request_waits_for_the_office_which_grants_or_declines_it(
+    county: dict[str, Any],
+) -> None:
+    from bihuan.services import rectification_views
+
+    url, items, p = county["url"], county["items"], county["people"]
+    staffing, chain = items[STAFFING], items[CHAIN]
+
+    def pending() -> list[tuple[int, int | None]]:
+        with UnitOfWork(app_for(url), readonly=True) as uow:
+            found = rectification_views.pending_requests(uow, p["office"], "juxian", D)
+        return [(r.id, r.extension_request_days) for r in found.extensions]
+
+    out = act(
+        url, p["a01"], staffing, Action.REQUEST_EXTENSION, reason="需等待省级批复", extend_by=15
+    )
+    assert (out.status.value, out.from_status.value, out.notices) == ("open", "open", 0)
+    assert pending() == [(staffing, 15)]
+    with pytest.raises(UserError, match="no extension request pending"):
+        act(url, p["a01"], staffing, Action.REQUEST_EXTENSION, reason="再申请", extend_by=5)
+    # only the office sees the queue of requests
+    for who in ("a01", "inspection", "leader"):
+        with UnitOfWork(app_for(url), readonly=True) as uow, pytest.raises(PermissionDenied):
+            rectification_views.pending_requests(uow, p[who], "juxian", D)
+    before = out.deadline
+    granted = act(url, p["office"], staffing, Action.EXTEND, reason="同意", extend_by=10)
+    assert granted.deadline > before and granted.extensions == 1 and granted.notices >= 1
+    assert pending() == []
+    audit = move_audits(url, staffing)[-1]
+    assert audit.details["requested_days"] == "15" and audit.details["extend_by"] == "10"
+
+    act(url, p["a02"], chain, Action.REQUEST_EXTENSION, reason="人手不足", extend_by=5)
+    declined = act(url, p["office"], chain, Action.DECLINE_EXTENSION, reason="理由不充分")
+    assert declined.status.value == "open" and declined.extensions == 0
+    assert declined.notices >= 1  # the department hears of it
+    assert pending() == []
+    with UnitOfWork(app_for(url), readonly=True) as uow:
+        history = rectification.item_history(uow, p["a02"], "juxian", chain)
+    assert [h.action for h in history.history][-2:] == ["request_extension", "decline_extension"]
+    assert history.history[-2].reason == "人手不足 (申请延期 5 个工作日)"
+    assert Action.REQUEST_EXTENSION in history.allowed  # may ask again

@@ -455,3 +455,35 @@ def test_history_audit_and_evidence_are_recorded(
     act(db_url, people["office"], item, Action.VERIFY_REJECT, reason="再补")
     act(db_url, a01, item, Action.REPORT_FIXED, reason="补齐", evidence=files[:1])
     assert len(list((var / "evidence" / str(item)).iterdir())) == 2
+
+
+def test_cli_asks_for_an_extension_and_the_office_declines_or_grants_it(
+    db_url: str, items: dict[str, int], people: dict[str, Actor], home: Path
+) -> None:
+    a01 = items[STAFFING]
+    r = run("rectify", "request-extension", str(a01), "--days", "10", "--reason", "等待人社局盖章",
+            "--as-of", "2022-07-05", "--as", "A01lx", "--version", "1", url=db_url)  # fmt: skip
+    assert r.exit_code == 0 and "待整改; deadline" in r.output and "version 2" in r.output, r.output
+    assert item_row(db_url, a01)["extension_request_days"] == 10
+    r = run("rectify", "request-extension", str(a01), "--days", "5", "--reason", "再申请",
+            "--as-of", "2022-07-05", "--as", "A01lx", url=db_url)  # fmt: skip
+    assert r.exit_code == 1 and "no extension request pending" in r.output, r.output
+    r = run("rectify", "decline-extension", str(a01), "--note", "理由不充分",
+            "--as-of", "2022-07-06", "--as", "A01lx", url=db_url)  # fmt: skip
+    assert r.exit_code == 3 and "may not decide" in r.output, r.output  # the office only
+    r = run("rectify", "decline-extension", str(a01), "--note", "理由不充分",
+            "--as-of", "2022-07-06", "--as", "likz", "--json", url=db_url)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["action"] == "decline_extension"
+    assert item_row(db_url, a01)["extension_request_days"] is None
+    (notice,) = notices(db_url)
+    assert notice["subject"] == f"【不同意延期申请】县发展和改革局 整改事项 {a01}"
+    r = run("rectify", "request-extension", str(a01), "--days", "10", "--reason", "仍需等待",
+            "--as-of", "2022-07-07", "--as", "A01lx", url=db_url)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = run("rectify", "extend", str(a01), "--days", "8", "--reason", "同意延长8个工作日",
+            "--as-of", "2022-07-08", "--as", "likz", url=db_url)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    row = item_row(db_url, a01)
+    assert row["extensions"] == 1 and row["extension_request_days"] is None
+    assert [a["details"].get("requested_days") for a in audits(db_url, a01)][-1] == "10"

@@ -19,6 +19,7 @@ from bihuan.core.rectification import (
     Status,
     TransitionError,
     allowed_actions,
+    allowed_moves,
     apply,
 )
 from bihuan.core.workdays import WorkCalendar
@@ -56,11 +57,25 @@ EXPECTED = {
     (S.IN_PROGRESS, Action.EXTEND): S.IN_PROGRESS,
     (S.REOPENED, Action.EXTEND): S.REOPENED,
     (S.VERIFIED_CLOSED, Action.REOPEN): S.REOPENED,
+    # an extension request and its refusal change no status (the grant is EXTEND)
+    (S.OPEN, Action.REQUEST_EXTENSION): S.OPEN,
+    (S.IN_PROGRESS, Action.REQUEST_EXTENSION): S.IN_PROGRESS,
+    (S.REOPENED, Action.REQUEST_EXTENSION): S.REOPENED,
+    (S.OPEN, Action.DECLINE_EXTENSION): S.OPEN,
+    (S.IN_PROGRESS, Action.DECLINE_EXTENSION): S.IN_PROGRESS,
+    (S.REOPENED, Action.DECLINE_EXTENSION): S.REOPENED,
 }
 
 
 def item(status: Status, **changes: Any) -> ItemState:
     return ItemState(id=7, status=status, issued_on=ISSUED, deadline=DEADLINE, **changes)
+
+
+def ready(status: Status, action: Action) -> ItemState:
+    """An item in `status` on which `action` can be made (declining needs a request pending)."""
+    if action is Action.DECLINE_EXTENSION:
+        return item(status, extension_request_days=5, extension_requested_on=TODAY)
+    return item(status)
 
 
 def test_the_table_is_the_one_in_the_brief() -> None:
@@ -73,7 +88,12 @@ def test_every_pair_is_accepted_exactly_when_the_table_has_it(
 ) -> None:
     if (status, action) in EXPECTED:
         moved = apply(
-            item(status), action, actor="王科长", role=Role.COORDINATOR, as_of=TODAY, **FULL
+            ready(status, action),
+            action,
+            actor="王科长",
+            role=Role.COORDINATOR,
+            as_of=TODAY,
+            **FULL,
         )
         assert moved.item.status is EXPECTED[(status, action)]
         assert moved.event.from_status is status
@@ -99,7 +119,8 @@ def test_message_names_state_and_allowed_actions() -> None:
         )
     assert str(caught.value) == (
         "item 7: cannot verify_accept (验收销号) an item that is 'in_progress' (整改中); "
-        "allowed: report_fixed, request_cannot_solve, extend"
+        "allowed: report_fixed, request_cannot_solve, extend, request_extension, "
+        "decline_extension"
     )
     assert allowed_actions(S.CANNOT_SOLVE) == []
 
@@ -108,7 +129,14 @@ def test_message_names_state_and_allowed_actions() -> None:
 def test_a_department_cannot_verify_approve_extend_or_reopen(action: Action) -> None:
     status = next(s for (s, a) in EXPECTED if a is action)
     with pytest.raises(TransitionError, match="only a coordinator"):
-        apply(item(status), action, actor="d01 联络人", role=Role.DEPARTMENT, as_of=TODAY, **FULL)
+        apply(
+            ready(status, action),
+            action,
+            actor="d01 联络人",
+            role=Role.DEPARTMENT,
+            as_of=TODAY,
+            **FULL,
+        )
 
 
 @pytest.mark.parametrize("action", sorted(DEPARTMENT_ACTIONS))
@@ -276,3 +304,165 @@ def test_the_core_imports_no_database_or_delivery_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ extension requests (申请延期)
+
+
+def test_a_department_asks_for_more_time_without_changing_the_status() -> None:
+    moved = apply(
+        item(S.IN_PROGRESS, escalation_level=Level.HEAD),
+        Action.REQUEST_EXTENSION,
+        actor="d01 联络人",
+        role=Role.DEPARTMENT,
+        as_of=TODAY,
+        reason=" 需等待省级批复 ",
+        extend_by=10,
+    )
+    new = moved.item
+    assert new.status is S.IN_PROGRESS and new.deadline == DEADLINE
+    assert (new.extension_request_days, new.extension_requested_on) == (10, TODAY)
+    assert new.extension_request_reason == "需等待省级批复"
+    assert new.last_response_on == TODAY  # a response: the department did answer
+    assert new.escalation_level is Level.HEAD and new.extensions == 0
+    assert moved.event.details == {"extend_by": "10"}
+    assert Action.REQUEST_EXTENSION not in allowed_moves(new)
+    assert Action.DECLINE_EXTENSION in allowed_moves(new)
+
+
+def test_one_request_at_a_time_and_it_needs_days_and_a_reason() -> None:
+    pending = item(S.OPEN, extension_request_days=5, extension_requested_on=TODAY)
+    with pytest.raises(TransitionError, match="no extension request pending"):
+        apply(
+            pending,
+            Action.REQUEST_EXTENSION,
+            actor="d01",
+            role=Role.DEPARTMENT,
+            as_of=TODAY,
+            reason="再延",
+            extend_by=3,
+        )
+    with pytest.raises(TransitionError, match="reason"):
+        apply(
+            item(S.OPEN),
+            Action.REQUEST_EXTENSION,
+            actor="d01",
+            role=Role.DEPARTMENT,
+            as_of=TODAY,
+            extend_by=3,
+        )
+    with pytest.raises(TransitionError, match="extend_by"):
+        apply(
+            item(S.OPEN),
+            Action.REQUEST_EXTENSION,
+            actor="d01",
+            role=Role.DEPARTMENT,
+            as_of=TODAY,
+            reason="延",
+            extend_by=0,
+        )
+
+
+def test_the_office_grants_a_request_with_extend() -> None:
+    pending = item(
+        S.OPEN,
+        extension_request_days=10,
+        extension_requested_on=TODAY,
+        extension_request_reason="需等待省级批复",
+    )
+    moved = apply(
+        pending,
+        Action.EXTEND,
+        actor="王科长",
+        role=Role.COORDINATOR,
+        as_of=TODAY,
+        reason="同意延期",
+        extend_by=8,
+        cal=CAL,
+    )
+    new = moved.item
+    assert new.extensions == 1 and new.deadline > DEADLINE
+    assert (new.extension_request_days, new.extension_requested_on) == (None, None)
+    assert new.extension_request_reason == ""
+    assert moved.event.details["requested_days"] == "10"  # asked 10, granted 8
+
+
+def test_the_office_declines_a_request_with_a_note() -> None:
+    pending = item(S.IN_PROGRESS, extension_request_days=10, extension_requested_on=TODAY)
+    with pytest.raises(TransitionError, match="only a coordinator"):
+        apply(
+            pending,
+            Action.DECLINE_EXTENSION,
+            actor="d01",
+            role=Role.DEPARTMENT,
+            as_of=TODAY,
+            reason="x",
+        )
+    with pytest.raises(TransitionError, match="reason"):
+        apply(pending, Action.DECLINE_EXTENSION, actor="王科长", role=Role.COORDINATOR, as_of=TODAY)
+    moved = apply(
+        pending,
+        Action.DECLINE_EXTENSION,
+        actor="王科长",
+        role=Role.COORDINATOR,
+        as_of=TODAY,
+        reason="理由不充分",
+    )
+    assert moved.item.status is S.IN_PROGRESS and moved.item.deadline == DEADLINE
+    assert moved.item.extension_request_days is None
+    assert moved.item.last_response_on is None  # the office's decision is not a response
+    assert moved.event.details == {"requested_days": "10"}
+    with pytest.raises(TransitionError, match="a pending extension request"):
+        apply(
+            moved.item,
+            Action.DECLINE_EXTENSION,
+            actor="王科长",
+            role=Role.COORDINATOR,
+            as_of=TODAY,
+            reason="再次",
+        )
+
+
+def test_a_request_lapses_when_the_item_leaves_the_working_statuses() -> None:
+    pending = item(S.IN_PROGRESS, extension_request_days=10, extension_requested_on=TODAY)
+    moved = apply(
+        pending,
+        Action.REPORT_FIXED,
+        actor="d01",
+        role=Role.DEPARTMENT,
+        as_of=TODAY,
+        evidence=["整改报告.pdf"],
+    )
+    assert moved.item.extension_request_days is None
+    assert moved.event.details["extension_request_lapsed"] == "10"
+    asked = apply(
+        pending,
+        Action.REQUEST_CANNOT_SOLVE,
+        actor="d01",
+        role=Role.DEPARTMENT,
+        as_of=TODAY,
+        explanation="省级事权",
+        alternative="季度报送",
+    )
+    assert asked.item.extension_request_days is None  # no deadline left to move
+    # a move that stays in the working statuses keeps the request
+    started = apply(
+        item(S.OPEN, extension_request_days=10),
+        Action.START,
+        actor="d01",
+        role=Role.DEPARTMENT,
+        as_of=TODAY,
+    )
+    assert started.item.extension_request_days == 10
+
+
+@pytest.mark.parametrize("status", list(S))
+def test_allowed_moves_offer_the_request_or_its_refusal_never_both(status: Status) -> None:
+    free, pending = item(status), item(status, extension_request_days=3)
+    assert Action.DECLINE_EXTENSION not in allowed_moves(free)
+    assert Action.REQUEST_EXTENSION not in allowed_moves(pending)
+    working = status in (S.OPEN, S.IN_PROGRESS, S.REOPENED)
+    assert (Action.REQUEST_EXTENSION in allowed_moves(free)) is working
+    assert (Action.DECLINE_EXTENSION in allowed_moves(pending)) is working
+    for action in allowed_moves(free):  # every move offered is one apply accepts
+        apply(free, action, actor="王科长", role=Role.COORDINATOR, as_of=TODAY, **FULL)

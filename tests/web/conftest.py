@@ -29,6 +29,7 @@ from tests.conftest import _pg_schema_url
 from tests.integration.workbooks import YEAR, good_rows, write_xlsx
 from tests.users import TODAY, app_for
 from tests.web.cycle import add_cycle
+from tests.web.items import add_items
 
 PASSWORD = "test-password-1"
 SECTION = "机关职能运行监管办公室"  # a supervising section of the default policy
@@ -116,6 +117,7 @@ def build_county(url: str, workdir: Path) -> str:
     for login, (role, department, section) in ROLE_USERS.items():
         add_user(url, login, role, department=department, section=section)
     add_cycle(url)  # scores, findings awaiting approval, the board (tests/web/cycle.py)
+    add_items(url)  # D01's and D02's problem lists and rectification items (tests/web/items.py)
     return url
 
 

@@ -31,6 +31,12 @@ from tests.web.conftest import (
     add_user,
     make_token,
 )
+from tests.web.items import D02, D02_ITEM, GUESSED_SHA, ITEM, SHA_D01, SHA_D02
+
+LIST = f"/problem-lists/{YEAR}/year-end"  # the YEAR year-end problem lists (tests/web/items.py)
+VERIFY = frozenset({"office", "section"})
+RESPOND = frozenset({"office", "department"})
+NOTIFY = frozenset({"admin", "office", "department"})
 
 ALL = frozenset(ROLES)
 PUBLIC = frozenset({"public"})  # no sign-in at all
@@ -117,6 +123,127 @@ ROUTES: tuple[Route, ...] = (
     # auditor (and admin)
     Route("GET", "/audit", "/audit", AUDIT),
     Route("GET", "/audit/verify", "/audit/verify", AUDIT),
+    # the rectification loop: items (their ids and states: tests/web/items.py)
+    Route("GET", "/items", "/items", ALL),
+    Route(
+        "GET",
+        "/items/{item_id}",
+        f"/items/{ITEM['verify']}",
+        ALL,
+        foreign=(f"/items/{D02}", "/items/99999"),
+    ),
+    Route(
+        "GET",
+        "/items/{item_id}/timeline",
+        f"/items/{ITEM['verify']}/timeline",
+        ALL,
+        foreign=(f"/items/{D02}/timeline", "/items/99999/timeline"),
+    ),
+    Route(
+        "GET",
+        "/items/{item_id}/evidence/{file_id}",
+        f"/items/{ITEM['verify']}/evidence/{SHA_D01}",
+        ALL,
+        foreign=(
+            f"/items/{D02_ITEM['evidence']}/evidence/{SHA_D02}",
+            f"/items/{ITEM['verify']}/evidence/{SHA_D02}",
+            f"/items/{ITEM['verify']}/evidence/{GUESSED_SHA}",
+            f"/items/{ITEM['verify']}/evidence/guessed",
+            f"/items/99999/evidence/{SHA_D01}",
+        ),
+    ),
+    Route(
+        "POST",
+        "/items/{item_id}/progress",
+        f"/items/{ITEM['progress']}/progress",
+        RESPOND,
+        form=(("version", "1"), ("note", "已召开专题会议部署整改")),
+    ),
+    Route(
+        "POST",
+        "/items/{item_id}/report-fixed",
+        f"/items/{ITEM['report']}/report-fixed",
+        RESPOND,
+        form=(("version", "1"), ("note", "已完成整改"), ("references", "发改〔2022〕1号")),
+    ),
+    Route(
+        "POST",
+        "/items/{item_id}/request-extension",
+        f"/items/{ITEM['askext']}/request-extension",
+        RESPOND,
+        form=(("version", "1"), ("days", "10"), ("reason", "需等待上级批复")),
+    ),
+    Route(
+        "POST",
+        "/items/{item_id}/cannot-solve",
+        f"/items/{ITEM['cannot']}/cannot-solve",
+        RESPOND,
+        form=(("version", "1"), ("explanation", "属省级事权"), ("alternative", "按季度报送")),
+    ),
+    Route(
+        "POST",
+        "/items/{item_id}/verify",
+        f"/items/{ITEM['verify']}/verify",
+        VERIFY,
+        form=(("version", "2"), ("decision", "accept"), ("note", "整改到位")),
+    ),
+    Route(
+        "POST",
+        "/items/{item_id}/extend",
+        f"/items/{ITEM['extend']}/extend",
+        OFFICE,
+        form=(("version", "2"), ("days", "20"), ("reason", "同意延期")),
+    ),
+    Route(
+        "POST",
+        "/items/{item_id}/decline-extension",
+        f"/items/{ITEM['decline']}/decline-extension",
+        OFFICE,
+        form=(("version", "2"), ("note", "理由不充分")),
+    ),
+    Route(
+        "POST",
+        "/items/{item_id}/decide-cannot-solve",
+        f"/items/{ITEM['decide']}/decide-cannot-solve",
+        OFFICE,
+        form=(("version", "2"), ("decision", "approve"), ("note", "同意")),
+    ),
+    Route("GET", "/verification", "/verification", VERIFY),
+    Route("GET", "/overdue", "/overdue", ALL),
+    Route("GET", "/requests", "/requests", OFFICE),
+    Route(
+        "GET",
+        "/departments/{code}/rectifications",
+        "/departments/D01/rectifications",
+        ALL,
+        foreign=("/departments/D02/rectifications", "/departments/D99/rectifications"),
+    ),
+    Route("GET", "/problem-lists", "/problem-lists", ALL),
+    Route(
+        "GET",
+        "/problem-lists/{year}/{phase}/{code}",
+        f"{LIST}/D01",
+        ALL,
+        foreign=(f"{LIST}/D02", f"{LIST}/D99", f"/problem-lists/{YEAR}/guessed/D02"),
+    ),
+    Route(
+        "GET",
+        "/problem-lists/{year}/{phase}/{code}/html",
+        f"{LIST}/D01/html",
+        ALL,
+        foreign=(
+            f"{LIST}/D02/html",
+            f"{LIST}/D99/html",
+            f"/problem-lists/{YEAR - 1}/year-end/D02/html",
+        ),
+    ),
+    Route(
+        "GET",
+        "/problem-lists/{year}/{phase}/{code}/pdf",
+        f"{LIST}/D01/pdf",
+        ALL,
+        foreign=(f"{LIST}/D02/pdf", f"{LIST}/D99/pdf"),
+    ),
     # the API (bearer tokens)
     Route("GET", "/api/v1/me", "/api/v1/me", ALL),
     Route("GET", "/api/v1/departments", "/api/v1/departments", ALL),
@@ -129,6 +256,34 @@ ROUTES: tuple[Route, ...] = (
             f"/api/v1/indicators?year={YEAR}&department=D02",
             f"/api/v1/indicators?year={YEAR}&department=D99",
         ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/rectifications",
+        "/api/v1/rectifications",
+        ALL,
+        foreign=("/api/v1/rectifications?department=D02", "/api/v1/rectifications?department=D99"),
+    ),
+    Route(
+        "GET",
+        "/api/v1/rectifications/{item_id}",
+        f"/api/v1/rectifications/{ITEM['verify']}",
+        ALL,
+        foreign=(f"/api/v1/rectifications/{D02}", "/api/v1/rectifications/99999"),
+    ),
+    Route(
+        "POST",
+        "/api/v1/rectifications/{item_id}/actions",
+        f"/api/v1/rectifications/{ITEM['api']}/actions",
+        RESPOND,
+        body='{"action": "respond", "expected_version": 1, "reason": "接口报送进展"}',
+    ),
+    Route(
+        "GET",
+        "/api/v1/notifications",
+        "/api/v1/notifications",
+        NOTIFY,
+        foreign=("/api/v1/notifications?department=D02", "/api/v1/notifications?department=D99"),
     ),
     # the office: problem-list approval (tests/web/test_office.py)
     Route("GET", "/office/problem-lists", "/office/problem-lists", OFFICE),

@@ -143,7 +143,7 @@ def test_a_department_contact_signs_in_changes_the_password_and_signs_out(
     expect(page).to_have_url(server + "/?done=password")
     expect(page.locator(".notice")).to_have_text("密码已修改。")
     expect(page.locator("h1")).to_have_text("张联络，您好")
-    expect(page.locator("ul.links")).to_contain_text("即将推出")
+    expect(page.locator("ul.links")).to_contain_text("本部门整改事项")
     shot("3-home")
 
     page.click("text=本部门履职台账")
