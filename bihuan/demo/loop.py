@@ -228,12 +228,11 @@ def simulate(
     `every`-th working day (the tracker is catch-up safe: a skipped day's steps fold into one
     notice per item). The demo does this to finish in two minutes; production runs it daily.
     The tracker and the dispatcher run as `run_as` (the office user), without Prefect."""
-    from bihuan.clock import utc_now
-    from bihuan.core.outbox import dispatch_clock
-    from bihuan.services import identity, notifications, rectification, tracking
+    from bihuan.services import identity, rectification, tracking
     from bihuan.services.uow import UnitOfWork
     from flows.dispatch import ensure_channels_config
     from notifications.channels import load_channels
+    from notifications.dispatcher import run_dispatch
 
     ensure_channels_config(jurisdiction=ctx.jurisdiction, run_as=run_as)
     channels = load_channels(ctx.settings)
@@ -283,13 +282,7 @@ def simulate(
                 summary = tracking.track(uow, office, ctx.jurisdiction, day)
             stats.notices += summary.notices
             stats.digests += summary.digests + summary.supplementary_digests
-            report = notifications.dispatch(
-                lambda: UnitOfWork(ctx),
-                channels,
-                dispatch_clock(day, utc_now()),
-                actor=office,
-                jurisdiction=ctx.jurisdiction,
-            )
+            report = run_dispatch(ctx, office, day, sender=channels)
             stats.sent += report.sent
             stats.failed += report.failed + report.dead
         else:

@@ -6,9 +6,13 @@ own. Two guards make the outbox safe without locks held across a send:
 
 - `enqueue` / `add_all` insert with ON CONFLICT (idempotency_key) DO NOTHING, so a re-run never
   writes a second row;
-- `claim` and `record_attempt` are UPDATEs guarded by `status = 'pending' AND attempts = <seen>`,
-  so of two dispatchers that read the same due row only one claims it, and an outcome never
-  overwrites a row that was claimed again meanwhile.
+- `claim`, `record_attempt` and `release` are UPDATEs guarded by `status = 'pending' AND
+  attempts = <seen>`, so of two dispatchers that read the same due row only one claims it, and
+  an outcome never overwrites a row that was claimed again meanwhile.
+
+`record_attempt` also stores what each URL of the tag answered (`NotificationDelivery`, keyed by
+a one-way hash of the URL), and `claim` reads back the URLs that already received the message,
+so a retry skips them.
 """
 
 from __future__ import annotations
@@ -19,12 +23,37 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
-from bihuan.core.outbox import ERROR_MAX, NewMessage, Outcome
+from bihuan.core.outbox import ERROR_MAX, NewMessage, Outcome, TargetResult
 from bihuan.db import dialect_insert, table
 from bihuan.vocab import NotificationStatus
-from models import Department, Notification, NotificationAttempt, utc_now
+from models import Department, Notification, NotificationAttempt, NotificationDelivery, utc_now
+
+# Messages of database errors that pass when retried: SQLite's write lock held past the busy
+# timeout, PostgreSQL's serialization failures and deadlocks, a dropped connection.
+_TRANSIENT = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "could not serialize access",
+    "deadlock detected",
+    "server closed the connection",
+    "connection refused",
+    "terminating connection",
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a database error is worth retrying (busy, locked, a lost connection): the
+    dispatcher retries the WRITE of an outcome on these, never the send."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError | DBAPIError):
+        return False
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return any(marker in text for marker in _TRANSIENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +76,8 @@ class ClaimedMessage:
     recipient_tag: str
     subject: str
     body: str
+    lease_until: datetime
+    delivered: frozenset[str] = frozenset()  # target keys that already received it
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +184,12 @@ class NotificationRepo:
             stmt = stmt.limit(limit)
         return [DueRef(int(i), int(a)) for i, a in self.session.execute(stmt)]
 
-    def claim(self, ref: DueRef, *, now: datetime, lease_minutes: int) -> ClaimedMessage | None:
-        """Take one due row for sending, leased until `now + lease_minutes` (after which it is
-        due again, should the sender never record an outcome); None if someone else took or
-        finished it first."""
+    def claim(self, ref: DueRef, *, now: datetime, lease: timedelta) -> ClaimedMessage | None:
+        """Take one due row for sending, leased until `now + lease` (after which it is due
+        again, should the sender never record an outcome); None if someone else took or
+        finished it first. `now` is the real time of the claim."""
         n = table(Notification)
+        lease_until = now + lease
         claimed: Any = self.session.execute(
             update(n)
             .where(
@@ -166,9 +198,7 @@ class NotificationRepo:
                 n.c.attempts == ref.attempts,
                 n.c.next_attempt_at <= now,
             )
-            .values(
-                attempts=ref.attempts + 1, next_attempt_at=now + timedelta(minutes=lease_minutes)
-            )
+            .values(attempts=ref.attempts + 1, next_attempt_at=lease_until)
         )
         if claimed.rowcount != 1:
             return None
@@ -187,21 +217,78 @@ class NotificationRepo:
             recipient_tag=row.recipient_tag,
             subject=row.subject,
             body=row.body,
+            lease_until=lease_until,
+            delivered=self.delivered_targets(ref.id),
         )
 
+    def delivered_targets(self, notification_id: int) -> frozenset[str]:
+        """The target keys (URLs, hashed) that already received a message."""
+        nd = table(NotificationDelivery)
+        return frozenset(
+            self.session.execute(
+                select(nd.c.target_key).where(
+                    nd.c.notification_id == notification_id, nd.c.ok.is_(True)
+                )
+            ).scalars()
+        )
+
+    def release(self, notification_id: int, *, attempt: int, now: datetime) -> bool:
+        """Give a claimed row back without counting the attempt (nothing was tried: its
+        channel is closed for this run), due again at `now`."""
+        n = table(Notification)
+        done: Any = self.session.execute(
+            update(n)
+            .where(
+                n.c.id == notification_id,
+                n.c.status == NotificationStatus.PENDING.value,
+                n.c.attempts == attempt,
+            )
+            .values(attempts=attempt - 1, next_attempt_at=now)
+        )
+        return bool(done.rowcount == 1)
+
     def record_attempt(
-        self, notification_id: int, *, attempt: int, error: str, outcome: Outcome, now: datetime
+        self,
+        notification_id: int,
+        *,
+        attempt: int,
+        error: str,
+        outcome: Outcome,
+        now: datetime,
+        targets: Sequence[TargetResult] = (),
     ) -> bool:
-        """Store one attempt (its error already masked) and move the row on to `outcome`;
-        False when the row was claimed again meanwhile (the attempt is still recorded)."""
+        """Store one attempt (its error already masked) and what each URL answered, and move
+        the row on to `outcome`; False when the row was claimed again meanwhile (the attempt
+        is still recorded). `now` is the real time of the outcome."""
         error = error[:ERROR_MAX]
+        tried = [t for t in targets if not t.skipped and not t.earlier]
+        if tried:
+            nd = table(NotificationDelivery)
+            stmt = dialect_insert(self.session, nd)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["notification_id", "target_key"],
+                set_={c: stmt.excluded[c] for c in ("ok", "at", "error")},
+            )
+            self.session.execute(
+                stmt,
+                [
+                    {
+                        "notification_id": notification_id,
+                        "target_key": t.key,
+                        "ok": t.ok,
+                        "at": now,
+                        "error": t.error[:ERROR_MAX],
+                    }
+                    for t in tried
+                ],
+            )
         na = table(NotificationAttempt)
         last_no = self.session.execute(
             select(func.max(na.c.attempt_no)).where(na.c.notification_id == notification_id)
         ).scalar_one()
         ok = outcome.status is NotificationStatus.SENT
-        self.session.add(
-            NotificationAttempt(
+        self.session.execute(
+            na.insert().values(
                 notification_id=notification_id,
                 attempt_no=(last_no or 0) + 1,
                 at=now,
@@ -340,4 +427,4 @@ class NotificationRepo:
         return int(result.rowcount)
 
 
-__all__ = ["ClaimedMessage", "DueRef", "MessageSummary", "NotificationRepo"]
+__all__ = ["ClaimedMessage", "DueRef", "MessageSummary", "NotificationRepo", "transient"]

@@ -7,6 +7,7 @@ the caller's unit of work.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bihuan.core.access import Actor
-from bihuan.core.outbox import NewMessage
+from bihuan.core.outbox import Clock, NewMessage, Outgoing, SendLimits
 from bihuan.db import get_engine, session_scope
 from bihuan.errors import UserError
 from bihuan.repositories.notifications import DueRef
@@ -42,6 +43,7 @@ from tests.users import app_for, office
 DAY = date(2026, 10, 12)  # a Monday
 NINE = datetime(2026, 10, 12, 9, 0, tzinfo=BUSINESS_TZ)
 BACKOFF = [1, 5, 30, 120]
+LEASE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -84,21 +86,25 @@ def mail() -> Iterator[MailServer]:
 def dispatch(
     org: Org,
     sender: Any,
-    now: datetime,
+    now: datetime | Clock,
     *,
     max_attempts: int = 5,
     backoff_minutes: Sequence[int] = BACKOFF,
     jurisdiction: str = "juxian",
+    **options: Any,
 ) -> DispatchReport:
+    """One dispatcher run; `now` is a clock, or a fixed time (a clock that stands still)."""
     app = app_for(org.url, jurisdiction)
+    clock: Clock = now if callable(now) else (lambda: now)  # type: ignore[assignment,return-value]
     return notifications.dispatch(
         lambda: UnitOfWork(app),
         sender,
-        now,
+        clock,
         actor=org.office,
         jurisdiction=jurisdiction,
         max_attempts=max_attempts,
         backoff_minutes=backoff_minutes,
+        **options,
     )
 
 
@@ -140,6 +146,8 @@ def _attempts(url: str) -> list[NotificationAttempt]:
 class FakeSender:
     """Answers from a script of results, then `default`; records what it was asked to send."""
 
+    closed_channels: list[str] = []  # noqa: RUF012 - never written
+
     def __init__(
         self, *script: DeliveryResult, default: DeliveryResult | None = None, pause: float = 0
     ) -> None:
@@ -147,12 +155,17 @@ class FakeSender:
         self.default = default or DeliveryResult(True)
         self.pause = pause
         self.sent: list[tuple[str, str]] = []
+        self.messages: list[Outgoing] = []
         self._lock = threading.Lock()
 
-    def send(self, tag: str, subject: str, body: str) -> DeliveryResult:
+    def batch(self, limits: SendLimits) -> contextlib.nullcontext[FakeSender]:
+        return contextlib.nullcontext(self)
+
+    def deliver(self, message: Outgoing) -> DeliveryResult:
         time.sleep(self.pause)
         with self._lock:
-            self.sent.append((tag, subject))
+            self.sent.append((message.tag, message.subject))
+            self.messages.append(message)
             return self.script.pop(0) if self.script else self.default
 
     def mask(self, text: str) -> str:
@@ -233,6 +246,7 @@ def test_three_day_smtp_outage_then_recovery_delivers_everything_once(
             now=NINE + timedelta(days=day),
             max_attempts=5,
             backoff_minutes=BACKOFF,
+            limits=SendLimits(breaker_failures=10),  # every row tried (the breaker: below)
         )
         assert (report.claimed, report.sent, report.retrying) == (4, 0, 4)
         assert all("127.0.0.1" in p.error for p in report.problems)
@@ -395,10 +409,10 @@ def test_claimed_but_never_recorded_is_sent_again_after_the_lease(
     [row] = _rows(url)
     assert row.id is not None
     with UnitOfWork(app_for(url)) as uow:
-        claimed = uow.notifications.claim(DueRef(row.id, 0), now=NINE, lease_minutes=15)
+        claimed = uow.notifications.claim(DueRef(row.id, 0), now=NINE, lease=LEASE)
         assert claimed is not None and claimed.attempt == 1 and claimed.department_code == "d01"
     with UnitOfWork(app_for(url)) as uow:  # a second dispatcher that read the same row loses
-        assert uow.notifications.claim(DueRef(row.id, 0), now=NINE, lease_minutes=15) is None
+        assert uow.notifications.claim(DueRef(row.id, 0), now=NINE, lease=LEASE) is None
     sender = FakeSender()
     assert (
         dispatch(
