@@ -84,11 +84,14 @@ class SecretMasker(logging.Filter):
     def add(self, secrets: Iterable[str]) -> None:
         with self._lock:
             known = set(self._secrets)
+            before = len(known)
             for s in secrets:
                 if s and len(s) >= _MIN_SECRET:
                     known.add(s)
                     known.add(quote(s, safe=""))
                     known.add(unquote(s))
+            if len(known) == before:
+                return
             # Longest first, so a whole URL is masked before its parts.
             self._secrets = tuple(
                 sorted((k for k in known if len(k) >= _MIN_SECRET), key=len, reverse=True)
@@ -310,7 +313,8 @@ def default_config_path(settings: Any = None) -> Path:
 def _raw_urls(text: str) -> list[str]:
     """URL strings in an apprise YAML config (`urls:` entries are strings or one-key mappings)."""
     try:
-        data = yaml.safe_load(text)
+        # the C loader where libyaml is there: a province's config has tens of thousands of URLs
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         return []
     entries = data.get("urls") if isinstance(data, dict) else None
@@ -547,8 +551,9 @@ class Channels:
                 "scheme and token against https://github.com/caronc/apprise/wiki."
             )
         self._targets: list[_Target] = []
+        # one call: adding secrets re-sorts the masker's list (quadratic one URL at a time)
+        MASKER.add(secret for service in services for secret in service_secrets(service))
         for service in services:
-            MASKER.add(service_secrets(service))
             if rate_limit is not None:
                 # apprise waits between two sends through the same URL (5.5 s by default);
                 # tests and the local sink have no reason to.
@@ -556,9 +561,12 @@ class Channels:
             self._targets.append(self._target(service))
         self.loaded = len(services)
         self.declared = len(raw_urls)
-        # The URLs of each tag, found on first use: matching a tag against every URL of a
-        # county's config (hundreds of tags) on each send cost more than the send itself.
+        # The URLs of each tag, indexed once: matching a tag against every URL of a county's
+        # config (hundreds of tags) on each send cost more than the send itself.
         self._by_tag: dict[str, list[_Target]] = {}
+        for target in self._targets:
+            for tag in {str(t) for t in target.service.tags}:
+                self._by_tag.setdefault(tag, []).append(target)
 
     @staticmethod
     def _target(service: Any) -> _Target:
@@ -608,11 +616,7 @@ class Channels:
         return list(self._targets)
 
     def targets_for(self, tag: str) -> list[_Target]:
-        found = self._by_tag.get(tag)
-        if found is None:
-            found = [t for t in self._targets if tag in {str(x) for x in t.service.tags}]
-            self._by_tag[tag] = found
-        return found
+        return self._by_tag.get(tag, [])
 
     def no_channel(self, tag: str) -> DeliveryResult:
         return DeliveryResult(

@@ -17,12 +17,13 @@ so a retry skips them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Boolean, Integer, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
@@ -30,6 +31,7 @@ from bihuan.core.outbox import ERROR_MAX, NewMessage, Outcome, TargetResult
 from bihuan.db import dialect_insert, table
 from bihuan.vocab import NotificationStatus
 from models import Department, Notification, NotificationAttempt, NotificationDelivery, utc_now
+from models.base import UTCDateTime
 
 # Messages of database errors that pass when retried: SQLite's write lock held past the busy
 # timeout, PostgreSQL's serialization failures and deadlocks, a dropped connection.
@@ -81,6 +83,21 @@ class ClaimedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageContent:
+    """What the dispatcher sends of a row, read ahead for a chunk of due rows (a row's content
+    never changes once written; its claim is checked separately, by `take`)."""
+
+    id: int
+    department_id: int | None
+    department_code: str | None
+    department_name: str | None
+    recipient_tag: str
+    subject: str
+    body: str
+    delivered: frozenset[str] = frozenset()  # target keys that already received it
+
+
+@dataclass(frozen=True, slots=True)
 class MessageSummary:
     """One row of a listing: everything but the body."""
 
@@ -113,6 +130,54 @@ def _row(message: NewMessage, created: datetime) -> dict[str, Any]:
         "last_error": "",
         "created_at": created,
     }
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The dispatcher's per-message statements, built once (building a Core statement cost more
+    than running it)."""
+
+    take: Any
+    attempt: Any
+    outcome: Any
+
+
+@functools.cache
+def _statements() -> _Statements:
+    n, na = table(Notification), table(NotificationAttempt)
+    pending = NotificationStatus.PENDING.value
+    guard = (n.c.id == bindparam("nid"), n.c.status == pending, n.c.attempts == bindparam("seen"))
+    return _Statements(
+        take=update(n)
+        .where(*guard, n.c.next_attempt_at <= bindparam("now", type_=UTCDateTime()))
+        .values(
+            attempts=n.c.attempts + 1,
+            next_attempt_at=bindparam("lease_until", type_=UTCDateTime()),
+        ),
+        # the next attempt number is computed by the database
+        attempt=na.insert().from_select(
+            ["notification_id", "attempt_no", "at", "ok", "error"],
+            select(
+                bindparam("nid", type_=Integer()),
+                func.coalesce(func.max(na.c.attempt_no), 0) + 1,
+                bindparam("at", type_=UTCDateTime()),
+                bindparam("ok", type_=Boolean()),
+                bindparam("error", type_=na.c.error.type),
+            ).where(na.c.notification_id == bindparam("nid")),
+        ),
+        # a claimed row was never sent (sent_at is empty); a retry moves next_attempt_at on,
+        # any other outcome leaves it at the end of the lease
+        outcome=update(n)
+        .where(*guard)
+        .values(
+            status=bindparam("status", type_=n.c.status.type),
+            last_error=bindparam("last_error", type_=n.c.last_error.type),
+            sent_at=bindparam("sent_at", type_=UTCDateTime()),
+            next_attempt_at=func.coalesce(
+                bindparam("retry_at", type_=UTCDateTime()), n.c.next_attempt_at
+            ),
+        ),
+    )
 
 
 class NotificationRepo:
@@ -221,6 +286,50 @@ class NotificationRepo:
             delivered=self.delivered_targets(ref.id),
         )
 
+    def contents(self, ids: Sequence[int]) -> dict[int, MessageContent]:
+        """The content of rows, with the URLs that already received each (two queries)."""
+        if not ids:
+            return {}
+        n, d, nd = table(Notification), table(Department), table(NotificationDelivery)
+        delivered: dict[int, set[str]] = {}
+        for nid, key in self.session.execute(
+            select(nd.c.notification_id, nd.c.target_key).where(
+                nd.c.notification_id.in_(list(ids)), nd.c.ok.is_(True)
+            )
+        ):
+            delivered.setdefault(int(nid), set()).add(str(key))
+        rows = self.session.execute(
+            select(
+                n.c.id, n.c.department_id, d.c.code, d.c.name, n.c.recipient_tag, n.c.subject,
+                n.c.body,
+            )
+            .outerjoin(d, d.c.id == n.c.department_id)
+            .where(n.c.id.in_(list(ids)))
+        )  # fmt: skip
+        return {
+            int(r.id): MessageContent(
+                id=int(r.id),
+                department_id=r.department_id,
+                department_code=r.code,
+                department_name=r.name,
+                recipient_tag=r.recipient_tag,
+                subject=r.subject,
+                body=r.body,
+                delivered=frozenset(delivered.get(int(r.id), ())),
+            )
+            for r in rows
+        }
+
+    def take(self, ref: DueRef, *, now: datetime, lease: timedelta) -> datetime | None:
+        """`claim` without reading the row back (the dispatcher read its content ahead): the
+        end of the lease, or None if someone else took or finished it first."""
+        lease_until = now + lease
+        claimed: Any = self.session.execute(
+            _statements().take,
+            {"nid": ref.id, "seen": ref.attempts, "now": now, "lease_until": lease_until},
+        )
+        return lease_until if claimed.rowcount == 1 else None
+
     def delivered_targets(self, notification_id: int) -> frozenset[str]:
         """The target keys (URLs, hashed) that already received a message."""
         nd = table(NotificationDelivery)
@@ -282,34 +391,22 @@ class NotificationRepo:
                     for t in tried
                 ],
             )
-        na = table(NotificationAttempt)
-        last_no = self.session.execute(
-            select(func.max(na.c.attempt_no)).where(na.c.notification_id == notification_id)
-        ).scalar_one()
         ok = outcome.status is NotificationStatus.SENT
+        # two prepared statements: this runs once per message sent
+        stmts = _statements()
         self.session.execute(
-            na.insert().values(
-                notification_id=notification_id,
-                attempt_no=(last_no or 0) + 1,
-                at=now,
-                ok=ok,
-                error=error,
-            )
+            stmts.attempt, {"nid": notification_id, "at": now, "ok": ok, "error": error}
         )
-        values: dict[str, Any] = {"status": outcome.status.value, "last_error": error}
-        if ok:
-            values["sent_at"] = now
-        if outcome.retry_at is not None:
-            values["next_attempt_at"] = outcome.retry_at
-        n = table(Notification)
         changed: Any = self.session.execute(
-            update(n)
-            .where(
-                n.c.id == notification_id,
-                n.c.status == NotificationStatus.PENDING.value,
-                n.c.attempts == attempt,
-            )
-            .values(**values)
+            stmts.outcome,
+            {
+                "nid": notification_id,
+                "seen": attempt,
+                "status": outcome.status.value,
+                "last_error": error,
+                "sent_at": now if ok else None,
+                "retry_at": outcome.retry_at,
+            },
         )
         return bool(changed.rowcount == 1)
 
@@ -427,4 +524,11 @@ class NotificationRepo:
         return int(result.rowcount)
 
 
-__all__ = ["ClaimedMessage", "DueRef", "MessageSummary", "NotificationRepo", "transient"]
+__all__ = [
+    "ClaimedMessage",
+    "DueRef",
+    "MessageContent",
+    "MessageSummary",
+    "NotificationRepo",
+    "transient",
+]

@@ -46,9 +46,10 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 from pydantic import BaseModel, Field
 
@@ -66,7 +67,7 @@ from bihuan.core.outbox import (
 )
 from bihuan.core.reminders import LEADERSHIP_TAG
 from bihuan.errors import UserError
-from bihuan.repositories.notifications import ClaimedMessage, DueRef, transient
+from bihuan.repositories.notifications import DueRef, MessageContent, transient
 from bihuan.services.authz import require
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import NotificationKind, NotificationStatus, label
@@ -74,6 +75,7 @@ from notifications.tags import contact_tags, head_tag
 
 DEFAULT_LIMIT = 200
 ERRORS_SHOWN = 3  # distinct errors per department in a failure summary
+CONTENT_CHUNK = 200  # due rows whose content is read ahead in one query
 T = TypeVar("T")
 
 
@@ -348,8 +350,7 @@ def dispatch(
     run = _Run(uow_factory, sender, clock, report, patience=patience, sleep=sleep)
     with sender.batch(limits) as batch:
         try:
-            for ref in due:
-                _dispatch_one(run, batch, ref, jurisdiction, lease, attempts, backoff)
+            _dispatch_all(run, batch, due, jurisdiction, lease, attempts, backoff)
         except _GaveUp as exc:
             report.stopped = _masked(sender, str(exc))
         report.closed_channels = list(batch.closed_channels)
@@ -373,90 +374,172 @@ def dispatch(
     return report
 
 
-def _dispatch_one(
+@dataclass
+class _Pending:
+    """The outcome of the last send, written in the same transaction as the next claim (one
+    commit per message), or on its own at the end of the run."""
+
+    write: Callable[[UnitOfWork], object]
+    settle: Callable[[object], None]  # account for it once written
+    unrecorded: Callable[[], None]  # account for it when it could not be written
+    deadline: datetime  # give up writing it then: its lease is about to end
+
+
+def _dispatch_all(
     run: _Run,
     batch: Batch,
-    ref: DueRef,
+    due: Sequence[DueRef],
     jurisdiction: str,
     lease: timedelta,
     max_attempts: int,
     backoff: list[int],
 ) -> None:
-    """Claim, send and record one row (raises _GaveUp when the database stays busy)."""
+    """Claim, send and record every due row in turn (raises _GaveUp when the database stays
+    busy). Each transaction writes the previous row's outcome, then claims the next row at the
+    real time of the claim, just before its send."""
+    pending: _Pending | None = None
+    contents: dict[int, MessageContent] = {}
+    for i, ref in enumerate(due):
+        if ref.id not in contents:
+            # read the content of the next rows ahead, in this transaction (never stale: a row
+            # changed since `due` was read fails its claim)
+            ids = [r.id for r in due[i : i + CONTENT_CHUNK]]
+            contents = {}
+        else:
+            ids = []
+        lease_until = _claim(run, pending, ref, lease, ids, contents)
+        pending = None
+        content = contents.pop(ref.id, None)
+        if lease_until is None or content is None:
+            run.report.lost_race += 1
+            continue
+        run.report.claimed += 1
+        pending = _send(run, batch, ref, content, lease_until, jurisdiction, lease, max_attempts,
+                        backoff)  # fmt: skip
+    if pending is not None:
+        _flush(run, pending)
+
+
+def _claim(
+    run: _Run,
+    pending: _Pending | None,
+    ref: DueRef,
+    lease: timedelta,
+    read_ahead: list[int],
+    contents: dict[int, MessageContent],
+) -> datetime | None:
+    def step(uow: UnitOfWork) -> tuple[datetime | None, object]:
+        written = pending.write(uow) if pending is not None else None
+        if read_ahead:
+            contents.update(uow.notifications.contents(read_ahead))
+        # the lease runs from the real time of the claim (read inside the retried write)
+        return uow.notifications.take(ref, now=run.clock(), lease=lease), written
+
+    try:
+        lease_until, written = run.write(
+            step, deadline=pending.deadline if pending is not None else None
+        )
+    except _GaveUp:
+        if pending is not None:
+            pending.unrecorded()
+        raise
+    if pending is not None:
+        pending.settle(written)
+    return lease_until
+
+
+def _flush(run: _Run, pending: _Pending) -> None:
+    try:
+        written = run.write(pending.write, deadline=pending.deadline)
+    except _GaveUp:
+        pending.unrecorded()
+        raise
+    pending.settle(written)
+
+
+def _send(
+    run: _Run,
+    batch: Batch,
+    ref: DueRef,
+    content: MessageContent,
+    lease_until: datetime,
+    jurisdiction: str,
+    lease: timedelta,
+    max_attempts: int,
+    backoff: list[int],
+) -> _Pending:
+    """Send one claimed row; what to write about it (in the next transaction)."""
     report = run.report
-    # the lease runs from the real time of the claim, read inside the (possibly retried) write
-    message: ClaimedMessage | None = run.write(
-        lambda uow: uow.notifications.claim(ref, now=run.clock(), lease=lease)
-    )
-    if message is None:
-        report.lost_race += 1
-        return
-    report.claimed += 1
+    attempt = ref.attempts + 1
     outgoing = Outgoing(
-        tag=message.recipient_tag,
-        subject=message.subject,
-        body=with_notice(message.body, message.id),
-        notification_id=message.id,
+        tag=content.recipient_tag,
+        subject=content.subject,
+        body=with_notice(content.body, content.id),
+        notification_id=content.id,
         jurisdiction=jurisdiction,
-        delivered=message.delivered,
+        delivered=content.delivered,
     )
     try:
         result: Delivery = batch.deliver(outgoing)
     except Exception as exc:  # a sender should not raise; if it does, the attempt failed
         result = _Raised(exc)
-    # give up writing an outcome a little before the lease ends, when another dispatcher may
+    # give up writing the outcome a little before the lease ends, when another dispatcher may
     # claim the row again
-    deadline = message.lease_until - lease / 10
+    deadline = lease_until - lease / 10
     if result.deferred:
-        # nothing was sent: if the release cannot be written, the row is simply due again when
-        # its lease ends
-        with suppress(_GaveUp):
-            run.write(
-                lambda uow: uow.notifications.release(
-                    message.id, attempt=message.attempt, now=run.clock()
-                ),
-                deadline=deadline,
-            )
+        # nothing was sent: give the row back (if that cannot be written, it is simply due
+        # again when its lease ends)
         report.deferred += 1
-        return
+        return _Pending(
+            write=lambda uow: uow.notifications.release(
+                content.id, attempt=attempt, now=run.clock()
+            ),
+            settle=lambda _: None,
+            unrecorded=lambda: None,
+            deadline=deadline,
+        )
     error = "" if result.ok else _masked(run.sender, result.error or "failed without a reason")
-    targets = [
-        TargetResult(t.key, t.ok, _masked(run.sender, t.error), t.skipped, t.earlier)
-        for t in result.targets
-    ]
+    # per-URL results are kept where a tag has several URLs; with one, the row's status says it
+    targets = (
+        [
+            TargetResult(t.key, t.ok, _masked(run.sender, t.error), t.skipped, t.earlier)
+            for t in result.targets
+        ]
+        if len(result.targets) > 1
+        else []
+    )
 
-    def record(uow: UnitOfWork) -> tuple[NotificationStatus, bool]:
+    def write(uow: UnitOfWork) -> tuple[NotificationStatus, bool]:
         done = run.clock()  # the real time of the outcome: sent_at, backoff
         outcome = after_attempt(
             ok=result.ok,
             permanent=result.permanent,
-            attempt=message.attempt,
+            attempt=attempt,
             max_attempts=max_attempts,
             backoff_minutes=backoff,
             now=done,
         )
         moved = uow.notifications.record_attempt(
-            message.id,
-            attempt=message.attempt,
-            error=error,
-            outcome=outcome,
-            now=done,
-            targets=targets,
+            content.id, attempt=attempt, error=error, outcome=outcome, now=done, targets=targets
         )
         return outcome.status, moved
 
-    try:
-        status, moved = run.write(record, deadline=deadline)
-    except _GaveUp:
+    def settle(written: object) -> None:
+        status, moved = cast(tuple[NotificationStatus, bool], written)
+        if not moved:
+            report.superseded += 1
+        _count(report, result.ok, status if moved else NotificationStatus.PENDING)
+        if not result.ok:
+            _problem(report, content, attempt, status if moved else None, error)
+
+    def unrecorded() -> None:
         report.unrecorded += 1
         _count(report, result.ok, NotificationStatus.PENDING)
-        _problem(report, message, None, error or "sent, but the outcome could not be recorded")
-        raise
-    if not moved:
-        report.superseded += 1
-    _count(report, result.ok, status if moved else NotificationStatus.PENDING)
-    if not result.ok:
-        _problem(report, message, status if moved else None, error)
+        _problem(
+            report, content, attempt, None, error or "sent, but the outcome could not be recorded"
+        )
+
+    return _Pending(write=write, settle=settle, unrecorded=unrecorded, deadline=deadline)
 
 
 def _count(report: DispatchReport, ok: bool, status: NotificationStatus) -> None:
@@ -465,7 +548,8 @@ def _count(report: DispatchReport, ok: bool, status: NotificationStatus) -> None
 
 def _problem(
     report: DispatchReport,
-    message: ClaimedMessage,
+    message: MessageContent,
+    attempt: int,
     status: NotificationStatus | None,
     error: str,
 ) -> None:
@@ -475,7 +559,7 @@ def _problem(
             department=message.department_code,
             department_name=message.department_name or "",
             tag=message.recipient_tag,
-            attempt=message.attempt,
+            attempt=attempt,
             status=status,
             status_label=status.label if status else "已被重新取出",
             error=error,
