@@ -1,16 +1,26 @@
 """The apprise adapter (发送通道): the one place that knows apprise's quirks.
 
 - Recipients are apprise tags from an apprise YAML config per installation
-  (settings.apprise_config, else var/apprise.yml); one tag per send, so a failure is known per
-  recipient.
+  (settings.apprise_config, else var/apprise.yml). A tag may hold several URLs; each URL is sent
+  to on its own and its result kept (`DeliveryResult.targets`, keyed by `target_key`, a one-way
+  hash), so the outbox retries only the URLs that did not receive a message.
+- `Channels.batch(limits)` is one dispatcher run: `mailto://` / `mailtos://` URLs go through our
+  own SMTP transport (notifications/smtp.py: one connection per server for the whole run, a
+  stable Message-ID), every other URL through apprise; every send has the run's connect and read
+  timeouts (apprise's `cto` / `rto`, unless the URL sets its own) and apprise never retries by
+  itself; a channel (SMTP server, bot API) that fails to connect `breaker_failures` times in a
+  row is skipped for the rest of the run (`DeliveryResult.deferred`).
 - apprise never raises; its result (an `AppriseResult` in apprise 2, True/False/None in 1.x) is
   turned into a `DeliveryResult`. "No channel for this tag" is a configuration error, never "sent".
 - DingTalk, WeCom bot, Feishu and Lark answer HTTP 200 with a non-zero `errcode` / `code` when
   they reject a message (bad token, keyword or signature check, rate limit) and apprise counts
-  that as delivered. `install_bot_reply_check()` makes such a reply a failed send.
+  that as delivered. `install_bot_reply_check()` makes such a reply a failed send. None of them
+  takes several messages in one call, so they are sent one message per call.
 - URLs and their secret parts never reach a log record, a result or the database: a
   `logging.Filter` on the apprise and urllib3 loggers masks every configured secret, and every
   error returned here is masked the same way.
+
+docs/notifications.md has the whole story.
 """
 
 from __future__ import annotations

@@ -498,3 +498,33 @@ def test_one_smtp_connection_for_a_whole_run(org: Org, mail: MailServer) -> None
     notices = sorted(r.notice for r in mail.received)
     assert notices == sorted(f"N-{r.id}" for r in _rows(org.url))
     assert all(f"通知编号 {r.notice}" in r.text for r in mail.received)
+
+
+def test_a_webhook_that_refuses_connections_is_closed_for_the_run(org: Org) -> None:
+    from tests.integration.mailserver import free_port
+
+    port = free_port()  # nothing listens there
+    _enqueue(org, 5)
+    channels = Channels(
+        _config_text(f"json://127.0.0.1:{port}/hook?token=HOOKSECRET99"), rate_limit=0
+    )
+    report = dispatch(org, channels, NINE, limits=SendLimits(breaker_failures=3))
+    assert (report.claimed, report.retrying, report.deferred) == (5, 3, 2)
+    assert report.closed_channels == [f"JSON 127.0.0.1:{port}"]
+    assert all("HOOKSECRET99" not in p.error for p in report.problems)
+
+
+def test_every_send_has_explicit_timeouts_unless_the_url_sets_its_own(mail: MailServer) -> None:
+    channels = Channels(
+        "urls:\n"
+        '  - "json://127.0.0.1:9/a":\n    - tag: a\n'
+        '  - "json://127.0.0.1:9/b?cto=2&rto=3":\n    - tag: b\n'
+        f'  - "{mail.url("c@example.org")}":\n    - tag: c\n',
+        rate_limit=0,
+    )
+    with channels.batch(SendLimits(connect_timeout=5, read_timeout=10)) as run:
+        a, b, c = (channels.targets_for(t)[0].service for t in "abc")
+        assert (a.socket_connect_timeout, a.socket_read_timeout) == (5, 10)
+        assert (b.socket_connect_timeout, b.socket_read_timeout) == (2, 3)
+        assert (run.mail.connect_timeout, run.mail.read_timeout) == (5, 10)  # mail: our sender
+        assert all(s.retry == 0 for s in (a, b, c))  # apprise never retries by itself
