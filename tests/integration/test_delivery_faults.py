@@ -336,13 +336,19 @@ def test_kill_9_of_a_flow_run_leaves_no_temporary_prefect_server(org: Org, tmp_p
 # ------------------------------------------------------------------ a busy database
 
 
-def _hold_write_lock(url: str, seconds: float) -> subprocess.Popen[str]:
-    """A process holding a write transaction for `seconds`, as a long import does."""
-    code = (
+class WriteLock:
+    """A process that holds a write transaction for `seconds` when told to, as a long import
+    does (started ahead, so taking the lock does not wait for its imports)."""
+
+    CODE = (
         "import sys, time\n"
         "from sqlalchemy import text\n"
         "from bihuan.db import get_engine\n"
         "engine = get_engine(sys.argv[1])\n"
+        "with engine.connect():\n"
+        "    pass\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
         "with engine.begin() as conn:\n"
         "    if conn.dialect.name == 'postgresql':\n"
         "        conn.execute(text('LOCK TABLE notification IN ACCESS EXCLUSIVE MODE'))\n"
@@ -350,32 +356,45 @@ def _hold_write_lock(url: str, seconds: float) -> subprocess.Popen[str]:
         "    print('locked', flush=True)\n"
         "    time.sleep(float(sys.argv[2]))\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, url, str(seconds)], cwd=REPO, env=_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "locked"
-    return proc
+
+    def __init__(self, url: str, seconds: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.CODE, url, str(seconds)], cwd=REPO, env=_env(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def take(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline().strip() == "locked"
+
+    def finish(self) -> None:
+        _out, err = self.proc.communicate(timeout=60)
+        assert self.proc.returncode == 0, err
 
 
 def test_a_dispatcher_beside_a_long_write_transaction_sends_each_once(
     org: Org, tmp_path: Path
 ) -> None:
-    server = MailServer(delay=0.05)
+    server = MailServer(delay=0.1)
     server.start()
     try:
         config = _config(tmp_path / "mail.yml", (server.url("d01@example.org"), "d01"))
         _enqueue(org, 30)
+        lock = WriteLock(org.url, 3)
         # SQLite: a statement waits 0.5 s for the write lock, the lock is held 3 s
         proc = _dispatcher(org, config, "--busy-ms", "500")
         _wait_for(lambda: len(server.received) >= 5, 60, "the dispatcher's first sends")
-        locker = _hold_write_lock(org.url, 3)
+        lock.take()
+        during = len(server.received)
         report = _report(proc)
-        locker.communicate(timeout=30)
-        assert locker.returncode == 0
+        lock.finish()
     finally:
         server.stop()
+    assert during < 30  # the lock was taken while the dispatcher was running
     _exactly_once(server, 30)
     assert (report.claimed, report.sent, report.unrecorded, report.stopped) == (30, 30, 0, "")
     if org.url.startswith("sqlite"):
@@ -395,18 +414,19 @@ def test_an_outcome_that_cannot_be_written_stops_the_run_and_is_counted(
 
     jid, did = _jurisdiction(sqlite_db, "juxian", "d01")
     org_ = Org(sqlite_db, jid, did, office(sqlite_db))
-    server = MailServer(delay=0.05)
+    server = MailServer(delay=0.1)
     server.start()
     try:
         config = _config(tmp_path / "mail.yml", (server.url("d01@example.org"), "d01"))
         _enqueue(org_, 20)
+        lock = WriteLock(sqlite_db, 4)
         proc = _dispatcher(
             org_, config, "--busy-ms", "300", "--patience", "1", "--lease-seconds", "4"
         )
         _wait_for(lambda: len(server.received) >= 5, 60, "the dispatcher's first sends")
-        locker = _hold_write_lock(sqlite_db, 4)
+        lock.take()
         first = _report(proc)
-        locker.communicate(timeout=30)
+        lock.finish()
         assert first.stopped and "busy" in first.stopped
         assert first.unrecorded == 1
         assert first.claimed == first.sent + first.retrying + first.failed + first.dead
