@@ -291,12 +291,14 @@ class _Run:
             except Exception as exc:
                 if not transient(exc):
                     raise
+                # the driver's message, not the statement and its parameters
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
                 if attempt == len(waits):
-                    raise _GaveUp(f"the database stayed busy: {exc}") from exc
+                    raise _GaveUp(f"the database stayed busy ({reason})") from exc
                 wait = waits[attempt]
                 if deadline is not None and self.clock() + timedelta(seconds=wait) >= deadline:
                     raise _GaveUp(
-                        f"the database stayed busy until the message's lease ran out: {exc}"
+                        f"the database stayed busy until the message's lease ran out ({reason})"
                     ) from exc
                 self.report.write_retries += 1
                 self.sleep(wait)
