@@ -5,10 +5,11 @@
    store levels, markers and digests in one transaction; no Prefect) over N items written
    straight into a database.
 2. Dispatch (通知发送): the same M messages sent to a loopback aiosmtpd server through our
-   dispatcher (`bihuan.services.notifications.dispatch`: claim, apprise, record, one row at a
-   time), through apprise alone (`Channels.send`, no database), and through a bare `smtplib`
-   loop opening one connection per message as apprise does. Ratio = dispatcher ÷ bare loop
-   (goal ≤ 1.5).
+   dispatcher (`bihuan.services.notifications.dispatch`: claim, send, record, one row at a time,
+   every mail of the run through one SMTP connection per server), through apprise's own email
+   plugin (one SMTP conversation per message, no database), and through a bare `smtplib` loop
+   opening one connection per message. Ratio = dispatcher ÷ bare loop (goal ≤ 1.2 on 200
+   messages, issue 13.5). `dispatch_many`: 20,000 digests through the dispatcher (goal < 60 s).
 """
 
 from __future__ import annotations
@@ -123,67 +124,186 @@ def tracker_flow_path(url: str, items: int, departments: int = 10_000) -> dict[s
     }
 
 
-def dispatch_comparison(url: str, workdir: Path, messages: int = 200) -> dict[str, Any]:
-    """Our dispatcher vs apprise alone vs a bare smtplib loop, the same messages to loopback SMTP."""
-    from benchmarks.harness import create_bench_office
-    from benchmarks.smtp import write_config
-    from bihuan.app import app_context
-    from bihuan.db import get_engine
-    from bihuan.services import identity, notifications
-    from bihuan.services.uow import UnitOfWork
+def _bench_outbox(url: str, tags: list[str], subject: str, body: str) -> None:
     from models import Notification, utc_now
-    from notifications.channels import Channels
 
-    tags = [f"r{i:05d}" for i in range(messages)]
+    now = utc_now()
+    with get_engine_for(url).begin() as conn:
+        for first in range(0, len(tags), 5_000):
+            conn.execute(
+                table(Notification).insert(),
+                [{"jurisdiction_id": 1, "idempotency_key": f"bench:{t}", "department_id": None,
+                  "recipient_tag": t, "kind": "digest", "subject": subject, "body": body,
+                  "business_date": AS_OF, "status": "pending", "attempts": 0,
+                  "next_attempt_at": now - timedelta(minutes=1), "last_error": "",
+                  "created_at": now} for t in tags[first : first + 5_000]],
+            )  # fmt: skip
+
+
+def get_engine_for(url: str) -> Engine:
+    from bihuan.db import get_engine
+
+    return get_engine(url)
+
+
+def _digest(k_items: int = 8) -> tuple[str, str]:
     subject = "整改事项每日汇总"
     body = "贵单位今日有以下整改事项需要关注:\n" + "\n".join(
-        f"{k}. 重点工作任务{k}得分低于60分, 整改期限 2025年9月{k % 28 + 1}日" for k in range(1, 9)
+        f"{k}. 重点工作任务{k}得分低于60分, 整改期限 2025年9月{k % 28 + 1}日"
+        for k in range(1, k_items + 1)
     )
-    now = utc_now()
-    with get_engine(url).begin() as conn:
-        conn.execute(
-            table(Notification).insert(),
-            [{"jurisdiction_id": 1, "idempotency_key": f"bench:{t}", "department_id": None,
-              "recipient_tag": t, "kind": "digest", "subject": subject, "body": body,
-              "business_date": AS_OF, "status": "pending", "attempts": 0,
-              "next_attempt_at": now - timedelta(minutes=1), "last_error": "",
-              "created_at": now} for t in tags],
-        )  # fmt: skip
-    jurisdiction = "bench"  # benchmarks.synth.load's default
-    app = app_context(url, jurisdiction)
+    return subject, body
+
+
+def _office(url: str, jurisdiction: str) -> Any:
+    from benchmarks.harness import create_bench_office
+    from bihuan.app import app_context
+    from bihuan.services import identity
+    from bihuan.services.uow import UnitOfWork
+
     login = create_bench_office(url, jurisdiction)
-    with UnitOfWork(app, readonly=True) as uow:
-        office = identity.actor_for(uow, login)
-    out: dict[str, Any] = {"messages": messages}
+    with UnitOfWork(app_context(url, jurisdiction), readonly=True) as uow:
+        return identity.actor_for(uow, login)
+
+
+def _run_dispatcher(url: str, jurisdiction: str, channels: Any) -> tuple[Any, float]:
+    from bihuan.app import app_context
+    from bihuan.clock import utc_now
+    from bihuan.services import notifications
+    from bihuan.services.uow import UnitOfWork
+
+    app = app_context(url, jurisdiction)
+    office = _office(url, jurisdiction)
+    started = time.perf_counter()
+    report = notifications.dispatch(
+        lambda: UnitOfWork(app), channels, utc_now, actor=office, jurisdiction=jurisdiction,
+        max_attempts=5, backoff_minutes=[1],
+    )  # fmt: skip
+    return report, time.perf_counter() - started
+
+
+def dispatch_comparison(
+    url: str, workdir: Path, messages: int = 200, repeats: int = 3
+) -> dict[str, Any]:
+    """Our dispatcher vs apprise alone vs a bare smtplib loop, the same messages to loopback SMTP.
+    Each is run `repeats` times, interleaved, and the best time counts (this machine is shared:
+    the best of a few runs is the least disturbed one)."""
+    import apprise
+
+    from benchmarks.smtp import write_config
+    from notifications.channels import Channels
+
+    subject, body = _digest()
+    jurisdiction = "bench"  # benchmarks.synth.load's default
+    out: dict[str, Any] = {"messages": messages, "repeats": repeats}
+    times: dict[str, list[float]] = {"dispatcher": [], "apprise": [], "smtplib": []}
     with CountingSmtp() as smtp:
-        config = write_config(workdir / "apprise-dispatch.yml", smtp, tags)
-        channels = Channels.from_file(config)
-        started = time.perf_counter()
-        report = notifications.dispatch(
-            lambda: UnitOfWork(app), channels, now, actor=office, jurisdiction=jurisdiction,
-            max_attempts=5, backoff_minutes=[1],
-        )  # fmt: skip
-        out["dispatcher_seconds"] = round(time.perf_counter() - started, 3)
-        out["dispatcher_sent"] = report.sent
+        for rep in range(repeats):
+            tags = [f"r{rep}-{i:05d}" for i in range(messages)]
+            _bench_outbox(url, tags, subject, body)
+            config = write_config(workdir / f"apprise-dispatch-{rep}.yml", smtp, tags)
+            channels = Channels.from_file(config, rate_limit=0)
+            before = smtp.received
+            report, seconds = _run_dispatcher(url, jurisdiction, channels)
+            times["dispatcher"].append(seconds)
+            out["dispatcher_sent"] = report.sent
+            out["dispatcher_received"] = smtp.received - before
 
-        started = time.perf_counter()
-        for t in tags:
-            channels.send(t, subject, body)
-        out["apprise_seconds"] = round(time.perf_counter() - started, 3)
+            # apprise's own email plugin: one SMTP conversation per message
+            plain = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+            plain.add(apprise.AppriseConfig(str(config)))
+            for service in plain:
+                service.request_rate_per_sec = 0
+            started = time.perf_counter()
+            for t in tags:
+                plain.notify(body=body, title=subject, tag=t)
+            times["apprise"].append(time.perf_counter() - started)
 
-        started = time.perf_counter()
-        for t in tags:
-            msg = EmailMessage()
-            msg["Subject"], msg["From"], msg["To"] = (
-                subject,
-                "bihuan@bench.local",
-                f"{t}@bench.local",
-            )
-            msg.set_content(body)
-            with smtplib.SMTP("127.0.0.1", smtp.port, timeout=15) as conn:
-                conn.send_message(msg)
-        out["smtplib_seconds"] = round(time.perf_counter() - started, 3)
+            started = time.perf_counter()
+            for t in tags:
+                msg = EmailMessage()
+                msg["Subject"], msg["From"], msg["To"] = (
+                    subject,
+                    "bihuan@bench.local",
+                    f"{t}@bench.local",
+                )
+                msg.set_content(body)
+                with smtplib.SMTP("127.0.0.1", smtp.port, timeout=15) as conn:
+                    conn.send_message(msg)
+            times["smtplib"].append(time.perf_counter() - started)
         out["received"] = smtp.received
+    for name, values in times.items():
+        out[f"{name}_seconds"] = round(min(values), 3)
+        out[f"{name}_all_seconds"] = [round(v, 3) for v in values]
     out["ratio"] = round(out["dispatcher_seconds"] / out["smtplib_seconds"], 2)
     out["apprise_ratio"] = round(out["apprise_seconds"] / out["smtplib_seconds"], 2)
+    out["goal_ratio"] = 1.2
+    out["met"] = out["ratio"] <= 1.2
     return out
+
+
+def dispatch_many(url: str, workdir: Path, messages: int = 20_000) -> dict[str, Any]:
+    """`messages` digests, one per recipient tag, through the dispatcher to loopback SMTP."""
+    from benchmarks.smtp import write_config
+    from notifications.channels import Channels
+
+    tags = [f"m{i:05d}" for i in range(messages)]
+    subject, body = _digest()
+    _bench_outbox(url, tags, subject, body)
+    with CountingSmtp() as smtp:
+        config = write_config(workdir / "apprise-many.yml", smtp, tags)
+        load_started = time.perf_counter()
+        channels = Channels.from_file(config, rate_limit=0)
+        load_seconds = time.perf_counter() - load_started
+        report, seconds = _run_dispatcher(url, "bench", channels)
+        received = smtp.received
+    return {
+        "messages": messages,
+        "seconds": round(seconds, 2),
+        "channels_load_seconds": round(load_seconds, 2),
+        "sent": report.sent,
+        "received": received,
+        "per_message_ms": round(1000 * seconds / max(1, messages), 2),
+        "goal_seconds": 60,
+        "met": seconds < 60 and received == messages,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks.extra dispatch [--messages N] [--many N]`: the dispatch figures
+    alone, on a fresh SQLite database (what `make bench` measures among the extra goals)."""
+    import argparse
+    import json
+    import tempfile
+
+    from benchmarks.harness import create_database
+    from benchmarks.synth import Size, load
+    from bihuan.app import app_context
+    from bihuan.runtime import configure_offline_prefect
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.extra")
+    parser.add_argument("what", choices=["dispatch"])
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--many", type=int, default=20_000, help="0 to skip")
+    args = parser.parse_args(argv)
+    configure_offline_prefect()
+    workdir = Path(tempfile.mkdtemp(prefix="bihuan-bench-dispatch-"))
+    out: dict[str, Any] = {}
+    for key, fn, n in (
+        ("dispatch_smtp", dispatch_comparison, args.messages),
+        ("dispatch_many", dispatch_many, args.many),
+    ):
+        if not n:
+            continue
+        db = create_database("sqlite", workdir, key)
+        try:
+            load(get_engine_for(db.url), Size("dispatch", 6), policy=app_context(db.url).policy)
+            out[key] = fn(db.url, workdir, n)
+        finally:
+            db.drop()
+        print(json.dumps({key: out[key]}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -15,29 +15,64 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class CountingSmtp:
-    """Accepts every message and only counts it (the benchmark measures the sender, not this)."""
+class _Counter:
+    """aiosmtpd handler: accepts every message and only counts it."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.received = 0
-        self._controller: Any = None
+    def __init__(self, count: Any) -> None:
+        self.count = count
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received += 1
+        with self.count.get_lock():
+            self.count.value += 1
         return "250 OK"
 
-    def __enter__(self) -> CountingSmtp:
-        from aiosmtpd.controller import Controller
 
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
+def _serve(port: int, count: Any, ready: Any) -> None:
+    import time
+
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(_Counter(count), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    while True:
+        time.sleep(3600)
+
+
+class CountingSmtp:
+    """Accepts every message and only counts it (the benchmark measures the sender, not this).
+
+    The server runs in a process of its own, as a real mail server does: in the sender's
+    process its event loop competed with the sender for the GIL, and any CPU work between two
+    sends (the outbox's transactions) then cost a GIL switch interval per SMTP reply."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        self.port = free_port()
+        self._mp = multiprocessing.get_context("fork")
+        self._count = self._mp.Value("i", 0)
+        self._process: Any = None
+
+    @property
+    def received(self) -> int:
+        return int(self._count.value)
+
+    def __enter__(self) -> CountingSmtp:
+        ready = self._mp.Event()
+        self._process = self._mp.Process(
+            target=_serve, args=(self.port, self._count, ready), daemon=True
+        )
+        self._process.start()
+        if not ready.wait(30):
+            raise RuntimeError("the loopback SMTP server did not start")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join(10)
+            self._process = None
 
     def url(self, to: str) -> str:
         # mailto:// is plain SMTP (no TLS), which the loopback server needs.

@@ -247,6 +247,14 @@ class Reminders(_Strict):
     escalate_after: list[int] = [0, 3, 6, 10]
     max_attempts: int = Field(default=5, ge=1, le=50)
     retry_backoff_minutes: list[PositiveDays] = [1, 5, 30, 120]
+    # The dispatcher (docs/notifications.md): every send's timeouts, the lease of a claimed
+    # message, consecutive connection failures that close a channel for the rest of a run, and
+    # how long the outcome of a send is retried against a busy database.
+    connect_timeout_seconds: float = Field(default=5, gt=0, le=120)
+    read_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    lease_minutes: int = Field(default=15, ge=2, le=24 * 60)
+    breaker_failures: int = Field(default=3, ge=1, le=100)
+    record_patience_seconds: float = Field(default=300, ge=0, le=3600)
 
     @field_validator("pre_due")
     @classmethod

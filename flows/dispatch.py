@@ -1,12 +1,17 @@
 """dispatch-notifications: send what is due in the outbox (发件箱) through the apprise channels.
 
 The flow is an adapter over `bihuan.services.notifications.dispatch` (claims, retries, backoff,
-dead letters; the guarantees are stated there) run as one Prefect task: retried on I/O errors,
-never on a user's or a configuration error. The tracker calls the same task after its commit.
+dead letters; the guarantees are stated there) run as one Prefect task through
+`notifications.dispatcher.run_dispatch`, the same function `bihuan dispatch` calls without
+Prefect. The task is never retried by Prefect: a retry after a message was accepted would send
+it again; the dispatcher retries what can be retried (the writes of outcomes) itself, and the
+rows it could not send wait for the next run. The tracker calls the same task after its own
+transaction has committed.
 
-The clock (`bihuan.core.outbox.dispatch_clock`): a run for today uses the real clock, so backoff
-between attempts works in real time; a run for a past day (the demo and tests simulate the
-calendar) uses the start of that day.
+The clock (`bihuan.core.outbox.run_clock`), read at every claim and every outcome: a run for
+today uses the real clock; a run for a past day (the demo and tests simulate the calendar) the
+start of that day plus the real time elapsed; a run for a future day is clamped to the real
+clock, so tomorrow's messages are never sent today.
 """
 
 from __future__ import annotations
@@ -19,48 +24,20 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-import bihuan.services.notifications as notification_service
-from bihuan.clock import utc_now
 from bihuan.core.access import Permission
-from bihuan.core.outbox import dispatch_clock
-from bihuan.errors import UserError
 from bihuan.services.notifications import DepartmentFailures, DispatchReport
-from bihuan.services.uow import UnitOfWork
 from flows.common import flow_app, resolve_as_of, run_actor
-from notifications.channels import default_config_path, load_channels, write_demo_config
+from notifications import dispatcher
+from notifications.channels import default_config_path
 
 
-def _no_retry_on_user_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry I/O hiccups (a locked database, a dropped connection), not a bad configuration
-    or a refused user."""
-    try:
-        state.result()
-    except UserError:
-        return False
-    except Exception:
-        return True
-    return False
-
-
-@task(
-    name="send-due-notifications",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=_no_retry_on_user_error,
-)
+@task(name="send-due-notifications", cache_policy=NO_CACHE, retries=0)
 def send_due(jurisdiction: str, run_as: str, as_of: date) -> DispatchReport:
     """Send every due pending row of the jurisdiction's outbox; one task per run, never per
-    message."""
+    message, and never retried (see the module docstring)."""
     app = flow_app(jurisdiction)
     actor = run_actor(app, run_as, Permission.SEND_NOTIFICATIONS, "send notifications")
-    return notification_service.dispatch(
-        lambda: UnitOfWork(app),
-        load_channels(app.settings),
-        dispatch_clock(as_of, utc_now()),
-        actor=actor,
-        jurisdiction=jurisdiction,
-    )
+    return dispatcher.run_dispatch(app, actor, as_of)
 
 
 def failure_rows(failures: list[DepartmentFailures]) -> list[dict[str, Any]]:
@@ -87,7 +64,13 @@ def report_dispatch(report: DispatchReport, as_of: date) -> None:
         markdown=(
             f"# 通知发送 {report.jurisdiction} {as_of.isoformat()}\n\n"
             f"- 取出待发: {report.claimed}; 已发送: {report.sent}; 待重试: {report.retrying}; "
-            f"配置错误: {report.failed}; 已停止重试: {report.dead}\n"
+            f"配置错误: {report.failed}; 已停止重试: {report.dead}; 顺延至下次: {report.deferred}\n"
+            + (
+                f"- 本次停用的通道: {', '.join(report.closed_channels)}\n"
+                if report.closed_channels
+                else ""
+            )
+            + (f"- 提前结束: {report.stopped}\n" if report.stopped else "")
             + (
                 f"- 有发送失败的部门: {len(report.failures)} 个, 见失败明细\n"
                 if report.failures
@@ -126,17 +109,12 @@ def dispatch_notifications(
 def ensure_channels_config(jurisdiction: str, run_as: str) -> Path | None:
     """With no apprise config at the default place, write the demo one (every recipient tag of
     the jurisdiction to the local sink var/outbox/) and return its path; None when a config
-    exists or one was configured."""
+    exists or one was configured (notifications.dispatcher.ensure_channels_config)."""
     app = flow_app(jurisdiction)
-    if app.settings.apprise_config:
-        return None  # configured explicitly: a missing file is the user's to fix (clear error)
-    path = default_config_path(app.settings)
-    if path.exists():
+    if app.settings.apprise_config or default_config_path(app.settings).exists():
         return None
     actor = run_actor(app, run_as, Permission.SEND_NOTIFICATIONS, "configure channels")
-    with UnitOfWork(app, readonly=True) as uow:
-        tags = notification_service.recipient_tags(uow, actor, jurisdiction)
-    return write_demo_config(path, tags, app.settings.outbox_dir)
+    return dispatcher.ensure_channels_config(app, actor)
 
 
 __all__ = [

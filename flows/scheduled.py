@@ -97,20 +97,10 @@ def _reason(state: Any) -> str:
 
 
 def _send_now(app: Any, actor: Any, jurisdiction: str) -> None:
-    from bihuan.clock import utc_now
-    from bihuan.services import notifications
-    from bihuan.services.uow import UnitOfWork
-    from notifications.channels import load_channels
+    from bihuan.clock import business_today
+    from notifications.dispatcher import run_dispatch
 
-    notifications.dispatch(
-        lambda: UnitOfWork(app),
-        load_channels(app.settings),
-        utc_now(),
-        actor=actor,
-        jurisdiction=jurisdiction,
-        max_attempts=app.policy.reminders.max_attempts,
-        backoff_minutes=app.policy.reminders.retry_backoff_minutes,
-    )
+    run_dispatch(app, actor, business_today())
 
 
 def _assessment(

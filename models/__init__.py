@@ -18,7 +18,7 @@ from models.ledger import (
     SubmissionRequest,
 )
 from models.loop import Finding, ProblemList, RectificationEvent, RectificationItem
-from models.notification import Notification, NotificationAttempt
+from models.notification import Notification, NotificationAttempt, NotificationDelivery
 from models.org import (
     AssessmentTeam,
     BusinessSection,
@@ -60,6 +60,7 @@ __all__ = [
     "Jurisdiction",
     "Notification",
     "NotificationAttempt",
+    "NotificationDelivery",
     "OnsiteAssignment",
     "OnsiteDraw",
     "PeerBallot",

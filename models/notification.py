@@ -49,3 +49,17 @@ class NotificationAttempt(SQLModel, table=True):
     at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     ok: bool
     error: str = Field(default="", max_length=500)
+
+
+class NotificationDelivery(SQLModel, table=True):
+    """What one URL of a message's tag answered (one row per message and URL): a retry sends
+    only to the URLs that have not received the message. `target_key` is a one-way hash of the
+    URL without its password (notifications.channels.target_key); the URL is never stored."""
+
+    __table_args__ = (UniqueConstraint("notification_id", "target_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notification.id", index=True)
+    target_key: str = Field(max_length=64)
+    ok: bool
+    at: datetime = Field(sa_type=UTCDateTime)
+    error: str = Field(default="", max_length=500)

@@ -1,27 +1,39 @@
 """The apprise adapter (发送通道): the one place that knows apprise's quirks.
 
 - Recipients are apprise tags from an apprise YAML config per installation
-  (settings.apprise_config, else var/apprise.yml); one tag per send, so a failure is known per
-  recipient.
+  (settings.apprise_config, else var/apprise.yml). A tag may hold several URLs; each URL is sent
+  to on its own and its result kept (`DeliveryResult.targets`, keyed by `target_key`, a one-way
+  hash), so the outbox retries only the URLs that did not receive a message.
+- `Channels.batch(limits)` is one dispatcher run: `mailto://` / `mailtos://` URLs go through our
+  own SMTP transport (notifications/smtp.py: one connection per server for the whole run, a
+  stable Message-ID), every other URL through apprise; every send has the run's connect and read
+  timeouts (apprise's `cto` / `rto`, unless the URL sets its own) and apprise never retries by
+  itself; a channel (SMTP server, bot API) that fails to connect `breaker_failures` times in a
+  row is skipped for the rest of the run (`DeliveryResult.deferred`).
 - apprise never raises; its result (an `AppriseResult` in apprise 2, True/False/None in 1.x) is
   turned into a `DeliveryResult`. "No channel for this tag" is a configuration error, never "sent".
 - DingTalk, WeCom bot, Feishu and Lark answer HTTP 200 with a non-zero `errcode` / `code` when
   they reject a message (bad token, keyword or signature check, rate limit) and apprise counts
-  that as delivered. `install_bot_reply_check()` makes such a reply a failed send.
+  that as delivered. `install_bot_reply_check()` makes such a reply a failed send. None of them
+  takes several messages in one call, so they are sent one message per call.
 - URLs and their secret parts never reach a log record, a result or the database: a
   `logging.Filter` on the apprise and urllib3 loggers masks every configured secret, and every
   error returned here is masked the same way.
+
+docs/notifications.md has the whole story.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import re
 import ssl
 import threading
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +43,9 @@ import apprise
 import yaml
 
 import notifications.sink  # registers the bihuan:// local sink scheme
+from bihuan.core.outbox import CircuitBreaker, Outgoing, SendLimits, TargetResult, message_id
 from bihuan.errors import ConfigError
+from notifications.smtp import MailPool, MailRoute, SmtpFailure
 
 MASK = "***"
 ERROR_MAX = 500
@@ -59,6 +73,10 @@ class DeliveryResult:
     error: str = ""
     # True when retrying cannot help until someone fixes the configuration (no channel for tag).
     permanent: bool = False
+    # What each URL of the tag answered (empty from senders that do not know).
+    targets: tuple[TargetResult, ...] = ()
+    # Nothing was tried: every URL left is on a channel the run's circuit breaker closed.
+    deferred: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,11 +94,14 @@ class SecretMasker(logging.Filter):
     def add(self, secrets: Iterable[str]) -> None:
         with self._lock:
             known = set(self._secrets)
+            before = len(known)
             for s in secrets:
                 if s and len(s) >= _MIN_SECRET:
                     known.add(s)
                     known.add(quote(s, safe=""))
                     known.add(unquote(s))
+            if len(known) == before:
+                return
             # Longest first, so a whole URL is masked before its parts.
             self._secrets = tuple(
                 sorted((k for k in known if len(k) >= _MIN_SECRET), key=len, reverse=True)
@@ -234,6 +255,11 @@ class _SharedTLSContext:
         object.__setattr__(self, "_insecure", False)
 
     @classmethod
+    def context_for(cls, insecure: bool) -> ssl.SSLContext:
+        """The shared verifying (or, for `verify=no` URLs, non-verifying) context."""
+        return cls._context(insecure)
+
+    @classmethod
     def _context(cls, insecure: bool) -> ssl.SSLContext:
         with cls._lock:
             if insecure:
@@ -297,7 +323,8 @@ def default_config_path(settings: Any = None) -> Path:
 def _raw_urls(text: str) -> list[str]:
     """URL strings in an apprise YAML config (`urls:` entries are strings or one-key mappings)."""
     try:
-        data = yaml.safe_load(text)
+        # the C loader where libyaml is there: a province's config has tens of thousands of URLs
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         return []
     entries = data.get("urls") if isinstance(data, dict) else None
@@ -310,13 +337,207 @@ def _raw_urls(text: str) -> list[str]:
     return urls
 
 
+def target_key(url: str) -> str:
+    """The one-way key of one URL in the per-URL delivery record (NotificationDelivery): a hash
+    of the URL without its password, so the record never holds a URL, and a weak SMTP password
+    cannot be guessed from it offline (what remains, hosts, addresses and bot tokens, is either
+    public or long and random)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            user = parts.username or ""
+            host = parts.hostname or ""
+            netloc = f"{user}@{host}" + (f":{parts.port}" if parts.port else "")
+            url = parts._replace(netloc=netloc).geturl()
+    except ValueError:
+        pass
+    return hashlib.sha256(f"bihuan-target\n{url}".encode()).hexdigest()[:32]
+
+
+def _channel_of(service: Any, route: MailRoute | None) -> str:
+    """What the run's circuit breaker counts failures against: the SMTP server, a chat bot's
+    API host (one hanging WeCom API stops every WeCom tag), or the URL's host."""
+    if route is not None:
+        return route.where
+    endpoint = getattr(type(service), "notify_url", None)
+    name = str(getattr(service, "service_name", type(service).__name__))
+    if isinstance(endpoint, str) and "://" in endpoint:
+        try:
+            return f"{name} {urlsplit(endpoint.split('{', 1)[0]).hostname or ''}".strip()
+        except ValueError:
+            return name
+    host = getattr(service, "host", "") or ""
+    port = getattr(service, "port", None)
+    return f"{name} {host}" + (f":{port}" if port else "")
+
+
+def _connection_failure(outcome: Any) -> bool:
+    """Whether apprise's result for one URL says the service could not be reached (timeouts,
+    refused or dropped connections), as opposed to a rejected message."""
+    status = getattr(getattr(outcome, "status", None), "name", "")
+    if status == "TIMEOUT":
+        return True
+    try:
+        lines = [e.message for e in outcome.logs()]
+    except Exception:
+        return False
+    text = " ".join(lines).lower()
+    return any(
+        w in text for w in ("connection error", "timed out", "timeout", "connection refused")
+    )
+
+
+def _short_label(service: Any) -> str:
+    """The masked URL without its query string, to name a URL in an error."""
+    private = service.url(privacy=True)
+    try:
+        parts = urlsplit(private)
+        private = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    except ValueError:
+        pass
+    return MASKER.mask(private)
+
+
+@dataclass
+class _Target:
+    """One loaded URL: its apprise service, its delivery key and breaker channel, and, for
+    mailto/mailtos, the route our own SMTP sender uses."""
+
+    service: Any
+    key: str
+    channel: str
+    route: MailRoute | None
+    label: str  # the masked URL, for errors
+    explicit_cto: bool
+    explicit_rto: bool
+    _single: apprise.Apprise | None = None
+
+    def single(self) -> apprise.Apprise:
+        if self._single is None:
+            # one URL: no thread pool needed to send to it
+            self._single = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+            self._single.add(self.service)
+        return self._single
+
+
+class SendBatch:
+    """The sends of one dispatcher run: open SMTP connections shared by every message of the
+    run, the timeouts, and a circuit breaker per channel. Use through `Channels.batch(limits)`."""
+
+    def __init__(self, channels: Channels, limits: SendLimits) -> None:
+        self.channels = channels
+        self.limits = limits
+        self.breaker = CircuitBreaker(limits.breaker_failures)
+        self.mail = MailPool(
+            connect_timeout=limits.connect_timeout,
+            read_timeout=limits.read_timeout,
+            tls_context=_SharedTLSContext.context_for,
+        )
+        for target in channels.targets():
+            # apprise's own timeouts (4 s for HTTP plugins, 15 s for SMTP) unless the URL sets
+            # `cto=` / `rto=` itself; apprise never retries by itself (the outbox does)
+            if not target.explicit_cto:
+                target.service.socket_connect_timeout = limits.connect_timeout
+            if not target.explicit_rto:
+                target.service.socket_read_timeout = limits.read_timeout
+
+    @property
+    def closed_channels(self) -> list[str]:
+        """Channels the breaker closed in this run (no secrets in these names)."""
+        return [MASKER.mask(c) for c in self.breaker.opened]
+
+    def close(self) -> None:
+        self.mail.close()
+
+    def deliver(self, message: Outgoing) -> DeliveryResult:
+        """Send one message to every URL of its tag that has not received it yet. Never raises
+        for a delivery problem."""
+        targets = self.channels.targets_for(message.tag)
+        if not targets:
+            return self.channels.no_channel(message.tag)
+        results: list[TargetResult] = []
+        for target in targets:
+            if target.key in message.delivered:
+                results.append(TargetResult(target.key, ok=True, earlier=True))
+                continue
+            if not self.breaker.allows(target.channel):
+                results.append(
+                    TargetResult(
+                        target.key,
+                        ok=False,
+                        skipped=True,
+                        error=MASKER.mask(
+                            f"{target.channel}: not tried, {self.breaker.threshold} connection "
+                            "failures in a row in this run (waits for the next run)"
+                        ),
+                    )
+                )
+                continue
+            result, connection_failed = self._send_one(target, message)
+            self.breaker.record(target.channel, connection_failed=connection_failed)
+            results.append(result)
+        return _combine(results)
+
+    def _send_one(self, target: _Target, message: Outgoing) -> tuple[TargetResult, bool]:
+        if target.route is not None:
+            mid = (
+                message_id(message.jurisdiction, message.notification_id, target.route.domain)
+                if message.notification_id is not None
+                else None
+            )
+            try:
+                self.mail.send(
+                    target.route, message.subject, message.body, message_id=mid,
+                    notice=message.notice,
+                )  # fmt: skip
+            except SmtpFailure as exc:
+                error = _clip(MASKER.mask(f"{target.label}: {exc}"))
+                return TargetResult(target.key, ok=False, error=error), exc.connection
+            except Exception as exc:  # a bug in building or sending: a failed attempt, masked
+                error = _clip(MASKER.mask(f"{target.label}: {type(exc).__name__}: {exc}"))
+                return TargetResult(target.key, ok=False, error=error), False
+            return TargetResult(target.key, ok=True), False
+        try:
+            outcome = target.single().notify(body=message.body, title=message.subject)
+        except Exception as exc:  # apprise promises not to raise; if it does, it is a failed send
+            error = _clip(MASKER.mask(f"apprise raised {type(exc).__name__}: {exc}"))
+            return TargetResult(target.key, ok=False, error=error), False
+        result = interpret(outcome, tag=message.tag, source=self.channels.source)
+        if result.ok:
+            return TargetResult(target.key, ok=True), False
+        return (
+            TargetResult(target.key, ok=False, error=result.error),
+            _connection_failure(outcome),
+        )
+
+
+def _combine(results: list[TargetResult]) -> DeliveryResult:
+    """One message's result from its URLs' results."""
+    ok = all(r.ok for r in results)
+    tried = [r for r in results if not r.skipped and not r.earlier]
+    deferred = not tried and any(r.skipped for r in results)
+    errors = [r.error for r in results if not r.ok and r.error]
+    message = "; ".join(errors)
+    if not ok and any(r.ok for r in results):
+        message = "some URLs failed (the others received it and are skipped on retry): " + message
+    return DeliveryResult(
+        ok, "" if ok else _clip(message or "failed"), targets=tuple(results), deferred=deferred
+    )
+
+
 class Channels:
     """The recipients of one installation, loaded from an apprise YAML config."""
 
     def __init__(
-        self, config_text: str, *, source: str = "<apprise config>", rate_limit: float | None = None
+        self,
+        config_text: str,
+        *,
+        source: str = "<apprise config>",
+        rate_limit: float | None = None,
+        limits: SendLimits | None = None,
     ) -> None:
         self.source = source
+        self.limits = limits or SendLimits()  # for sends outside a batch
         raw_urls = _raw_urls(config_text)
         if not raw_urls:
             raise ConfigError(
@@ -339,26 +560,54 @@ class Channels:
                 f"{source}: none of the {len(raw_urls)} URL(s) could be loaded; check each URL's "
                 "scheme and token against https://github.com/caronc/apprise/wiki."
             )
+        self._targets: list[_Target] = []
+        # one call: adding secrets re-sorts the masker's list (quadratic one URL at a time)
+        MASKER.add(secret for service in services for secret in service_secrets(service))
         for service in services:
-            MASKER.add(service_secrets(service))
             if rate_limit is not None:
                 # apprise waits between two sends through the same URL (5.5 s by default);
                 # tests and the local sink have no reason to.
                 service.request_rate_per_sec = rate_limit
+            self._targets.append(self._target(service))
         self.loaded = len(services)
         self.declared = len(raw_urls)
-        # One small Apprise per tag, built on first use: matching a tag against every URL of a
-        # county's config (hundreds of tags) on each send cost more than the send itself.
-        self._by_tag: dict[str, apprise.Apprise] = {}
+        # The URLs of each tag, indexed once: matching a tag against every URL of a county's
+        # config (hundreds of tags) on each send cost more than the send itself.
+        self._by_tag: dict[str, list[_Target]] = {}
+        for target in self._targets:
+            for tag in {str(t) for t in target.service.tags}:
+                self._by_tag.setdefault(tag, []).append(target)
+
+    @staticmethod
+    def _target(service: Any) -> _Target:
+        url = service.url()  # before anything below changes what it prints
+        route = MailRoute.of(service)
+        kind = type(service)
+        explicit_cto = service.socket_connect_timeout != kind.socket_connect_timeout
+        explicit_rto = service.socket_read_timeout != kind.socket_read_timeout
+        service.retry = 0  # the outbox retries, with backoff and a record of every attempt
+        return _Target(
+            service=service,
+            key=target_key(url),
+            channel=_channel_of(service, route),
+            route=route,
+            label=_short_label(service),
+            explicit_cto=explicit_cto,
+            explicit_rto=explicit_rto,
+        )
 
     @classmethod
-    def from_file(cls, path: Path, *, rate_limit: float | None = None) -> Channels:
+    def from_file(
+        cls, path: Path, *, rate_limit: float | None = None, limits: SendLimits | None = None
+    ) -> Channels:
         if not path.exists():
             raise ConfigError(
                 f"apprise config {path} does not exist. Copy config/apprise.example.yml there and "
                 "fill in real URLs, or set BIHUAN_APPRISE_CONFIG to another file."
             )
-        return cls(path.read_text(encoding="utf-8"), source=str(path), rate_limit=rate_limit)
+        return cls(
+            path.read_text(encoding="utf-8"), source=str(path), rate_limit=rate_limit, limits=limits
+        )
 
     def tags(self) -> set[str]:
         found: set[str] = set()
@@ -373,30 +622,41 @@ class Channels:
             for s in self._apprise
         ]
 
-    def _for_tag(self, tag: str) -> apprise.Apprise:
-        found = self._by_tag.get(tag)
-        if found is None:
-            # one tag, usually one URL: no thread pool needed to send to it
-            found = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
-            for service in self._apprise:
-                if tag in {str(t) for t in service.tags}:
-                    found.add(service)
-            self._by_tag[tag] = found
-        return found
+    def targets(self) -> list[_Target]:
+        return list(self._targets)
+
+    def targets_for(self, tag: str) -> list[_Target]:
+        return self._by_tag.get(tag, [])
+
+    def no_channel(self, tag: str) -> DeliveryResult:
+        return DeliveryResult(
+            False,
+            f"no channel configured for tag {tag!r} (add a URL with `tag: {tag}` to {self.source})",
+            permanent=True,
+        )
 
     def mask(self, text: str) -> str:
         """`text` with every secret of the loaded configuration (and any loaded before) masked."""
         return MASKER.mask(text)
 
+    @contextlib.contextmanager
+    def batch(self, limits: SendLimits | None = None) -> Iterator[SendBatch]:
+        """The sends of one run: SMTP connections kept open across messages, the timeouts of
+        `limits`, a circuit breaker per channel; everything is closed at the end."""
+        run = SendBatch(self, limits or self.limits)
+        try:
+            yield run
+        finally:
+            run.close()
+
+    def deliver(self, message: Outgoing) -> DeliveryResult:
+        """Send one message on its own (a batch of one)."""
+        with self.batch() as run:
+            return run.deliver(message)
+
     def send(self, tag: str, subject: str, body: str) -> DeliveryResult:
         """Send one message to every URL carrying `tag`. Never raises for a delivery problem."""
-        try:
-            outcome = self._for_tag(tag).notify(body=body, title=subject, tag=tag)
-        except Exception as exc:  # apprise promises not to raise; if it does, it is a failed send
-            return DeliveryResult(
-                False, _clip(MASKER.mask(f"apprise raised {type(exc).__name__}: {exc}"))
-            )
-        return interpret(outcome, tag=tag, source=self.source)
+        return self.deliver(Outgoing(tag=tag, subject=subject, body=body))
 
 
 def interpret(outcome: Any, *, tag: str, source: str = "<apprise config>") -> DeliveryResult:
@@ -469,6 +729,7 @@ __all__ = [
     "Channels",
     "DeliveryResult",
     "SecretMasker",
+    "SendBatch",
     "bot_reply_error",
     "default_config_path",
     "demo_config",
@@ -477,6 +738,7 @@ __all__ = [
     "interpret",
     "load_channels",
     "service_secrets",
+    "target_key",
     "url_secrets",
     "write_demo_config",
 ]

@@ -42,18 +42,26 @@ def _channels_note(jurisdiction: str, run_as: str, outbox_dir: object) -> None:
 
     written = ensure_channels_config(jurisdiction, run_as)
     if written is not None:
-        console.print(
-            f"no apprise config found: wrote {written}, which sends every recipient tag to the "
-            f"local sink {outbox_dir}/ (replace it with real URLs; see "
-            "config/apprise.example.yml)"
-        )
+        _wrote_demo_config(written, outbox_dir)
+
+
+def _wrote_demo_config(written: object, outbox_dir: object) -> None:
+    console.print(
+        f"no apprise config found: wrote {written}, which sends every recipient tag to the "
+        f"local sink {outbox_dir}/ (replace it with real URLs; see config/apprise.example.yml)"
+    )
 
 
 def _dispatch_line(report: DispatchReport) -> str:
-    return (
+    line = (
         f"sent {report.sent}, retrying {report.retrying}, config errors {report.failed}, "
         f"dead {report.dead}"
     )
+    if report.deferred:
+        line += f", deferred to the next run {report.deferred}"
+    if report.closed_channels:
+        line += f" (channels not answering: {', '.join(report.closed_channels)})"
+    return line
 
 
 def _print_failures(report: DispatchReport) -> None:
@@ -105,8 +113,10 @@ def track_cmd(
     day = parse_date(as_of)
     if not no_dispatch:
         _channels_note(ctx.jurisdiction, actor.login, ctx.settings.outbox_dir)
+    from flows.local_server import server_dies_with_parent
     from flows.track import track_rectifications
 
+    server_dies_with_parent()
     with no_flow_heartbeat():
         summary = track_rectifications(
             jurisdiction=ctx.jurisdiction, run_as=actor.login, as_of=day, dispatch=not no_dispatch
@@ -143,23 +153,54 @@ def dispatch_cmd(
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Send the due notifications of the outbox (with retries, backoff and dead-lettering)."""
-    from bihuan.runtime import no_flow_heartbeat
-    from flows.dispatch import dispatch_notifications
+    """Send the due notifications of the outbox (with retries, backoff and dead-lettering).
+
+    Runs the dispatcher directly; only with a real Prefect server configured (PREFECT_API_URL)
+    does it run the `dispatch-notifications` flow, so the run shows in the Prefect UI. A future
+    --as-of is clamped to now: a day's messages are never sent before that day."""
+    from bihuan.clock import utc_now
+    from bihuan.core.outbox import is_future
 
     ctx = ctx_for(db, jurisdiction)
     actor = acting(ctx, as_)
     day = parse_date(as_of)
-    _channels_note(ctx.jurisdiction, actor.login, ctx.settings.outbox_dir)
-    with no_flow_heartbeat():
-        report = dispatch_notifications(
-            jurisdiction=ctx.jurisdiction, run_as=actor.login, as_of=day
+    if is_future(day, utc_now()):
+        err_console.print(
+            f"--as-of {day} is after today: sending only what is due now (a day's messages "
+            "are never sent before that day)"
         )
+    if _prefect_server():
+        _channels_note(ctx.jurisdiction, actor.login, ctx.settings.outbox_dir)
+        from bihuan.runtime import no_flow_heartbeat
+        from flows.dispatch import dispatch_notifications
+
+        with no_flow_heartbeat():
+            report = dispatch_notifications(
+                jurisdiction=ctx.jurisdiction, run_as=actor.login, as_of=day
+            )
+    else:
+        from notifications import dispatcher
+
+        written = dispatcher.ensure_channels_config(ctx, actor)
+        if written is not None:
+            _wrote_demo_config(written, ctx.settings.outbox_dir)
+        report = dispatcher.run_dispatch(ctx, actor, day)
     if json:
         print_json(report.model_dump(mode="json"))
-        return
-    console.print(_dispatch_line(report))
-    _print_failures(report)
+    else:
+        console.print(_dispatch_line(report))
+        _print_failures(report)
+    if report.stopped:
+        err_console.print(f"stopped early: {report.stopped}")
+        raise typer.Exit(1)
+
+
+def _prefect_server() -> bool:
+    """Whether a real Prefect server is configured (the installation's bihuan.env sets
+    PREFECT_API_URL); without one a flow would start a temporary server for nothing."""
+    import os
+
+    return bool(os.environ.get("PREFECT_API_URL"))
 
 
 StatusOpt = Annotated[

@@ -228,11 +228,10 @@ def simulate(
     `every`-th working day (the tracker is catch-up safe: a skipped day's steps fold into one
     notice per item). The demo does this to finish in two minutes; production runs it daily.
     The tracker and the dispatcher run as `run_as` (the office user), without Prefect."""
-    from bihuan.clock import utc_now
-    from bihuan.core.outbox import dispatch_clock
     from bihuan.services import identity, notifications, rectification, tracking
     from bihuan.services.uow import UnitOfWork
     from notifications.channels import Channels, demo_config
+    from notifications.dispatcher import run_dispatch
 
     with UnitOfWork(ctx, readonly=True) as uow:
         office = identity.actor_for(uow, run_as)
@@ -286,13 +285,7 @@ def simulate(
                 summary = tracking.track(uow, office, ctx.jurisdiction, day)
             stats.notices += summary.notices
             stats.digests += summary.digests + summary.supplementary_digests
-            report = notifications.dispatch(
-                lambda: UnitOfWork(ctx),
-                channels,
-                dispatch_clock(day, utc_now()),
-                actor=office,
-                jurisdiction=ctx.jurisdiction,
-            )
+            report = run_dispatch(ctx, office, day, sender=channels)
             stats.sent += report.sent
             stats.failed += report.failed + report.dead
         else:

@@ -6,25 +6,56 @@ own. Two guards make the outbox safe without locks held across a send:
 
 - `enqueue` / `add_all` insert with ON CONFLICT (idempotency_key) DO NOTHING, so a re-run never
   writes a second row;
-- `claim` and `record_attempt` are UPDATEs guarded by `status = 'pending' AND attempts = <seen>`,
-  so of two dispatchers that read the same due row only one claims it, and an outcome never
-  overwrites a row that was claimed again meanwhile.
+- `claim`, `record_attempt` and `release` are UPDATEs guarded by `status = 'pending' AND
+  attempts = <seen>`, so of two dispatchers that read the same due row only one claims it, and
+  an outcome never overwrites a row that was claimed again meanwhile.
+
+`record_attempt` also stores what each URL of the tag answered (`NotificationDelivery`, keyed by
+a one-way hash of the URL), and `claim` reads back the URLs that already received the message,
+so a retry skips them.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Boolean, Integer, bindparam, func, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
-from bihuan.core.outbox import ERROR_MAX, NewMessage, Outcome
+from bihuan.core.outbox import ERROR_MAX, NewMessage, Outcome, TargetResult
 from bihuan.db import dialect_insert, table
 from bihuan.vocab import NotificationStatus
-from models import Department, Notification, NotificationAttempt, utc_now
+from models import Department, Notification, NotificationAttempt, NotificationDelivery, utc_now
+from models.base import UTCDateTime
+
+# Messages of database errors that pass when retried: SQLite's write lock held past the busy
+# timeout, PostgreSQL's serialization failures and deadlocks, a dropped connection.
+_TRANSIENT = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "could not serialize access",
+    "deadlock detected",
+    "server closed the connection",
+    "connection refused",
+    "terminating connection",
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a database error is worth retrying (busy, locked, a lost connection): the
+    dispatcher retries the WRITE of an outcome on these, never the send."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError | DBAPIError):
+        return False
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return any(marker in text for marker in _TRANSIENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +78,23 @@ class ClaimedMessage:
     recipient_tag: str
     subject: str
     body: str
+    lease_until: datetime
+    delivered: frozenset[str] = frozenset()  # target keys that already received it
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContent:
+    """What the dispatcher sends of a row, read ahead for a chunk of due rows (a row's content
+    never changes once written; its claim is checked separately, by `take`)."""
+
+    id: int
+    department_id: int | None
+    department_code: str | None
+    department_name: str | None
+    recipient_tag: str
+    subject: str
+    body: str
+    delivered: frozenset[str] = frozenset()  # target keys that already received it
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +131,54 @@ def _row(message: NewMessage, created: datetime) -> dict[str, Any]:
         "last_error": "",
         "created_at": created,
     }
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The dispatcher's per-message statements, built once (building a Core statement cost more
+    than running it)."""
+
+    take: Any
+    attempt: Any
+    outcome: Any
+
+
+@functools.cache
+def _statements() -> _Statements:
+    n, na = table(Notification), table(NotificationAttempt)
+    pending = NotificationStatus.PENDING.value
+    guard = (n.c.id == bindparam("nid"), n.c.status == pending, n.c.attempts == bindparam("seen"))
+    return _Statements(
+        take=update(n)
+        .where(*guard, n.c.next_attempt_at <= bindparam("now", type_=UTCDateTime()))
+        .values(
+            attempts=n.c.attempts + 1,
+            next_attempt_at=bindparam("lease_until", type_=UTCDateTime()),
+        ),
+        # the next attempt number is computed by the database
+        attempt=na.insert().from_select(
+            ["notification_id", "attempt_no", "at", "ok", "error"],
+            select(
+                bindparam("nid", type_=Integer()),
+                func.coalesce(func.max(na.c.attempt_no), 0) + 1,
+                bindparam("at", type_=UTCDateTime()),
+                bindparam("ok", type_=Boolean()),
+                bindparam("error", type_=na.c.error.type),
+            ).where(na.c.notification_id == bindparam("nid")),
+        ),
+        # a claimed row was never sent (sent_at is empty); a retry moves next_attempt_at on,
+        # any other outcome leaves it at the end of the lease
+        outcome=update(n)
+        .where(*guard)
+        .values(
+            status=bindparam("status", type_=n.c.status.type),
+            last_error=bindparam("last_error", type_=n.c.last_error.type),
+            sent_at=bindparam("sent_at", type_=UTCDateTime()),
+            next_attempt_at=func.coalesce(
+                bindparam("retry_at", type_=UTCDateTime()), n.c.next_attempt_at
+            ),
+        ),
+    )
 
 
 class NotificationRepo:
@@ -154,11 +250,12 @@ class NotificationRepo:
             stmt = stmt.limit(limit)
         return [DueRef(int(i), int(a)) for i, a in self.session.execute(stmt)]
 
-    def claim(self, ref: DueRef, *, now: datetime, lease_minutes: int) -> ClaimedMessage | None:
-        """Take one due row for sending, leased until `now + lease_minutes` (after which it is
-        due again, should the sender never record an outcome); None if someone else took or
-        finished it first."""
+    def claim(self, ref: DueRef, *, now: datetime, lease: timedelta) -> ClaimedMessage | None:
+        """Take one due row for sending, leased until `now + lease` (after which it is due
+        again, should the sender never record an outcome); None if someone else took or
+        finished it first. `now` is the real time of the claim."""
         n = table(Notification)
+        lease_until = now + lease
         claimed: Any = self.session.execute(
             update(n)
             .where(
@@ -167,9 +264,7 @@ class NotificationRepo:
                 n.c.attempts == ref.attempts,
                 n.c.next_attempt_at <= now,
             )
-            .values(
-                attempts=ref.attempts + 1, next_attempt_at=now + timedelta(minutes=lease_minutes)
-            )
+            .values(attempts=ref.attempts + 1, next_attempt_at=lease_until)
         )
         if claimed.rowcount != 1:
             return None
@@ -188,42 +283,131 @@ class NotificationRepo:
             recipient_tag=row.recipient_tag,
             subject=row.subject,
             body=row.body,
+            lease_until=lease_until,
+            delivered=self.delivered_targets(ref.id),
         )
 
-    def record_attempt(
-        self, notification_id: int, *, attempt: int, error: str, outcome: Outcome, now: datetime
-    ) -> bool:
-        """Store one attempt (its error already masked) and move the row on to `outcome`;
-        False when the row was claimed again meanwhile (the attempt is still recorded)."""
-        error = error[:ERROR_MAX]
-        na = table(NotificationAttempt)
-        last_no = self.session.execute(
-            select(func.max(na.c.attempt_no)).where(na.c.notification_id == notification_id)
-        ).scalar_one()
-        ok = outcome.status is NotificationStatus.SENT
-        self.session.add(
-            NotificationAttempt(
-                notification_id=notification_id,
-                attempt_no=(last_no or 0) + 1,
-                at=now,
-                ok=ok,
-                error=error,
+    def contents(self, ids: Sequence[int]) -> dict[int, MessageContent]:
+        """The content of rows, with the URLs that already received each (two queries)."""
+        if not ids:
+            return {}
+        n, d, nd = table(Notification), table(Department), table(NotificationDelivery)
+        delivered: dict[int, set[str]] = {}
+        for nid, key in self.session.execute(
+            select(nd.c.notification_id, nd.c.target_key).where(
+                nd.c.notification_id.in_(list(ids)), nd.c.ok.is_(True)
             )
+        ):
+            delivered.setdefault(int(nid), set()).add(str(key))
+        rows = self.session.execute(
+            select(
+                n.c.id, n.c.department_id, d.c.code, d.c.name, n.c.recipient_tag, n.c.subject,
+                n.c.body,
+            )
+            .outerjoin(d, d.c.id == n.c.department_id)
+            .where(n.c.id.in_(list(ids)))
+        )  # fmt: skip
+        return {
+            int(r.id): MessageContent(
+                id=int(r.id),
+                department_id=r.department_id,
+                department_code=r.code,
+                department_name=r.name,
+                recipient_tag=r.recipient_tag,
+                subject=r.subject,
+                body=r.body,
+                delivered=frozenset(delivered.get(int(r.id), ())),
+            )
+            for r in rows
+        }
+
+    def take(self, ref: DueRef, *, now: datetime, lease: timedelta) -> datetime | None:
+        """`claim` without reading the row back (the dispatcher read its content ahead): the
+        end of the lease, or None if someone else took or finished it first."""
+        lease_until = now + lease
+        claimed: Any = self.session.execute(
+            _statements().take,
+            {"nid": ref.id, "seen": ref.attempts, "now": now, "lease_until": lease_until},
         )
-        values: dict[str, Any] = {"status": outcome.status.value, "last_error": error}
-        if ok:
-            values["sent_at"] = now
-        if outcome.retry_at is not None:
-            values["next_attempt_at"] = outcome.retry_at
+        return lease_until if claimed.rowcount == 1 else None
+
+    def delivered_targets(self, notification_id: int) -> frozenset[str]:
+        """The target keys (URLs, hashed) that already received a message."""
+        nd = table(NotificationDelivery)
+        return frozenset(
+            self.session.execute(
+                select(nd.c.target_key).where(
+                    nd.c.notification_id == notification_id, nd.c.ok.is_(True)
+                )
+            ).scalars()
+        )
+
+    def release(self, notification_id: int, *, attempt: int, now: datetime) -> bool:
+        """Give a claimed row back without counting the attempt (nothing was tried: its
+        channel is closed for this run), due again at `now`."""
         n = table(Notification)
-        changed: Any = self.session.execute(
+        done: Any = self.session.execute(
             update(n)
             .where(
                 n.c.id == notification_id,
                 n.c.status == NotificationStatus.PENDING.value,
                 n.c.attempts == attempt,
             )
-            .values(**values)
+            .values(attempts=attempt - 1, next_attempt_at=now)
+        )
+        return bool(done.rowcount == 1)
+
+    def record_attempt(
+        self,
+        notification_id: int,
+        *,
+        attempt: int,
+        error: str,
+        outcome: Outcome,
+        now: datetime,
+        targets: Sequence[TargetResult] = (),
+    ) -> bool:
+        """Store one attempt (its error already masked) and what each URL answered, and move
+        the row on to `outcome`; False when the row was claimed again meanwhile (the attempt
+        is still recorded). `now` is the real time of the outcome."""
+        error = error[:ERROR_MAX]
+        tried = [t for t in targets if not t.skipped and not t.earlier]
+        if tried:
+            nd = table(NotificationDelivery)
+            stmt = dialect_insert(self.session, nd)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["notification_id", "target_key"],
+                set_={c: stmt.excluded[c] for c in ("ok", "at", "error")},
+            )
+            self.session.execute(
+                stmt,
+                [
+                    {
+                        "notification_id": notification_id,
+                        "target_key": t.key,
+                        "ok": t.ok,
+                        "at": now,
+                        "error": t.error[:ERROR_MAX],
+                    }
+                    for t in tried
+                ],
+            )
+        ok = outcome.status is NotificationStatus.SENT
+        # two prepared statements: this runs once per message sent
+        stmts = _statements()
+        self.session.execute(
+            stmts.attempt, {"nid": notification_id, "at": now, "ok": ok, "error": error}
+        )
+        changed: Any = self.session.execute(
+            stmts.outcome,
+            {
+                "nid": notification_id,
+                "seen": attempt,
+                "status": outcome.status.value,
+                "last_error": error,
+                "sent_at": now if ok else None,
+                "retry_at": outcome.retry_at,
+            },
         )
         return bool(changed.rowcount == 1)
 
@@ -426,4 +610,11 @@ class NotificationRepo:
         return int(result.rowcount)
 
 
-__all__ = ["ClaimedMessage", "DueRef", "MessageSummary", "NotificationRepo"]
+__all__ = [
+    "ClaimedMessage",
+    "DueRef",
+    "MessageContent",
+    "MessageSummary",
+    "NotificationRepo",
+    "transient",
+]

@@ -1,44 +1,78 @@
 """Notification use cases (通知): send the outbox, list it, re-queue failures, name the recipients.
 
-Delivery guarantees of `dispatch`, stated plainly:
+Delivery guarantees of `dispatch`, stated plainly (docs/notifications.md has the whole story):
 
 - Messages are written to the outbox in the transaction of the change that causes them
   (`uow.notifications.enqueue`), de-duplicated on their idempotency key, so a re-run never
   produces a second row and a crash before the commit leaves none.
-- `dispatch` claims one row at a time in its own short transaction (an UPDATE guarded by
-  `status = 'pending' AND attempts = <seen>`), so two dispatchers never send the same row. The
-  claim pushes `next_attempt_at` forward by a lease; if the process dies after the claim and
-  before it records the outcome, the row becomes due again when the lease ends and is sent
-  again. Toward the channels this is at-least-once and cannot be better: nobody can know whether
-  a message left before the crash. In the normal path every row is sent exactly once.
+- The dispatcher reads its clock (injected: `clock()`) at every claim and every outcome. It
+  claims one row at a time, just before sending it, in a short transaction of its own (an
+  UPDATE guarded by `status = 'pending' AND attempts = <seen>`), so two dispatchers never claim
+  the same row. The claim leases the row from the real time of the claim
+  (`reminders.lease_minutes`), and every send is bounded by explicit connect and read timeouts
+  far shorter than the lease: however long the run, a row is never sent while its lease has
+  run out, so a second dispatcher cannot claim it meanwhile. `sent_at`, the attempt's time and
+  the backoff of a failure are the real time of the outcome.
+- If the process dies after the claim and before it records the outcome, the row becomes due
+  again when the lease ends and is sent again. Toward the channels this is at-least-once and
+  cannot be better (nobody can know whether a message left before the crash), so every message
+  carries a stable notice number (通知编号 N-<id>, in the body's footer) and, by e-mail, a
+  Message-ID derived from it (`<bihuan-<jurisdiction>-<id>@<domain>>`): a repeat is
+  recognisable as the same notice. In the normal path every row is sent exactly once.
+- Where a tag holds several URLs, what each URL answered is recorded (a hash of the URL, never
+  the URL), and a retry sends only to the URLs that did not receive the message.
+- The outcome of a send is written in its own transaction; if the database is busy (SQLite's
+  write lock held by a long import past the busy timeout) the WRITE is retried with backoff
+  (`reminders.record_patience_seconds`, never beyond the row's lease), never the send. If it
+  still cannot be written the run stops there (`stopped`), the row is re-sent after its lease
+  with the same notice number, and the report counts that attempt (`unrecorded`). The report
+  counts every attempt of the run: claimed = sent + retrying + failed + dead + deferred.
+- A channel that fails to connect `reminders.breaker_failures` times in a row is not tried
+  again in the run (a circuit breaker per SMTP server or bot API): its rows are given back
+  without counting an attempt (`deferred`) and wait for the next run, so a hanging server costs
+  a few timeouts, not one per message.
 - A failed attempt is retried after the policy's backoff (`reminders.retry_backoff_minutes`, the
   last step repeating) until `reminders.max_attempts`, then dead-lettered; a configuration error
   (no channel for the tag) fails at once. `resend` re-queues dead and failed rows.
 - Every error is masked by the sender (no URL, token or password is stored or reported).
 
 The sender is a collaborator (`Sender`): the apprise channels in production
-(notifications.channels.Channels), a fake in tests.
+(notifications.channels.Channels, which sends every mail of a run through one SMTP connection
+per server), a fake in tests.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from typing import Protocol
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol, TypeVar, cast
 
 from pydantic import BaseModel, Field
 
 from bihuan.core.access import Actor, Permission, Target, listing, visible_department
 from bihuan.core.outbox import (
-    DEFAULT_LEASE_MINUTES,
     ERROR_MAX,
     RESENDABLE,
+    Clock,
+    Outgoing,
+    SendLimits,
+    TargetResult,
+    WritePatience,
     after_attempt,
+    with_notice,
 )
 from bihuan.core.reminders import LEADERSHIP_TAG, describe_step, digest_key, parse_notice_key
 from bihuan.errors import UserError
-from bihuan.repositories.notifications import MessageSummary
+from bihuan.repositories.notifications import (
+    DueRef,
+    MessageContent,
+    MessageSummary,
+    transient,
+)
 from bihuan.services.authz import require
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import NotificationKind, NotificationStatus, label
@@ -46,6 +80,8 @@ from notifications.tags import contact_tags, head_tag
 
 DEFAULT_LIMIT = 200
 ERRORS_SHOWN = 3  # distinct errors per department in a failure summary
+CONTENT_CHUNK = 200  # due rows whose content is read ahead in one query
+T = TypeVar("T")
 
 
 # ------------------------------------------------------------------ the sender
@@ -63,10 +99,28 @@ class Delivery(Protocol):
     @property
     def permanent(self) -> bool: ...  # retrying cannot help until the configuration is fixed
 
+    @property
+    def targets(self) -> Sequence[TargetResult]: ...  # per URL; empty if the sender cannot tell
+
+    @property
+    def deferred(self) -> bool: ...  # nothing tried: the run's breaker closed every channel left
+
+
+class Batch(Protocol):
+    """The sends of one run (notifications.channels.SendBatch)."""
+
+    def deliver(self, message: Outgoing) -> Delivery:
+        """Send one message to every URL of its tag that has not received it; never raises for
+        a delivery problem."""
+        ...
+
+    @property
+    def closed_channels(self) -> list[str]: ...
+
 
 class Sender(Protocol):
-    def send(self, tag: str, subject: str, body: str) -> Delivery:
-        """Send one message to every channel of `tag`; never raises for a delivery problem."""
+    def batch(self, limits: SendLimits) -> AbstractContextManager[Batch]:
+        """Open a run: connections kept across messages, `limits` applied, closed at the end."""
         ...
 
     def mask(self, text: str) -> str:
@@ -79,6 +133,8 @@ class _Raised:
 
     ok = False
     permanent = False
+    deferred = False
+    targets: Sequence[TargetResult] = ()
 
     def __init__(self, exc: Exception) -> None:
         self.error = f"sender raised {type(exc).__name__}: {exc}"
@@ -115,16 +171,26 @@ class DepartmentFailures(BaseModel):
 
 
 class DispatchReport(BaseModel):
-    """What one dispatcher run did."""
+    """What one dispatcher run did. Every claimed row is counted once:
+    claimed = sent + retrying + failed + dead + deferred."""
 
     jurisdiction: str
-    now: datetime
+    now: datetime  # when the run started (its clock)
+    finished: datetime | None = None
     claimed: int = 0
-    sent: int = 0
+    sent: int = 0  # accepted by every URL of the tag
     retrying: int = 0
     failed: int = 0  # permanent: a configuration error (no channel for the tag)
     dead: int = 0  # dead-lettered after max_attempts
+    deferred: int = 0  # given back untried: its channel was closed by the run's breaker
     lost_race: int = 0  # another dispatcher claimed the row first
+    # of the above: outcomes that could not be written (busy database); re-sent after the lease
+    unrecorded: int = 0
+    # of the above: outcomes that found the row claimed again (recorded as an attempt only)
+    superseded: int = 0
+    write_retries: int = 0  # writes retried because the database was busy
+    closed_channels: list[str] = Field(default_factory=list)  # by the breaker, masked
+    stopped: str = ""  # why the run stopped before the end of its due rows
     problems: list[DeliveryProblem] = Field(default_factory=list)
     failures: list[DepartmentFailures] = Field(default_factory=list)
 
@@ -145,7 +211,11 @@ class DispatchReport(BaseModel):
             "retrying": self.retrying,
             "failed": self.failed,
             "dead": self.dead,
+            "deferred": self.deferred,
             "lost_race": self.lost_race,
+            "unrecorded": self.unrecorded,
+            "superseded": self.superseded,
+            "write_retries": self.write_retries,
         }
 
 
@@ -191,21 +261,75 @@ class ResendResult(BaseModel):
 # ------------------------------------------------------------------ dispatch
 
 
+class _GaveUp(Exception):
+    """A write that stayed impossible (a busy database) for as long as we may wait."""
+
+
+class _Run:
+    """One dispatcher run: its clock, limits, report, and the writes it retries."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        sender: Sender,
+        clock: Clock,
+        report: DispatchReport,
+        *,
+        patience: WritePatience,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.sender = sender
+        self.clock = clock
+        self.report = report
+        self.patience = patience
+        self.sleep = sleep
+
+    def write(self, fn: Callable[[UnitOfWork], T], *, deadline: datetime | None = None) -> T:
+        """Run `fn` in a transaction of its own, retried with backoff while the database is busy
+        (never beyond `deadline` on the run's clock); raises _GaveUp when it stays busy."""
+        waits = self.patience.schedule()
+        for attempt in range(len(waits) + 1):
+            try:
+                with self.uow_factory() as uow:
+                    return fn(uow)
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                # the driver's message, not the statement and its parameters
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                if attempt == len(waits):
+                    raise _GaveUp(f"the database stayed busy ({reason})") from exc
+                wait = waits[attempt]
+                if deadline is not None and self.clock() + timedelta(seconds=wait) >= deadline:
+                    raise _GaveUp(
+                        f"the database stayed busy until the message's lease ran out ({reason})"
+                    ) from exc
+                self.report.write_retries += 1
+                self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
 def dispatch(
     uow_factory: Callable[[], UnitOfWork],
     sender: Sender,
-    now: datetime,
+    clock: Clock,
     *,
     actor: Actor,
     jurisdiction: str,
     max_attempts: int | None = None,
     backoff_minutes: Sequence[int] | None = None,
     limit: int | None = None,
-    lease_minutes: int = DEFAULT_LEASE_MINUTES,
+    lease: timedelta | None = None,
+    limits: SendLimits | None = None,
+    patience: WritePatience | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> DispatchReport:
     """Send the jurisdiction's due pending rows through `sender`, each claim and each outcome
-    in a short transaction of its own (see the module docstring). The attempts and backoff are
-    the policy's `reminders` unless given."""
+    in a short transaction of its own, reading `clock()` at each (see the module docstring).
+    The attempts, backoff, lease, timeouts and breaker are the policy's `reminders` unless
+    given."""
+    started = clock()
     with uow_factory() as uow:
         jur = uow.jurisdictions.require(jurisdiction)
         assert jur.id is not None
@@ -221,59 +345,233 @@ def dispatch(
         backoff = list(
             backoff_minutes if backoff_minutes is not None else ladder.retry_backoff_minutes
         )
-        due = uow.notifications.due(jur.id, now, limit=limit)
-    report = DispatchReport(jurisdiction=jurisdiction, now=now)
-    for ref in due:
-        with uow_factory() as uow:
-            message = uow.notifications.claim(ref, now=now, lease_minutes=lease_minutes)
-        if message is None:
-            report.lost_race += 1
-            continue
-        report.claimed += 1
+        lease = lease or timedelta(minutes=ladder.lease_minutes)
+        limits = limits or SendLimits(
+            connect_timeout=ladder.connect_timeout_seconds,
+            read_timeout=ladder.read_timeout_seconds,
+            breaker_failures=ladder.breaker_failures,
+        )
+        patience = patience or WritePatience(total=ladder.record_patience_seconds)
+        due = uow.notifications.due(jur.id, started, limit=limit)
+    report = DispatchReport(jurisdiction=jurisdiction, now=started)
+    run = _Run(uow_factory, sender, clock, report, patience=patience, sleep=sleep)
+    with sender.batch(limits) as batch:
         try:
-            result: Delivery = sender.send(message.recipient_tag, message.subject, message.body)
-        except Exception as exc:  # a sender should not raise; if it does, the attempt failed
-            result = _Raised(exc)
-        error = "" if result.ok else _masked(sender, result.error or "failed without a reason")
+            _dispatch_all(run, batch, due, jurisdiction, lease, attempts, backoff)
+        except _GaveUp as exc:
+            report.stopped = _masked(sender, str(exc))
+        report.closed_channels = list(batch.closed_channels)
+    report.failures = failures_by_department(report.problems)
+    report.finished = clock()
+    if report.claimed:
+        details = {"now": started, "finished": report.finished, **report.counts()}
+        try:
+            run.write(
+                lambda uow: uow.audit.record(
+                    actor,
+                    action="notifications_dispatched",
+                    entity="jurisdiction",
+                    key=jurisdiction,
+                    jurisdiction_id=jur.id,
+                    details=details,
+                )
+            )
+        except _GaveUp as exc:
+            report.stopped = report.stopped or _masked(sender, f"audit row not written: {exc}")
+    return report
+
+
+@dataclass
+class _Pending:
+    """The outcome of the last send, written in the same transaction as the next claim (one
+    commit per message), or on its own at the end of the run."""
+
+    write: Callable[[UnitOfWork], object]
+    settle: Callable[[object], None]  # account for it once written
+    unrecorded: Callable[[], None]  # account for it when it could not be written
+    deadline: datetime  # give up writing it then: its lease is about to end
+
+
+def _dispatch_all(
+    run: _Run,
+    batch: Batch,
+    due: Sequence[DueRef],
+    jurisdiction: str,
+    lease: timedelta,
+    max_attempts: int,
+    backoff: list[int],
+) -> None:
+    """Claim, send and record every due row in turn (raises _GaveUp when the database stays
+    busy). Each transaction writes the previous row's outcome, then claims the next row at the
+    real time of the claim, just before its send."""
+    pending: _Pending | None = None
+    contents: dict[int, MessageContent] = {}
+    for i, ref in enumerate(due):
+        if ref.id not in contents:
+            # read the content of the next rows ahead, in this transaction (never stale: a row
+            # changed since `due` was read fails its claim)
+            ids = [r.id for r in due[i : i + CONTENT_CHUNK]]
+            contents = {}
+        else:
+            ids = []
+        lease_until = _claim(run, pending, ref, lease, ids, contents)
+        pending = None
+        content = contents.pop(ref.id, None)
+        if lease_until is None or content is None:
+            run.report.lost_race += 1
+            continue
+        run.report.claimed += 1
+        pending = _send(run, batch, ref, content, lease_until, jurisdiction, lease, max_attempts,
+                        backoff)  # fmt: skip
+    if pending is not None:
+        _flush(run, pending)
+
+
+def _claim(
+    run: _Run,
+    pending: _Pending | None,
+    ref: DueRef,
+    lease: timedelta,
+    read_ahead: list[int],
+    contents: dict[int, MessageContent],
+) -> datetime | None:
+    def step(uow: UnitOfWork) -> tuple[datetime | None, object]:
+        written = pending.write(uow) if pending is not None else None
+        if read_ahead:
+            contents.update(uow.notifications.contents(read_ahead))
+        # the lease runs from the real time of the claim (read inside the retried write)
+        return uow.notifications.take(ref, now=run.clock(), lease=lease), written
+
+    try:
+        lease_until, written = run.write(
+            step, deadline=pending.deadline if pending is not None else None
+        )
+    except _GaveUp:
+        if pending is not None:
+            pending.unrecorded()
+        raise
+    if pending is not None:
+        pending.settle(written)
+    return lease_until
+
+
+def _flush(run: _Run, pending: _Pending) -> None:
+    try:
+        written = run.write(pending.write, deadline=pending.deadline)
+    except _GaveUp:
+        pending.unrecorded()
+        raise
+    pending.settle(written)
+
+
+def _send(
+    run: _Run,
+    batch: Batch,
+    ref: DueRef,
+    content: MessageContent,
+    lease_until: datetime,
+    jurisdiction: str,
+    lease: timedelta,
+    max_attempts: int,
+    backoff: list[int],
+) -> _Pending:
+    """Send one claimed row; what to write about it (in the next transaction)."""
+    report = run.report
+    attempt = ref.attempts + 1
+    outgoing = Outgoing(
+        tag=content.recipient_tag,
+        subject=content.subject,
+        body=with_notice(content.body, content.id),
+        notification_id=content.id,
+        jurisdiction=jurisdiction,
+        delivered=content.delivered,
+    )
+    try:
+        result: Delivery = batch.deliver(outgoing)
+    except Exception as exc:  # a sender should not raise; if it does, the attempt failed
+        result = _Raised(exc)
+    # give up writing the outcome a little before the lease ends, when another dispatcher may
+    # claim the row again
+    deadline = lease_until - lease / 10
+    if result.deferred:
+        # nothing was sent: give the row back (if that cannot be written, it is simply due
+        # again when its lease ends)
+        report.deferred += 1
+        return _Pending(
+            write=lambda uow: uow.notifications.release(
+                content.id, attempt=attempt, now=run.clock()
+            ),
+            settle=lambda _: None,
+            unrecorded=lambda: None,
+            deadline=deadline,
+        )
+    error = "" if result.ok else _masked(run.sender, result.error or "failed without a reason")
+    # per-URL results are kept where a tag has several URLs; with one, the row's status says it
+    targets = (
+        [
+            TargetResult(t.key, t.ok, _masked(run.sender, t.error), t.skipped, t.earlier)
+            for t in result.targets
+        ]
+        if len(result.targets) > 1
+        else []
+    )
+
+    def write(uow: UnitOfWork) -> tuple[NotificationStatus, bool]:
+        done = run.clock()  # the real time of the outcome: sent_at, backoff
         outcome = after_attempt(
             ok=result.ok,
             permanent=result.permanent,
-            attempt=message.attempt,
-            max_attempts=attempts,
+            attempt=attempt,
+            max_attempts=max_attempts,
             backoff_minutes=backoff,
-            now=now,
+            now=done,
         )
-        with uow_factory() as uow:
-            moved = uow.notifications.record_attempt(
-                message.id, attempt=message.attempt, error=error, outcome=outcome, now=now
-            )
-        status = outcome.status if moved else None
-        report.count(status)
+        moved = uow.notifications.record_attempt(
+            content.id, attempt=attempt, error=error, outcome=outcome, now=done, targets=targets
+        )
+        return outcome.status, moved
+
+    def settle(written: object) -> None:
+        status, moved = cast(tuple[NotificationStatus, bool], written)
+        if not moved:
+            report.superseded += 1
+        _count(report, result.ok, status if moved else NotificationStatus.PENDING)
         if not result.ok:
-            report.problems.append(
-                DeliveryProblem(
-                    id=message.id,
-                    department=message.department_code,
-                    department_name=message.department_name or "",
-                    tag=message.recipient_tag,
-                    attempt=message.attempt,
-                    status=status,
-                    status_label=status.label if status else "已被重新取出",
-                    error=error,
-                )
-            )
-    report.failures = failures_by_department(report.problems)
-    if report.claimed:
-        with uow_factory() as uow:
-            uow.audit.record(
-                actor,
-                action="notifications_dispatched",
-                entity="jurisdiction",
-                key=jurisdiction,
-                jurisdiction_id=jur.id,
-                details={"now": now, **report.counts()},
-            )
-    return report
+            _problem(report, content, attempt, status if moved else None, error)
+
+    def unrecorded() -> None:
+        report.unrecorded += 1
+        _count(report, result.ok, NotificationStatus.PENDING)
+        _problem(
+            report, content, attempt, None, error or "sent, but the outcome could not be recorded"
+        )
+
+    return _Pending(write=write, settle=settle, unrecorded=unrecorded, deadline=deadline)
+
+
+def _count(report: DispatchReport, ok: bool, status: NotificationStatus) -> None:
+    report.count(NotificationStatus.SENT if ok else status)
+
+
+def _problem(
+    report: DispatchReport,
+    message: MessageContent,
+    attempt: int,
+    status: NotificationStatus | None,
+    error: str,
+) -> None:
+    report.problems.append(
+        DeliveryProblem(
+            id=message.id,
+            department=message.department_code,
+            department_name=message.department_name or "",
+            tag=message.recipient_tag,
+            attempt=attempt,
+            status=status,
+            status_label=status.label if status else "已被重新取出",
+            error=error,
+        )
+    )
 
 
 def _masked(sender: Sender, text: str) -> str:
@@ -563,6 +861,8 @@ def recipient_tags(uow: UnitOfWork, actor: Actor, jurisdiction: str) -> list[str
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "Batch",
+    "Delivery",
     "DeliveryProblem",
     "DepartmentFailures",
     "DispatchReport",

@@ -305,6 +305,60 @@ def test_crash_between_commit_and_send_delivers_exactly_once(county: str, tmp_pa
     ).working_day
 
 
+@pytest.mark.reliability
+def test_the_tracker_commits_before_it_dispatches(
+    county: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Markers, digests and the last run are committed before the first send, and no send
+    happens while the tracker's transaction is open: a probe channel takes SQLite's write lock
+    (without waiting) from inside every send and sees the day's digests."""
+    import sqlite3
+
+    from apprise.decorators import notify
+
+    from bihuan.settings import reset_settings
+
+    db_file = county.removeprefix("sqlite:///")
+    seen: list[tuple[int, int]] = []
+
+    @notify(on="trackprobe", name="tracker probe")
+    def _probe(body: str, title: str, notify_type: str, meta: Any, *a: Any, **k: Any) -> bool:
+        conn = sqlite3.connect(db_file, timeout=0, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # fails at once if a writer holds the lock
+            digests = conn.execute(
+                "SELECT count(*) FROM notification WHERE kind = 'digest'"
+            ).fetchone()[0]
+            runs = conn.execute("SELECT count(*) FROM jobstate").fetchone()[0]
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+        seen.append((digests, runs))
+        return True
+
+    config = tmp_path / "probe.yml"
+    config.write_text(
+        "urls:\n" + "".join(f'  - "trackprobe://x":\n    - tag: {t}\n' for t in TAGS),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("BIHUAN_APPRISE_CONFIG", str(config))
+    reset_settings()
+    from flows.track import track_rectifications
+
+    summary = track_rectifications(jurisdiction="juxian", run_as=OFFICE, as_of=date(2022, 10, 10))
+    assert summary.digests >= 1 and summary.dispatch is not None
+    assert len(seen) == summary.dispatch.sent >= summary.digests
+    assert all(digests >= summary.digests and runs == 1 for digests, runs in seen)
+
+
+def test_the_send_task_is_never_retried_by_prefect() -> None:
+    """A retry after a message was accepted would send it again (the dispatcher retries the
+    writes of outcomes itself)."""
+    from flows.dispatch import send_due
+
+    assert send_due.retries == 0
+
+
 @pytest.fixture
 def mail() -> Iterator[MailServer]:
     server = MailServer()

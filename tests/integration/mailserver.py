@@ -1,8 +1,10 @@
 """Real servers on loopback for tests: SMTP (aiosmtpd) that can go down and come back on the same
-port, and a JSON webhook that answers like a chat bot."""
+port (and be slow), an SMTP port that accepts connections and never answers, and a JSON webhook
+that answers like a chat bot."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -35,6 +37,14 @@ class Received:
         return str(self.message["subject"])
 
     @property
+    def message_id(self) -> str:
+        return str(self.message["message-id"])
+
+    @property
+    def notice(self) -> str:
+        return str(self.message["x-bihuan-notice"])
+
+    @property
     def text(self) -> str:
         part = self.message.get_body(preferencelist=("plain",))
         assert part is not None
@@ -46,9 +56,20 @@ class MailServer:
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    delay: float = 0.0  # seconds before answering each message (a slow server)
+    sessions: int = 0  # SMTP connections (EHLO/HELO greetings) seen
     _controller: Controller | None = None
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
@@ -84,6 +105,37 @@ class MailServer:
             f"mailto://{user}:{password}@127.0.0.1:{self.port}"
             f"?smtp=127.0.0.1&from=bihuan@example.org&to={to}"
         )
+
+
+class SilentServer:
+    """A TCP port that accepts connections and never says a word (a hung SMTP server)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port or 0))
+        self._sock.listen(64)
+        self.port = int(self._sock.getsockname()[1])
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.accepted.append(conn)  # held open, never answered
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()  # a blocked accept() would keep the port bound
+        for conn in self.accepted:
+            conn.close()
+        self._sock.close()
 
 
 class _WebhookHandler(BaseHTTPRequestHandler):

@@ -7,19 +7,23 @@ the caller's unit of work.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
 from bihuan.core.access import Actor
-from bihuan.core.outbox import NewMessage
+from bihuan.core.outbox import Clock, NewMessage, Outgoing, SendLimits
 from bihuan.db import get_engine, session_scope
 from bihuan.errors import UserError
 from bihuan.repositories.notifications import DueRef
@@ -42,6 +46,7 @@ from tests.users import app_for, office
 DAY = date(2026, 10, 12)  # a Monday
 NINE = datetime(2026, 10, 12, 9, 0, tzinfo=BUSINESS_TZ)
 BACKOFF = [1, 5, 30, 120]
+LEASE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -84,21 +89,25 @@ def mail() -> Iterator[MailServer]:
 def dispatch(
     org: Org,
     sender: Any,
-    now: datetime,
+    now: datetime | Clock,
     *,
     max_attempts: int = 5,
     backoff_minutes: Sequence[int] = BACKOFF,
     jurisdiction: str = "juxian",
+    **options: Any,
 ) -> DispatchReport:
+    """One dispatcher run; `now` is a clock, or a fixed time (a clock that stands still)."""
     app = app_for(org.url, jurisdiction)
+    clock: Clock = now if callable(now) else (lambda: now)  # type: ignore[assignment,return-value]
     return notifications.dispatch(
         lambda: UnitOfWork(app),
         sender,
-        now,
+        clock,
         actor=org.office,
         jurisdiction=jurisdiction,
         max_attempts=max_attempts,
         backoff_minutes=backoff_minutes,
+        **options,
     )
 
 
@@ -140,6 +149,8 @@ def _attempts(url: str) -> list[NotificationAttempt]:
 class FakeSender:
     """Answers from a script of results, then `default`; records what it was asked to send."""
 
+    closed_channels: list[str] = []  # noqa: RUF012 - never written
+
     def __init__(
         self, *script: DeliveryResult, default: DeliveryResult | None = None, pause: float = 0
     ) -> None:
@@ -147,12 +158,17 @@ class FakeSender:
         self.default = default or DeliveryResult(True)
         self.pause = pause
         self.sent: list[tuple[str, str]] = []
+        self.messages: list[Outgoing] = []
         self._lock = threading.Lock()
 
-    def send(self, tag: str, subject: str, body: str) -> DeliveryResult:
+    def batch(self, limits: SendLimits) -> contextlib.nullcontext[FakeSender]:
+        return contextlib.nullcontext(self)
+
+    def deliver(self, message: Outgoing) -> DeliveryResult:
         time.sleep(self.pause)
         with self._lock:
-            self.sent.append((tag, subject))
+            self.sent.append((message.tag, message.subject))
+            self.messages.append(message)
             return self.script.pop(0) if self.script else self.default
 
     def mask(self, text: str) -> str:
@@ -233,6 +249,7 @@ def test_three_day_smtp_outage_then_recovery_delivers_everything_once(
             now=NINE + timedelta(days=day),
             max_attempts=5,
             backoff_minutes=BACKOFF,
+            limits=SendLimits(breaker_failures=10),  # every row tried (the breaker: below)
         )
         assert (report.claimed, report.sent, report.retrying) == (4, 0, 4)
         assert all("127.0.0.1" in p.error for p in report.problems)
@@ -395,10 +412,10 @@ def test_claimed_but_never_recorded_is_sent_again_after_the_lease(
     [row] = _rows(url)
     assert row.id is not None
     with UnitOfWork(app_for(url)) as uow:
-        claimed = uow.notifications.claim(DueRef(row.id, 0), now=NINE, lease_minutes=15)
+        claimed = uow.notifications.claim(DueRef(row.id, 0), now=NINE, lease=LEASE)
         assert claimed is not None and claimed.attempt == 1 and claimed.department_code == "d01"
     with UnitOfWork(app_for(url)) as uow:  # a second dispatcher that read the same row loses
-        assert uow.notifications.claim(DueRef(row.id, 0), now=NINE, lease_minutes=15) is None
+        assert uow.notifications.claim(DueRef(row.id, 0), now=NINE, lease=LEASE) is None
     sender = FakeSender()
     assert (
         dispatch(
@@ -440,3 +457,91 @@ def test_two_dispatchers_at_once_never_send_a_row_twice(org: Org) -> None:
     assert len(counts) == 30 and max(counts.values()) == 1
     assert sum(r.sent for r in reports) == 30
     assert all(r.status == NotificationStatus.SENT for r in _rows(url))
+
+
+# ------------------------------------------------------------------ the command line
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from typer.testing import CliRunner
+
+    from bihuan.cli import _register_commands, app
+
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    _register_commands()
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        result = runner.invoke(app, list(args))
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return invoke
+
+
+@pytest.mark.reliability
+def test_a_future_as_of_does_not_send_tomorrows_messages_today(
+    org: Org, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decided: clamp. `--as-of` after today runs on the real clock, so a message due tomorrow
+    stays pending until tomorrow; the command says so."""
+    from bihuan.clock import business_today
+    from bihuan.settings import reset_settings
+    from notifications.channels import demo_config
+
+    config = tmp_path / "apprise.yml"
+    config.write_text(demo_config(["d01"], tmp_path / "outbox"), encoding="utf-8")
+    monkeypatch.setenv("BIHUAN_APPRISE_CONFIG", str(config))
+    reset_settings()
+    tomorrow = business_today() + timedelta(days=1)
+    _enqueue(org, 1, day=DAY)
+    with UnitOfWork(app_for(org.url)) as uow:
+        uow.notifications.enqueue(
+            NewMessage(
+                jurisdiction_id=org.jid, key="tomorrow", department_id=org.did,
+                recipient_tag="d01", kind="digest", subject="明日汇总", body="明天的",
+                business_date=tomorrow,
+            )
+        )  # fmt: skip
+    result = cli(
+        "dispatch", "--as-of", tomorrow.isoformat(), "--db", org.url, "--as", org.office.login,
+        "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sent"] == 1
+    assert "after today" in result.stderr
+    status = {r.idempotency_key: r.status for r in _rows(org.url)}
+    assert status["tomorrow"] == NotificationStatus.PENDING
+    assert [p.read_text(encoding="utf-8") for p in (tmp_path / "outbox").iterdir()] == [
+        "主题：【逾期催办】县财政局：整改事项0\n\n整改事项0已逾期，请立即整改。\n\n"
+        f"通知编号 N-{min(r.id for r in _rows(org.url))}（编号相同的通知为同一通知的重发，"
+        "请以先收到的为准）"
+    ]
+
+
+def test_listing_is_bounded_and_never_loads_a_body(org: Org, cli: Any) -> None:
+    from sqlalchemy import event
+
+    _enqueue(org, 205)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = get_engine(org.url)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with UnitOfWork(app_for(org.url), readonly=True) as uow:
+            page = notifications.list_notifications(uow, org.office, "juxian")
+        result = cli("notifications", "--db", org.url, "--as", org.office.login, "--json")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert (len(page.rows), page.total, page.limit) == (200, 205, 200)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 200
+    assert "showing the newest 200 of 205" in result.stderr
+    reads = [s for s in statements if "FROM notification" in s]
+    assert reads and not any(re.search(r"\bbody\b", s) for s in reads), reads

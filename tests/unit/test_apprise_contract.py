@@ -44,3 +44,39 @@ def test_notify_answers_a_result_that_interpret_understands() -> None:
     assert (
         not result.ok and result.permanent and "no channel configured for tag 'd01'" in result.error
     )
+
+
+def test_email_plugin_gives_what_our_smtp_sender_reads() -> None:
+    """notifications/smtp.py reads apprise's parsed mailto URL and builds the message with
+    apprise's own `prepare_emails`, then replaces its random Message-ID by ours."""
+    from notifications.smtp import MailRoute, build
+
+    service = apprise.Apprise.instantiate(
+        "mailtos://user:pw@mail.example.org:465?from=bihuan@example.org&to=d01@example.org"
+        "&cc=c@example.org&+X-Extra=1&mode=ssl"
+    )
+    route = MailRoute.of(service)
+    assert route is not None
+    assert (route.host, route.port, route.mode, route.user, route.password) == (
+        "mail.example.org", 465, "ssl", "user", "pw",
+    )  # fmt: skip
+    assert route.from_addr[1] == "bihuan@example.org" and route.to[0][1] == "d01@example.org"
+    assert route.cc == {"c@example.org"} and route.headers == {"X-Extra": "1"}
+    [(sender, recipients, text)] = build(
+        route, "主题", "正文", message_id="<bihuan-juxian-1@example.org>", notice="N-1"
+    )
+    head = text.partition("\n\n")[0]
+    assert head.count("Message-ID:") == 1 and "<bihuan-juxian-1@example.org>" in head
+    assert "X-Bihuan-Notice: N-1" in head and "X-Extra: 1" in head
+    assert sender == "bihuan@example.org" and set(recipients) == {
+        "d01@example.org",
+        "c@example.org",
+    }
+
+
+def test_prefect_starts_its_temporary_server_with_module_level_subprocess() -> None:
+    """flows/local_server.py swaps `subprocess` in Prefect's server module for a watchdog."""
+    from prefect.server.api import server
+
+    source = inspect.getsource(server.SubprocessASGIServer._run_uvicorn_command)
+    assert "subprocess.Popen(" in source and '"uvicorn"' in source and '"-m"' in source
