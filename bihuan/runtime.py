@@ -147,6 +147,11 @@ def no_flow_heartbeat() -> contextlib.AbstractContextManager[object]:
     their own processes and keep it: it is how the server notices a crashed run."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    from flows.local_server import server_dies_with_parent
+
+    # in-process runs start Prefect's temporary server when none is configured: make it die
+    # with this process, even on SIGKILL (no orphaned uvicorn)
+    server_dies_with_parent()
     return temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
