@@ -146,6 +146,7 @@ def test_draw_is_stored_and_avoids_conflicts(county: str) -> None:
         assert not (dept.startswith("B") and insp in {"C2", "C3"})  # T2 contracts B01
 
 
+@pytest.mark.reliability
 def test_peer_ratings_cannot_be_traced_to_raters(county: str) -> None:
     with session_scope(county) as s:
         ratings = [dict(r._mapping) for r in s.execute(select(table(PeerRating))).all()]

@@ -193,6 +193,7 @@ def test_ladder_across_national_day_with_levels_recipients_and_digests(county: s
     assert q(county, "SELECT value FROM jobstate")[0][0] == "2022-11-30"
 
 
+@pytest.mark.reliability
 def test_running_twice_on_a_day_plans_nothing_new(county: str) -> None:
     first = run(county, date(2022, 10, 10))
     assert first.notices == 1 and first.digests == 1
@@ -202,6 +203,7 @@ def test_running_twice_on_a_day_plans_nothing_new(county: str) -> None:
     assert q(county, "SELECT count(*) FROM notification")[0][0] == count
 
 
+@pytest.mark.reliability
 def test_outage_of_ten_days_gives_one_consolidated_notice_per_item(county: str) -> None:
     run(county, date(2022, 10, 10))  # B01 pre-5, then the tracker is down until Nov 8
     summary = run(county, date(2022, 11, 8))
@@ -269,6 +271,7 @@ def test_a_department_response_freezes_its_level(county: str) -> None:
 # ------------------------------------------------------------------ the flows, the outbox
 
 
+@pytest.mark.reliability
 def test_crash_between_commit_and_send_delivers_exactly_once(county: str, tmp_path: Path) -> None:
     from flows.dispatch import dispatch_notifications
     from flows.track import track_rectifications

@@ -63,6 +63,7 @@ def test_appends_chain_and_verify_is_green(db_url: str) -> None:
     assert chain.rows == chain.head_seq == chain.last_seq >= 8
 
 
+@pytest.mark.reliability
 def test_an_edited_row_is_named(db_url: str) -> None:
     write_rows(db_url, 4)
     engine = get_engine(db_url)
@@ -79,6 +80,7 @@ def test_an_edited_row_is_named(db_url: str) -> None:
     assert f"audit row id {broken.problem_row_id} (seq 4" in (broken.problem or "")
 
 
+@pytest.mark.reliability
 def test_truncation_is_found(db_url: str) -> None:
     write_rows(db_url, 6)
     engine = get_engine(db_url)
@@ -111,6 +113,7 @@ def test_the_migration_chains_rows_written_before_it(empty_db_url: str) -> None:
     assert next(c for c in result.chains if c.chain_id == 0).rows >= 3 + 2 + 3
 
 
+@pytest.mark.reliability
 def test_cli_verify_exits_1_after_an_edit_with_sqlite3(sqlite_db: str, tmp_path: Path) -> None:
     write_rows(sqlite_db, 3)
     ok = runner.invoke(app, ["audit", "verify", "--db", sqlite_db, "--as", "auditroot"])

@@ -59,6 +59,7 @@ def test_smtp_delivers_chinese_message_once_to_the_tagged_recipient(mail: MailSe
     assert mail.logins == ["bihuan"]
 
 
+@pytest.mark.reliability
 def test_no_channel_for_tag_is_a_configuration_failure(mail: MailServer) -> None:
     channels = Channels(
         _yaml((mail.url("d01@example.org"), "d01")), source="var/apprise.yml", rate_limit=0
@@ -70,6 +71,7 @@ def test_no_channel_for_tag_is_a_configuration_failure(mail: MailServer) -> None
     assert mail.received == []
 
 
+@pytest.mark.reliability
 def test_smtp_down_is_a_retryable_failure(mail: MailServer) -> None:
     channels = Channels(_yaml((mail.url("d01@example.org"), "d01")), rate_limit=0)
     mail.stop()
@@ -115,6 +117,7 @@ BOTS = [
 @pytest.mark.parametrize(
     ("module", "notify_url", "url", "rejected", "accepted"), BOTS, ids=[b[0] for b in BOTS]
 )
+@pytest.mark.reliability
 def test_chat_bot_200_with_errcode_is_a_failure(
     module: str,
     notify_url: str,
@@ -167,6 +170,7 @@ def test_bot_reply_error_reads_only_json_200_replies() -> None:
     assert bot_reply_error(500, '{"errcode": 1}') is None  # the plugin already fails on the status
 
 
+@pytest.mark.reliability
 def test_tokens_never_reach_logs_or_results(
     mail: MailServer, webhook: tuple[int, type[_WebhookHandler]], caplog: pytest.LogCaptureFixture
 ) -> None:

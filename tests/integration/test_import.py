@@ -47,6 +47,7 @@ def messages(exc: ImportFailed) -> str:
     return "\n".join(str(i) for i in exc.report.errors)
 
 
+@pytest.mark.reliability
 def test_good_workbook_loads_and_reimport_changes_nothing(db_url: str, tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "juxian-2022.xlsx", good_rows())
     report = run(db_url, path, jurisdiction_name="莒县")
@@ -103,6 +104,7 @@ def test_english_sheet_names_and_headers(sqlite_db: str, tmp_path: Path) -> None
     assert report.counts["indicators"]["inserted"] == 26
 
 
+@pytest.mark.reliability
 def test_formula_cells_are_rejected_naming_the_cell(sqlite_db: str, tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "f.xlsx", good_rows())
     wb = openpyxl.load_workbook(path)
@@ -116,6 +118,7 @@ def test_formula_cells_are_rejected_naming_the_cell(sqlite_db: str, tmp_path: Pa
     assert table_counts(sqlite_db)["department"] == 0
 
 
+@pytest.mark.reliability
 def test_csv_renamed_to_xlsx_is_a_clear_error(sqlite_db: str, tmp_path: Path) -> None:
     folder = write_csv_folder(tmp_path / "c", {"departments": good_rows()["departments"]})
     fake = tmp_path / "ledger.xlsx"
@@ -137,6 +140,7 @@ def test_oversized_file_is_refused(sqlite_db: str, tmp_path: Path) -> None:
     assert "above the limit" in messages(exc)
 
 
+@pytest.mark.reliability
 def test_zip_bomb_is_refused_before_unpacking(sqlite_db: str, tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.xlsx"
     with zipfile.ZipFile(bomb, "w") as zf:
@@ -152,6 +156,7 @@ def test_zip_bomb_is_refused_before_unpacking(sqlite_db: str, tmp_path: Path) ->
     assert "zip bomb" in messages(exc)
 
 
+@pytest.mark.reliability
 def test_wrong_types_all_reported_and_nothing_written(sqlite_db: str, tmp_path: Path) -> None:
     run(sqlite_db, write_xlsx(tmp_path / "good.xlsx", good_rows()))
     before = table_counts(sqlite_db)
@@ -295,6 +300,7 @@ def test_column_left_out_keeps_the_stored_value(sqlite_db: str, tmp_path: Path) 
     assert tags == "d03,minzheng"
 
 
+@pytest.mark.reliability
 def test_peer_ratings_are_anonymous_in_storage(sqlite_db: str, tmp_path: Path) -> None:
     rows = good_rows()
     run(sqlite_db, write_xlsx(tmp_path / "p.xlsx", rows))
@@ -350,3 +356,61 @@ def test_self_rating_is_rejected(sqlite_db: str, tmp_path: Path) -> None:
     rows["peer_ratings"][0]["ratee"] = rows["peer_ratings"][0]["rater"]
     exc = failed(sqlite_db, write_xlsx(tmp_path / "s.xlsx", rows))
     assert any("self-rating" in i.message for i in exc.report.errors)
+
+
+@pytest.mark.reliability
+def test_xml_bomb_is_refused_by_the_parser_and_nothing_is_written(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    """A billion-laughs DTD in a sheet: defusedxml refuses the entities before any expansion."""
+    good = write_xlsx(tmp_path / "good.xlsx", good_rows())
+    bomb = tmp_path / "bomb.xlsx"
+    dtd = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+    )
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bomb, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                body = data.decode()
+                if body.startswith("<?xml"):
+                    body = body.split("?>", 1)[1]
+                data = (dtd + body).encode()
+            zout.writestr(item, data)
+    exc = failed(sqlite_db, bomb)
+    assert "cannot open the workbook" in messages(exc)
+    assert table_counts(sqlite_db)["department"] == 0
+
+
+@pytest.mark.reliability
+def test_ratings_from_several_files_do_not_point_at_their_raters(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    """Each department sends its own file of peer ratings: after each import the phase's ratings
+    are rewritten in one new random order with new ids, and the audit rows carry no peer-rating
+    counts, so neither row order, ids nor the log groups ratings by file (that is, by rater)."""
+    rows = good_rows()
+    by_rater: dict[str, list[dict[str, Any]]] = {}
+    for r in rows["peer_ratings"]:
+        by_rater.setdefault(r["rater"], []).append(r)
+    base = {k: v for k, v in rows.items() if k != "peer_ratings"}
+    run(sqlite_db, write_xlsx(tmp_path / "base.xlsx", base))
+    engine = get_engine(sqlite_db)
+
+    def stored() -> list[tuple[Any, ...]]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text("SELECT rowid, id FROM peerrating"))]
+
+    seen_ids: set[str] = set()
+    for i, (rater, ratings) in enumerate(sorted(by_rater.items())):
+        run(sqlite_db, write_xlsx(tmp_path / f"{rater}.xlsx", {"peer_ratings": ratings}))
+        now = stored()
+        ids = {row[1] for row in now}
+        assert not ids & seen_ids, "ids must not survive an import: they would date the rating"
+        seen_ids |= ids
+        assert len(now) == sum(len(v) for _, v in sorted(by_rater.items())[: i + 1])
+    with engine.connect() as conn:
+        details = [str(d) for d in conn.execute(text("SELECT details FROM auditlog")).scalars()]
+    assert not any("peer_ratings" in d for d in details)

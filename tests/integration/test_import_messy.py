@@ -231,6 +231,7 @@ def test_caps_apply_to_xls_and_ods(sqlite_db: str, name: str) -> None:
     assert table_counts(sqlite_db)["department"] == 0
 
 
+@pytest.mark.reliability
 def test_ods_zip_bomb_is_refused_before_unpacking(sqlite_db: str, tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.ods"
     with zipfile.ZipFile(bomb, "w") as zf:

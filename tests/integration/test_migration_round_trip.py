@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, inspect, select, table
 
 from bihuan.db import audit, get_engine, session_scope
@@ -27,6 +28,7 @@ def counts(url: str) -> dict[str, int]:
         }
 
 
+@pytest.mark.reliability
 def test_one_step_down_and_up_again_keeps_every_row(db_url: str, tmp_path: Path) -> None:
     book = build_demo_workbook(tmp_path / "county.xlsx", 2022, departments=8)
     make_user(db_url, "root", UserRole.ADMIN)

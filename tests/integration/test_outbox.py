@@ -235,6 +235,7 @@ def test_smtp_delivers_each_message_exactly_once(org: Org, mail: MailServer) -> 
     assert [(a.attempt_no, a.ok) for a in _attempts(url)] == [(1, True)] * 4
 
 
+@pytest.mark.reliability
 def test_three_day_smtp_outage_then_recovery_delivers_everything_once(
     org: Org, mail: MailServer
 ) -> None:
@@ -284,6 +285,7 @@ def test_three_day_smtp_outage_then_recovery_delivers_everything_once(
     assert not any(a.ok for a in attempts if a.attempt_no < 4)
 
 
+@pytest.mark.reliability
 def test_no_channel_for_tag_is_recorded_as_failed_per_department(
     org: Org, mail: MailServer
 ) -> None:
@@ -310,6 +312,7 @@ def test_no_channel_for_tag_is_recorded_as_failed_per_department(
     assert mail.received == []
 
 
+@pytest.mark.reliability
 def test_dingtalk_errcode_is_recorded_as_failure_not_sent(
     org: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -403,6 +406,7 @@ def test_retry_backoff_follows_the_ladder_and_repeats_the_last_step(
     assert gaps == [timedelta(minutes=m) for m in (1, 5, 30, 30, 30)]
 
 
+@pytest.mark.reliability
 def test_claimed_but_never_recorded_is_sent_again_after_the_lease(
     org: tuple[str, int, int],
 ) -> None:
@@ -439,6 +443,7 @@ def test_claimed_but_never_recorded_is_sent_again_after_the_lease(
     assert (row.status, row.attempts) == (NotificationStatus.SENT, 2)
 
 
+@pytest.mark.reliability
 def test_two_dispatchers_at_once_never_send_a_row_twice(org: Org) -> None:
     url = org.url
     _enqueue(org, 30)

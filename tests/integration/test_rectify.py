@@ -238,6 +238,7 @@ def test_cli_walks_items_through_every_action(
     assert {x["department"] for x in json.loads(r.output)} == {"A02"}
 
 
+@pytest.mark.reliability
 def test_a_department_user_cannot_answer_another_departments_item(
     db_url: str, items: dict[str, int], home: Path
 ) -> None:
@@ -332,6 +333,7 @@ def test_refusal_through_the_installed_entry_point_prints_no_traceback(
 # ------------------------------------------------------------------ optimistic locking
 
 
+@pytest.mark.reliability
 def test_second_of_two_users_who_saw_version_1_gets_a_conflict(
     db_url: str, items: dict[str, int], people: dict[str, Actor], home: Path
 ) -> None:
@@ -354,6 +356,7 @@ def test_second_of_two_users_who_saw_version_1_gets_a_conflict(
 
 
 @pytest.mark.postgres
+@pytest.mark.reliability
 def test_interleaved_transactions_never_lose_an_update(
     pg_url: str, tmp_path: Path, home: Path
 ) -> None:

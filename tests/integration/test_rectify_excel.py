@@ -429,6 +429,7 @@ def test_cli_export_and_import(sqlite_db: str, tmp_path: Path) -> None:
     assert [x.name for x in mine.iterdir()] == ["整改台账-A02-县财政局.xlsx"]
 
 
+@pytest.mark.reliability
 def test_exported_text_never_becomes_a_formula(sqlite_db: str, tmp_path: Path) -> None:
     items = make_items(sqlite_db, tmp_path)
     a02_user = staff(sqlite_db)["a02"]

@@ -171,6 +171,7 @@ def test_something_new_later_the_same_day_goes_out_in_a_supplementary_digest(
     assert a02_digests() == {f"digest:{DAY}:a02", f"digest:{DAY}:a02:2"}
 
 
+@pytest.mark.reliability
 def test_two_trackers_at_once_write_each_notice_once(county: County) -> None:
     c = county
     results: list[tracking.TrackSummary] = []

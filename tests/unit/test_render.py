@@ -72,6 +72,7 @@ def test_problem_list_carries_every_field_in_chinese() -> None:
     assert html.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in html
 
 
+@pytest.mark.reliability
 def test_hostile_department_name_renders_inert() -> None:
     subject, html, text = render_problem_list(_problem_list(HOSTILE))
     assert "49" not in html and "49" not in text and "49" not in subject
@@ -82,6 +83,7 @@ def test_hostile_department_name_renders_inert() -> None:
     assert "<script>alert(1)</script>" in text
 
 
+@pytest.mark.reliability
 def test_hostile_text_in_findings_and_reminders_is_escaped_in_html() -> None:
     ctx = _problem_list()
     bad = replace(ctx.findings[0], evidence="<img src=x onerror=alert(1)>", title="{{ config }}")

@@ -553,6 +553,7 @@ def test_a_leader_changes_nothing(world_both: World) -> None:
     assert world.state() == before
 
 
+@pytest.mark.reliability
 def test_a_department_user_gets_404_for_another_departments_objects(world_both: World) -> None:
     world = world_both
     b = world.signed_in("department")

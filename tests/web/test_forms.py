@@ -61,6 +61,7 @@ def test_the_sign_in_form_needs_its_own_token(portal: Portal) -> None:
     assert r.status_code == 303 and "bihuan_session" in b.client.cookies
 
 
+@pytest.mark.reliability
 def test_hostile_text_renders_inert(world: World) -> None:
     admin = world.signed_in("admin")
     r = admin.post(

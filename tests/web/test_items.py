@@ -238,6 +238,7 @@ def test_hostile_text_renders_inert_on_the_item_page_and_the_timeline(portal: Po
         assert ">49<" not in html
 
 
+@pytest.mark.reliability
 def test_two_people_submit_the_same_item_the_second_is_told_and_loses_nothing(
     portal: Portal,
 ) -> None:
