@@ -26,8 +26,6 @@ from pathlib import Path
 import pytest
 
 from bihuan.app import app_context
-from bihuan.clock import utc_now
-from bihuan.core.outbox import dispatch_clock
 from bihuan.core.workdays import WorkCalendar
 from bihuan.services import identity, notifications, tracking
 from bihuan.services.uow import UnitOfWork
@@ -108,6 +106,7 @@ def reminders_to_the_outbox(installation: Installation) -> Path:
     (every recipient to the local sink): the outbox folder the messages landed in."""
     from flows.dispatch import ensure_channels_config
     from notifications.channels import load_channels
+    from notifications.dispatcher import dispatch_clock_for
 
     settings = get_settings()
     app = app_context(None, "juxian")
@@ -122,7 +121,7 @@ def reminders_to_the_outbox(installation: Installation) -> Path:
     report = notifications.dispatch(
         lambda: UnitOfWork(app),
         load_channels(settings),
-        dispatch_clock(day, utc_now()),
+        dispatch_clock_for(day),
         actor=office,
         jurisdiction="juxian",
     )
