@@ -192,10 +192,11 @@ def script(
     return sorted(out)
 
 
-def issued_items(url: str, jurisdiction_id: int, issued_on: date) -> list[IssuedItem]:
-    from models import Department, Finding, RectificationItem
+def issued_items(url: str, jurisdiction: str, issued_on: date) -> list[IssuedItem]:
+    from models import Department, Finding, Jurisdiction, RectificationItem
 
     ri, f, d = table(RectificationItem), table(Finding), table(Department)
+    j = table(Jurisdiction)
     with session_scope(url) as session:
         return [
             IssuedItem(row.id, row.code, row.category, row.issued_on, row.deadline)
@@ -203,7 +204,8 @@ def issued_items(url: str, jurisdiction_id: int, issued_on: date) -> list[Issued
                 select(ri.c.id, d.c.code, f.c.category, ri.c.issued_on, ri.c.deadline)
                 .join(f, f.c.id == ri.c.finding_id)
                 .join(d, d.c.id == ri.c.department_id)
-                .where(d.c.jurisdiction_id == jurisdiction_id, ri.c.issued_on == issued_on)
+                .join(j, j.c.id == d.c.jurisdiction_id)
+                .where(j.c.code == jurisdiction, ri.c.issued_on == issued_on)
             )
         ]
 
