@@ -69,6 +69,9 @@ class RectificationItem(SQLModel, table=True):
     escalation_level: EscalationLevel | None = Field(default=None, sa_type=enum_col())
     last_response_on: date | None = None
     extensions: int = 0
+    # the first provisional year (暂定) the deadline was counted over, None when it is official;
+    # set by the tracker, which re-counts the deadline when that year becomes official
+    deadline_provisional_from: int | None = None
     explanation: str = Field(default="", max_length=1000)
     alternative: str = Field(default="", max_length=1000)
     closed_on: date | None = None

@@ -37,6 +37,7 @@ class FindingLine:
     evidence: str
     deadline: date
     section: str  # supervising section of the office (督促科室)
+    provisional: bool = False  # the deadline is counted on a provisional year (暂定)
 
 
 @dataclass(frozen=True)

@@ -496,7 +496,7 @@ def rectifications(
                 r.category_label,
                 r.severity_label,
                 r.status_label,
-                r.deadline,
+                f"{r.deadline}（暂定）" if r.deadline_provisional else r.deadline,
                 r.escalation_level_label or "—",
                 r.supervising_section,
                 r.extensions,

@@ -50,6 +50,12 @@ class PlannedItem:
     deadline: date
     section: SupervisingSection
     deadline_changed: bool  # the coordinator set it (audited as deadline_changed)
+    # the first provisional year (暂定) the deadline is counted over, None when it is official
+    provisional_from: int | None = None
+
+    @property
+    def provisional(self) -> bool:
+        return self.provisional_from is not None
 
 
 WEEKDAYS = "一二三四五六日"
@@ -122,16 +128,21 @@ def plan_items(
 ) -> list[PlannedItem]:
     """One item per kept finding: the coordinator's deadline, or `as_of` plus the severity's
     working days; supervised by the section configured for the finding's category."""
-    return [
-        PlannedItem(
-            finding=f,
-            deadline=overrides.get(f.id)
-            or calendar.add_workdays(as_of, getattr(days, Severity(f.severity).value)),
-            section=sections[FindingCategory(f.category).value],
-            deadline_changed=f.id in overrides,
+    planned = []
+    for f in kept:
+        deadline = overrides.get(f.id) or calendar.add_workdays(
+            as_of, getattr(days, Severity(f.severity).value)
         )
-        for f in kept
-    ]
+        planned.append(
+            PlannedItem(
+                finding=f,
+                deadline=deadline,
+                section=sections[FindingCategory(f.category).value],
+                deadline_changed=f.id in overrides,
+                provisional_from=calendar.first_provisional_year(as_of, deadline),
+            )
+        )
+    return planned
 
 
 def by_department(items: Iterable[PlannedItem]) -> dict[int, list[PlannedItem]]:

@@ -29,6 +29,7 @@ lookup and ``add_workdays`` / ``workdays_between`` are a bisect plus a walk over
 from __future__ import annotations
 
 import bisect
+import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -171,6 +172,7 @@ class WorkCalendar:
             )
         self._use_package = use_package
         self._provisional = provisional
+        self._forced: frozenset[int] = frozenset()  # years counted by the rule whatever else
         self._cache: dict[int, _Year] = {}
 
     @classmethod
@@ -188,6 +190,8 @@ class WorkCalendar:
     def source(self, year: int) -> Source | None:
         """Where ``year``'s working days come from; None when the calendar cannot answer for it
         (then every question about that year raises :class:`CalendarError`)."""
+        if year in self._forced and RULE_FIRST_YEAR <= year <= RULE_LAST_YEAR:
+            return Source.PROVISIONAL
         if year in self._configured:
             return Source.CONFIG
         if self._use_package and year in PACKAGE_YEARS:
@@ -195,6 +199,24 @@ class WorkCalendar:
         if self._provisional and RULE_FIRST_YEAR <= year <= RULE_LAST_YEAR:
             return Source.PROVISIONAL
         return None
+
+    def with_provisional(self, years: Iterable[int]) -> WorkCalendar:
+        """This calendar as it was before `years` became official: those years counted by the
+        provisional rule (暂定), everything else as here. What a deadline counted while they were
+        provisional is re-counted against (bihuan.core.provisional)."""
+        twin = copy.copy(self)
+        twin._forced = self._forced | frozenset(years)
+        twin._cache = {}
+        return twin
+
+    def first_provisional_year(self, a: date, b: date) -> int | None:
+        """The first year with a day in (a, b] counted by the provisional rule, None when there is
+        none: what a deadline counted over (a, b] stores so that it can be re-counted once the
+        year becomes official."""
+        if b <= a:
+            return None
+        first = (a + timedelta(days=1)).year
+        return next((y for y in range(first, b.year + 1) if self.is_provisional_year(y)), None)
 
     def covers(self, year: int) -> bool:
         """Whether ``year`` has official data (package or configured), not just the rule."""

@@ -550,6 +550,7 @@ class FindingsRepo:
                     "measures": i.finding.measures,
                     "issued_on": as_of,
                     "deadline": i.deadline,
+                    "deadline_provisional_from": i.provisional_from,
                     "status": RectificationStatus.OPEN.value,
                     "extensions": 0,
                     "version": 1,

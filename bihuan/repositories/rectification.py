@@ -79,6 +79,7 @@ class ItemView:
     extension_requested_on: date | None = None
     extension_request_reason: str = ""
     finding_id: int = 0
+    deadline_provisional_from: int | None = None
 
 
 class RectificationRepo:
@@ -174,6 +175,7 @@ class RectificationRepo:
                     "extension_request_reason"
                 ),
                 col(ri.finding_id),
+                col(ri.deadline_provisional_from),
             )
             .join(d, col(d.id) == col(ri.department_id))
             .join(f, col(f.id) == col(ri.finding_id))

@@ -33,6 +33,7 @@ class TrackedItem:
     escalation_level: EscalationLevel | None
     last_response_on: date | None
     extensions: int
+    deadline_provisional_from: int | None = None
 
 
 class TrackingRepo:
@@ -91,6 +92,7 @@ class TrackingRepo:
                 ri.c.escalation_level,
                 ri.c.last_response_on,
                 ri.c.extensions,
+                ri.c.deadline_provisional_from,
             )
             .join(d, d.c.id == ri.c.department_id)
             .join(f, f.c.id == ri.c.finding_id)
@@ -117,6 +119,7 @@ class TrackingRepo:
                 else None,
                 last_response_on=r.last_response_on,
                 extensions=r.extensions,
+                deadline_provisional_from=r.deadline_provisional_from,
             )
             for r in rows
         ]
@@ -134,6 +137,34 @@ class TrackingRepo:
             .values(escalation_level=bindparam("lvl"))
             .execution_options(synchronize_session=False),
             [{"iid": item_id, "lvl": level.value} for item_id, level in levels],
+        )
+
+    def set_provisional_from(self, flags: Sequence[tuple[int, int | None]]) -> None:
+        """Store each item's first provisional year (暂定) of its deadline, in one bulk statement
+        (derived, so the item's `version` is left alone, like the level)."""
+        if not flags:
+            return
+        ri = table(RectificationItem)
+        self.session.execute(
+            update(ri)
+            .where(ri.c.id == bindparam("iid"))
+            .values(deadline_provisional_from=bindparam("year"))
+            .execution_options(synchronize_session=False),
+            [{"iid": item_id, "year": year} for item_id, year in flags],
+        )
+
+    def move_deadlines(self, moves: Sequence[tuple[int, date]]) -> None:
+        """Re-counted deadlines (a provisional year became official), in one bulk statement. The
+        `version` is left alone: the department's answers stay valid, only the date moved."""
+        if not moves:
+            return
+        ri = table(RectificationItem)
+        self.session.execute(
+            update(ri)
+            .where(ri.c.id == bindparam("iid"))
+            .values(deadline=bindparam("new"))
+            .execution_options(synchronize_session=False),
+            [{"iid": item_id, "new": new} for item_id, new in moves],
         )
 
 

@@ -909,6 +909,7 @@ def _render_list(
                     evidence=f"问题编号 {i.finding.id}",
                     deadline=i.deadline,
                     section=i.section.name,
+                    provisional=i.provisional,
                 )
                 for i in items
             ],

@@ -271,6 +271,9 @@ class ItemRow(BaseModel):
     extension_request_days: int | None = None
     extension_requested_on: date | None = None
     extension_request_reason: str = ""
+    # the deadline was counted on a provisional year (暂定): it is re-counted, and the department
+    # told, once the State Council's notice for that year is imported
+    deadline_provisional: bool = False
 
 
 class ItemDetail(ItemRow):
@@ -953,6 +956,7 @@ def _row_fields(v: ItemView) -> dict[str, Any]:
         "extension_request_days": v.extension_request_days,
         "extension_requested_on": v.extension_requested_on,
         "extension_request_reason": v.extension_request_reason,
+        "deadline_provisional": v.deadline_provisional_from is not None,
     }
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,7 @@ from pydantic import BaseModel, Field
 from bihuan.core.access import Actor, Permission, Target
 from bihuan.core.links import item_link
 from bihuan.core.outbox import NewMessage
+from bihuan.core.provisional import CountedDeadline, Recount, reconcile
 from bihuan.core.reminders import (
     ACTIVE,
     LEADERSHIP_TAG,
@@ -59,6 +60,7 @@ from bihuan.core.reminders import (
 )
 from bihuan.core.workdays import WorkCalendar
 from bihuan.policy import Policy
+from bihuan.repositories.rectification import ITEM_ENTITY
 from bihuan.services.authz import require
 from bihuan.services.notifications import DispatchReport
 from bihuan.services.uow import UnitOfWork
@@ -109,6 +111,10 @@ class TrackSummary(BaseModel):
     markers: int = 0
     digests: int = 0
     supplementary_digests: int = 0
+    # deadlines counted on a provisional year (暂定) that became official: re-counted, moved
+    deadlines_recounted: int = 0
+    deadlines_moved: int = 0
+    calendar_warning: bool = False  # the office was told official coverage ends soon
     by_step: dict[str, int] = Field(default_factory=dict)
     unknown_sections: list[str] = Field(default_factory=list)  # not in [findings.sections]
     rows: list[NoticeRow] = Field(default_factory=list)
@@ -138,6 +144,8 @@ def track(uow: UnitOfWork, actor: Actor, jurisdiction: str, as_of: date) -> Trac
     last_run = uow.tracking.lock_last_run(jur.id, JOB)
     summary.last_run = last_run
     items = _load(uow, jur.id, policy, summary)
+    _recount_deadlines(uow, actor, jurisdiction, jur.id, as_of, items, cal, summary)
+    summary.calendar_warning = _warn_calendar_ending(uow, jurisdiction, jur.id, as_of, cal)
     planned = plan_reminders(
         [i.view for i in items.values()],
         as_of=as_of,
@@ -173,6 +181,7 @@ def track(uow: UnitOfWork, actor: Actor, jurisdiction: str, as_of: date) -> Trac
             "notices": summary.notices,
             "escalated": summary.escalated,
             "digests": summary.digests + summary.supplementary_digests,
+            "deadlines_moved": summary.deadlines_moved,
         },
     )
     return summary
@@ -239,6 +248,125 @@ def _load(
     summary.active_items = len(items)
     summary.unknown_sections = sorted(unknown)
     return items
+
+
+def _recount_deadlines(
+    uow: UnitOfWork,
+    actor: Actor,
+    jurisdiction: str,
+    jurisdiction_id: int,
+    as_of: date,
+    items: dict[int, _Item],
+    cal: WorkCalendar,
+    summary: TrackSummary,
+) -> None:
+    """Deadlines counted on a provisional year that is official now are re-counted (the same
+    working days from the same issue date, bihuan.core.provisional); each move is audited and
+    each department told once, in one message per contact tag listing its moved items. The
+    items' flags (the first provisional year of their deadline) are stored for the next run."""
+    result = reconcile(
+        (
+            CountedDeadline(
+                i.row.id, i.row.issued_on, i.row.deadline, i.row.deadline_provisional_from
+            )
+            for i in items.values()
+        ),
+        cal,
+    )
+    uow.tracking.set_provisional_from(result.flags)
+    summary.deadlines_recounted = len(result.recounts)
+    moved = result.moved
+    summary.deadlines_moved = len(moved)
+    if not moved:
+        return
+    uow.tracking.move_deadlines([(r.item_id, r.new_deadline) for r in moved])
+    by_department: dict[int, list[tuple[_Item, Recount]]] = defaultdict(list)
+    for r in moved:
+        item = items[r.item_id]
+        items[r.item_id] = item = _Item(
+            view=replace(item.view, deadline=r.new_deadline),
+            row=replace(item.row, deadline=r.new_deadline),
+            contacts=item.contacts,
+        )
+        by_department[item.row.department_id].append((item, r))
+        uow.audit.record(
+            actor,
+            action="recount_deadline",
+            entity=ITEM_ENTITY,
+            key=str(r.item_id),
+            jurisdiction_id=jurisdiction_id,
+            details={
+                "old_deadline": r.old_deadline,
+                "new_deadline": r.new_deadline,
+                "workdays": r.workdays,
+                "official_years": list(r.official_years),
+                "as_of": as_of,
+            },
+        )
+    base_url = uow.settings.base_url
+    for department_id, moves in by_department.items():
+        first = moves[0][0]
+        context = {
+            "department": first.row.department_name,
+            "office": uow.policy.office_name(jurisdiction),
+            "on_date": as_of,
+            "years": sorted({y for _, r in moves for y in r.official_years}),
+            "moves": [
+                {
+                    "item_id": r.item_id,
+                    "title": item.row.title,
+                    "old_deadline": r.old_deadline,
+                    "new_deadline": r.new_deadline,
+                    "link": item_link(base_url, r.item_id) if base_url else "",
+                }
+                for item, r in moves
+            ],
+        }
+        subject = " ".join(render("deadline_recount.subject.txt", context).split())
+        body = render("deadline_recount.txt", context)
+        for tag in first.contacts:
+            uow.notifications.enqueue(
+                NewMessage(
+                    jurisdiction_id=jurisdiction_id,
+                    key=f"deadline-recount:{department_id}:{as_of.isoformat()}:{tag}",
+                    department_id=department_id,
+                    recipient_tag=tag,
+                    kind=NotificationKind.RECTIFICATION_NOTICE,
+                    subject=subject,
+                    body=body,
+                    business_date=as_of,
+                )
+            )
+
+
+def _warn_calendar_ending(
+    uow: UnitOfWork, jurisdiction: str, jurisdiction_id: int, as_of: date, cal: WorkCalendar
+) -> bool:
+    """Within `[calendar] warn_days_before_end` days of the end of official coverage, tell the
+    office once (the key carries the coverage's end, so a new notice imported starts afresh)."""
+    until = cal.official_until()
+    left = (until - as_of).days
+    if left > uow.policy.calendar.warn_days_before_end:
+        return False
+    context = {
+        "office": uow.policy.office_name(jurisdiction),
+        "until": until,
+        "days_left": left,
+        "next_year": until.year + 1,
+        "on_date": as_of,
+    }
+    return uow.notifications.enqueue(
+        NewMessage(
+            jurisdiction_id=jurisdiction_id,
+            key=f"calendar-ending:{jurisdiction}:{until.isoformat()}",
+            department_id=None,
+            recipient_tag=uow.policy.office.alert_tag,
+            kind=NotificationKind.OFFICE_ALERT,
+            subject=" ".join(render("calendar_ending.subject.txt", context).split()),
+            body=render("calendar_ending.txt", context),
+            business_date=as_of,
+        )
+    )
 
 
 def expand_recipients(notice: PlannedNotice, contacts: tuple[str, ...]) -> tuple[str, ...]:
