@@ -32,6 +32,16 @@ class PolicyError(Exception):
         super().__init__("\n".join(lines))
 
 
+class PolicyGap(ValueError):
+    """The policy lacks what a given year or jurisdiction needs (checked when it is used, not at
+    load): `key` names the config key, `reason` what is missing and what to add."""
+
+    def __init__(self, key: str, reason: str):
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{key}: {reason}")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -390,10 +400,17 @@ class Policy(_Strict):
         return self.office.jurisdictions.get(jurisdiction, self.office.name)
 
     def points_for(self, year: int) -> Points:
-        """Points of the latest configured year not after `year` (or the earliest one)."""
-        known = sorted(self.points)
-        chosen = [y for y in known if y <= year]
-        return self.points[chosen[-1] if chosen else known[0]]
+        """The year's comprehensive-assessment points; a year not configured is a PolicyGap
+        (the points change with each year's assessment plan: another year's are no answer)."""
+        if year not in self.points:
+            known = ", ".join(f"[points.{y}]" for y in sorted(self.points))
+            raise PolicyGap(
+                f"points.{year}",
+                f"no comprehensive-assessment points (综合绩效考核计分) for {year}; add a "
+                f"[points.{year}] table with economic = … and non_economic = … from the "
+                f"county's {year} assessment plan (configured: {known})",
+            )
+        return self.points[year]
 
 
 def _key(loc: tuple[int | str, ...]) -> str:

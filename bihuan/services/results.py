@@ -13,7 +13,8 @@ After the year-end assessment, `compute_results` (office):
    working days after ``as_of``, with a notice (notifications/templates/head_talk.txt, signed
    with ``policy.office_name(jurisdiction)``) to the department head (``<code>-head``) and the
    office's leadership (``leadership``) enqueued in the same transaction; points in the
-   county's comprehensive performance assessment for everyone (``policy.points_for(year)``).
+   county's comprehensive performance assessment for everyone (``policy.points_for(year)``; a
+   year without ``[points.YYYY]`` is a ConfigError naming the key, before anything is stored).
    Consequences upsert on (cycle, department, kind); ones that no longer apply after a re-run
    with changed scores are deleted (audited). A re-run keeps a head talk's announced date, and
    notices have idempotency keys, so it sends nothing twice.
@@ -38,8 +39,8 @@ from bihuan.core.outbox import NewMessage
 from bihuan.core.reminders import LEADERSHIP_TAG
 from bihuan.core.scoring import annual_score
 from bihuan.core.workdays import WorkCalendar
-from bihuan.errors import UserError
-from bihuan.policy import Policy
+from bihuan.errors import ConfigError, UserError
+from bihuan.policy import POLICY_FILE, Policy, PolicyError, PolicyGap
 from bihuan.report import (
     ChainShortfall,
     FindingLine,
@@ -132,9 +133,13 @@ def compute_results(
     scored = _annual_scores(uow, cycle_id, depts, policy)
     if not scored:
         raise UserError(f"no scores for {year}; run `bihuan assess --year {year}` first")
+    try:
+        points = policy.points_for(year)
+    except PolicyGap as gap:
+        raise _policy_error(uow, gap) from None
     ranked = core.board(scored, policy.board)
     conseqs = core.consequences(
-        ranked, _stored_board(uow, jur.id, year - 1), year=year, points=policy.points_for(year)
+        ranked, _stored_board(uow, jur.id, year - 1), year=year, points=points
     )
     by_code = {d.code: d for d in depts}
     uow.results.save_board(
@@ -169,6 +174,12 @@ def compute_results(
         notices=notices,
         withdrawn=len(withdrawn),
     )
+
+
+def _policy_error(uow: UnitOfWork, gap: PolicyGap) -> ConfigError:
+    """What the policy lacks for this run, worded like a policy error at start (file, key)."""
+    path = uow.settings.policy_dir / POLICY_FILE
+    return ConfigError(f"bad policy configuration:\n{PolicyError(path, [(gap.key, gap.reason)])}")
 
 
 def _cycle_id(uow: UnitOfWork, jurisdiction_id: int, jurisdiction: str, year: int) -> int:

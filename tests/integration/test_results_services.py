@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from bihuan.core.access import Actor
 from bihuan.core.breakdown import Breakdown, IndicatorLine
 from bihuan.db import get_engine
-from bihuan.errors import PermissionDenied, UserError
+from bihuan.errors import ConfigError, PermissionDenied, UserError
 from bihuan.services import identity
 from bihuan.services import recheck as recheck_service
 from bihuan.services import results as results_service
@@ -68,6 +68,12 @@ class County:
     office: Actor
     items: dict[str, int]  # department code → its 2022 item id
     dept_ids: dict[str, int]
+    policy: Path  # the test's copy of config/policy.toml
+
+    def edit_policy(self, old: str, new: str) -> None:
+        text = self.policy.read_text(encoding="utf-8")
+        assert old in text, old
+        self.policy.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def _breakdown(code: str, score: float, indicator_score: float) -> dict[str, Any]:
@@ -170,7 +176,7 @@ def county(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Coun
 
     reset_settings()
     items, depts = _write_county(db_url)
-    return County(db_url, office(db_url), items, depts)
+    return County(db_url, office(db_url), items, depts, config / "policy.toml")
 
 
 def rows(url: str, sql: str, **params: Any) -> list[Any]:
@@ -365,6 +371,19 @@ def test_results_board_consequences_and_the_head_talk(county: County) -> None:
     assert again.notices == 0
     assert next(q for q in again.consequences if q.kind == "head_talk").due_on == date(2024, 1, 19)
     assert len(rows(c.url, "SELECT id FROM notification")) == 2
+
+
+def test_a_year_without_its_points_is_refused_naming_the_key(county: County) -> None:
+    c = county
+    c.edit_policy("[points.2023]\neconomic = 20\nnon_economic = 60\n", "")
+    before = snapshot(c.url)
+    with pytest.raises(ConfigError) as refused:
+        do_results(c, 2023)
+    message = str(refused.value)
+    assert "policy.toml: points.2023:" in message and "add a [points.2023] table" in message
+    assert "economic = … and non_economic = …" in message
+    assert snapshot(c.url) == before  # nothing stored: not 2022's points in 2023's place
+    assert do_results(c, 2022, on=date(2023, 1, 5)).departments == 4
 
 
 def test_a_consequence_the_board_no_longer_gives_is_withdrawn(county: County) -> None:

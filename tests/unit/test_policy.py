@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bihuan.policy import PolicyError, load_policy
+from bihuan.policy import PolicyError, PolicyGap, load_policy
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = (REPO / "config" / "policy.toml").read_text(encoding="utf-8")
@@ -30,7 +30,9 @@ def test_the_shipped_policy_is_valid() -> None:
     policy = load_policy(REPO / "config")
     assert policy.board.green == 10 and policy.board.red == 10
     assert policy.points_for(2022).economic == 20 and policy.points_for(2022).non_economic == 60
-    assert policy.points_for(2030).economic == 20  # the latest configured year carries on
+    with pytest.raises(PolicyGap) as gap:  # a year not configured is no other year's points
+        policy.points_for(2030)
+    assert gap.value.key == "points.2030" and "add a [points.2030] table" in gap.value.reason
     assert policy.reminders.pre_due == [5, 2, 1]
     assert policy.schedules.timezone == "Asia/Shanghai"
 
