@@ -152,7 +152,8 @@ class ReportData:
     year: the cycle; as_of: the date the report
     speaks for (rates are counted as of it); phases: the two phases as they ran; survey: the
     three evaluations; ledger / staffing: the two halves of the assessment; board: this year's
-    board (bihuan.core.results.rank); board_scope / green / red: the board's policy;
+    board (bihuan.core.results.rank); board_scope / green / red: the board's policy (sizes
+    as the report words them: 10名 or 15%);
     consequences: bihuan.core.results.consequences of this year's board;
     findings_by_category: FindingCategory value → approved findings; top_findings: the notable
     ones; chain_shortfalls: weak links of central tasks; rectification: rates as of `as_of`
@@ -172,8 +173,8 @@ class ReportData:
     ledger: LedgerSummary = field(default_factory=LedgerSummary)
     staffing: StaffingSummary = field(default_factory=StaffingSummary)
     board_scope: str = "all"
-    green: int = 10
-    red: int = 10
+    green: str = "10名"  # the board's sizes as policy gives them: "10名", or a share "15%"
+    red: str = "10名"
     consequences: list[Consequence] = field(default_factory=list)
     findings_by_category: dict[str, int] = field(default_factory=dict)
     top_findings: list[FindingLine] = field(default_factory=list)

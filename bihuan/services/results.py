@@ -135,9 +135,9 @@ def compute_results(
         raise UserError(f"no scores for {year}; run `bihuan assess --year {year}` first")
     try:
         points = policy.points_for(year)
+        ranked = core.board(scored, policy.board)  # the sizes checked against this county's
     except PolicyGap as gap:
         raise _policy_error(uow, gap) from None
-    ranked = core.board(scored, policy.board)
     conseqs = core.consequences(
         ranked, _stored_board(uow, jur.id, year - 1), year=year, points=points
     )
@@ -406,8 +406,8 @@ def report_data(
         ledger=_ledger_summary(uow, jur.id, cycle_id, phase_ids, latest, policy),
         staffing=_staffing_summary(uow, phase_ids),
         board_scope=policy.board.scope,
-        green=policy.board.green,
-        red=policy.board.red,
+        green=policy.board.label("green"),
+        red=policy.board.label("red"),
         consequences=[
             core.Consequence(c.code, c.kind, c.detail, c.points)  # type: ignore[arg-type]
             for c in uow.results.consequences(cycle_id)

@@ -179,6 +179,60 @@ def county(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Coun
     return County(db_url, office(db_url), items, depts, config / "policy.toml")
 
 
+# A county of six departments (a real county's size, not Ju County's 62): the board's default
+# 10 green and 10 red places do not fit it.
+SIX = [
+    ("W01", "五莲县发展和改革局", "economic", 91.2),
+    ("W02", "五莲县财政局", "economic", 84.0),
+    ("W03", "五莲县教育和体育局", "non_economic", 78.5),
+    ("W04", "五莲县民政局", "non_economic", 70.0),
+    ("W05", "五莲县司法局", "non_economic", 66.0),
+    ("W06", "五莲县农业农村局", "economic", 33.15),
+]
+
+
+def write_six(url: str, phases: tuple[str, ...] = ("mid-year", "year-end")) -> None:
+    """The six-department county 五莲县 (wulian) with 2026 scores in `phases`."""
+    with Session(get_engine(url)) as s:
+        jur = Jurisdiction(code="wulian", name="五莲县")
+        s.add(jur)
+        s.flush()
+        assert jur.id is not None
+        cycle = Cycle(jurisdiction_id=jur.id, year=2026)
+        s.add(cycle)
+        s.flush()
+        depts = []
+        for code, name, category, score in SIX:
+            d = Department(jurisdiction_id=jur.id, code=code, name=name, category=category)
+            s.add(d)
+            s.flush()
+            depts.append((d.id, code, score))
+        for kind in ("mid-year", "year-end"):
+            month = 6 if kind == "mid-year" else 12
+            phase = Phase(
+                cycle_id=cycle.id,  # type: ignore[arg-type]
+                kind=kind,  # type: ignore[arg-type]
+                window_start=date(2026, month, 1),
+                window_end=date(2026, month, 30),
+            )
+            s.add(phase)
+            s.flush()
+            if kind not in phases:
+                continue
+            for dept_id, code, score in depts:
+                s.add(
+                    DepartmentAssessment(
+                        phase_id=phase.id,  # type: ignore[arg-type]
+                        department_id=dept_id,
+                        total=score,
+                        ledger=score,
+                        breakdown=_breakdown(code, score, score),
+                        as_of=date(2026, month, 30),
+                    )
+                )
+        s.commit()
+
+
 def rows(url: str, sql: str, **params: Any) -> list[Any]:
     with get_engine(url).connect() as conn:
         return list(conn.execute(text(sql), params).all())
@@ -384,6 +438,59 @@ def test_a_year_without_its_points_is_refused_naming_the_key(county: County) -> 
     assert "economic = … and non_economic = …" in message
     assert snapshot(c.url) == before  # nothing stored: not 2022's points in 2023's place
     assert do_results(c, 2022, on=date(2023, 1, 5)).departments == 4
+
+
+def test_the_board_on_a_six_department_county(county: County) -> None:
+    c = county
+    write_six(c.url)
+    wulian = office(c.url, "wlbb", jurisdiction="wulian")
+
+    def results() -> Any:
+        return run(
+            c.url,
+            lambda uow: results_service.compute_results(
+                uow, "wulian", 2026, wulian, date(2027, 1, 8)
+            ),
+        )
+
+    # the default 10 green and 10 red places: refused for six departments, naming the keys
+    c.edit_policy("green = 1\nred = 1", "green = 10\nred = 10")
+    before = snapshot(c.url)
+    with pytest.raises(ConfigError) as refused:
+        results()
+    message = str(refused.value)
+    assert "policy.toml: board.green + board.red:" in message
+    assert "10 green and 10 red places for 6 departments" in message and "overlap" in message
+    assert snapshot(c.url) == before  # no board: not six green places, 33.15 included
+    # three and three would leave no department yellow: refused as well
+    c.edit_policy("green = 10\nred = 10", "green = 3\nred = 3")
+    with pytest.raises(ConfigError, match="would leave no department yellow"):
+        results()
+    # shares of the county's size: 15 % of 6 is 0.9, one place each
+    c.edit_policy("green = 3\nred = 3", 'green = "top 15%"\nred = "bottom 15%"')
+    summary = results()
+    assert [(r.code, r.colour.value) for r in summary.board] == [
+        ("W01", "green"),
+        ("W02", "yellow"),
+        ("W03", "yellow"),
+        ("W04", "yellow"),
+        ("W05", "yellow"),
+        ("W06", "red"),
+    ]
+    stored = rows(
+        c.url,
+        "SELECT d.code, b.colour FROM boardentry b JOIN department d ON d.id = b.department_id "
+        "WHERE d.jurisdiction_id = (SELECT id FROM jurisdiction WHERE code = 'wulian') "
+        "ORDER BY b.rank",
+    )
+    assert [colour for _code, colour in stored] == ["green", *["yellow"] * 4, "red"]
+    leader = make_user(c.url, "wllead", UserRole.LEADER, jurisdiction="wulian")
+    data = run(
+        c.url,
+        lambda uow: results_service.report_data(uow, leader, "wulian", 2026, date(2027, 1, 8)),
+        readonly=True,
+    )
+    assert (data.green, data.red) == ("15%", "15%")
 
 
 def test_a_consequence_the_board_no_longer_gives_is_withdrawn(county: County) -> None:

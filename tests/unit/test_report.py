@@ -90,8 +90,8 @@ def sample_data() -> ReportData:
             PhaseRun("year-end", date(2023, 12, 1), date(2023, 12, 31), 12, 3, 6),
         ],
         board=this,
-        green=3,
-        red=3,
+        green="3名",
+        red="3名",
         rectification=rectification_rates(items, AS_OF),
         survey=SurveyCounts(
             town_ratings=240,
