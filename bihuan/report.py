@@ -24,6 +24,7 @@ from bihuan.core.results import (
     RateReport,
     Rates,
     YearOnYear,
+    tie_note,
     year_on_year,
 )
 from bihuan.policy import RecommendationRules
@@ -319,6 +320,7 @@ def _context(data: ReportData) -> dict[str, Any]:
     return {
         "d": data,
         "font": FONT,
+        "tie_note": tie_note,
         "names": names,
         "phase_count": len(data.phases),
         "onsite_total": sum(p.onsite_departments for p in data.phases),
@@ -392,12 +394,13 @@ def report_markdown(data: ReportData) -> str:
         "",
         "## 红黄绿榜",
         "",
-        "| 排名 | 部门 | 类别 | 得分 | 榜单 |",
-        "| ---: | --- | --- | ---: | --- |",
+        "| 排名 | 部门 | 类别 | 得分 | 榜单 | 同分规则 |",
+        "| ---: | --- | --- | ---: | --- | --- |",
     ]
     for r in data.board:
         lines.append(
-            f"| {r.rank} | {_md(r.name)} | {label(r.category)} | {r.score:.2f} | {label(r.colour)} |"
+            f"| {r.rank} | {_md(r.name)} | {label(r.category)} | {r.score:.2f} "
+            f"| {label(r.colour)} | {tie_note(r.tie_rule)} |"
         )
     if ctx["sanctioned"]:
         lines += ["", "## 连续两年红榜", ""]

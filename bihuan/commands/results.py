@@ -123,6 +123,7 @@ def _print_board(year: int, rows: list[BoardRow]) -> None:
             "category 类别",
             "score 得分",
             "colour 榜单",
+            "tie 同分规则",
             "consequences 结果运用",
         ],
         [
@@ -133,6 +134,7 @@ def _print_board(year: int, rows: list[BoardRow]) -> None:
                 r.category_label,
                 f"{r.score:.2f}",
                 r.colour_label,
+                r.tie_note,
                 "、".join(c.kind_label for c in r.consequences if c.kind != "assessment_points"),
             ]
             for r in rows

@@ -60,6 +60,12 @@ NON_ECONOMIC = Category.NON_ECONOMIC.value
 # Which rule separated a department from the one ranked just above it (for the board's notes).
 TIE_RULE_LABELS: dict[str, str] = {m.value: m.label for m in TieRule}
 
+
+def tie_note(rule: str | None) -> str:
+    """The board's note for a department placed below an equal score: 同分，按年底评估得分排序."""
+    return f"同分，按{TIE_RULE_LABELS.get(rule, rule)}排序" if rule else ""
+
+
 CLOSED = RectificationStatus.VERIFIED_CLOSED.value
 CANNOT_SOLVE = RectificationStatus.CANNOT_SOLVE.value
 

@@ -90,10 +90,10 @@ class BoardRow(BaseModel):
     score: float
     colour: Colour
     colour_label: str
-    # the rule that placed it below an equal score (None when not tied, or not known: the
-    # stored board does not keep it yet)
+    # the rule that placed it below an equal score (None when not tied), stored with the board
     tie_rule: TieRule | None = None
     tie_rule_label: str = ""
+    tie_note: str = ""  # 同分，按年底评估得分排序
     consequences: list[ConsequenceRow] = []
 
 
@@ -144,7 +144,10 @@ def compute_results(
     by_code = {d.code: d for d in depts}
     uow.results.save_board(
         cycle_id,
-        [BoardPlace(by_code[r.code].id, r.scope, r.score, r.rank, r.colour) for r in ranked],
+        [
+            BoardPlace(by_code[r.code].id, r.scope, r.score, r.rank, r.colour, r.tie_rule)
+            for r in ranked
+        ],
     )
     records, withdrawn = _store_consequences(
         uow, actor, jur.id, cycle_id, year, conseqs, by_code, as_of
@@ -338,6 +341,7 @@ def _board_row(r: core.BoardRow, consequences: list[ConsequenceRow]) -> BoardRow
         colour_label=colour.label,
         tie_rule=rule,
         tie_rule_label=rule.label if rule else "",
+        tie_note=core.tie_note(r.tie_rule),
         consequences=consequences,
     )
 

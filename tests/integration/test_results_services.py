@@ -493,6 +493,64 @@ def test_the_board_on_a_six_department_county(county: County) -> None:
     assert (data.green, data.red) == ("15%", "15%")
 
 
+def test_the_tie_rule_is_stored_and_shown_in_board_json_and_the_report(
+    county: County, tmp_path: Path
+) -> None:
+    from bihuan.cli import _register_commands, app
+    from bihuan.report import render_report
+
+    c = county
+    write_six(c.url)
+    c.edit_policy("green = 1\nred = 1", 'green = "top 15%"\nred = "bottom 15%"')
+    with get_engine(c.url).begin() as conn:  # W04 ties W03 at 78.5; W03's ledger is higher
+        conn.execute(
+            text(
+                "UPDATE departmentassessment SET total = 78.5 WHERE department_id = "
+                "(SELECT id FROM department WHERE code = 'W04')"
+            )
+        )
+    wulian = office(c.url, "wlbb", jurisdiction="wulian")
+    run(
+        c.url,
+        lambda uow: results_service.compute_results(uow, "wulian", 2026, wulian, date(2027, 1, 8)),
+    )
+    stored = rows(
+        c.url,
+        "SELECT d.code, b.tie_rule FROM boardentry b JOIN department d ON d.id = b.department_id "
+        "WHERE d.code LIKE 'W%' ORDER BY b.rank",
+    )
+    assert stored[2:4] == [("W03", None), ("W04", "ledger_score")]
+    assert {code for code, rule in stored if rule} == {"W04"}
+
+    note = "同分，按主责主业履职成效得分排序"
+    board = run(
+        c.url, lambda uow: results_service.board(uow, wulian, "wulian", 2026), readonly=True
+    )
+    w04 = next(r for r in board if r.code == "W04")
+    assert w04.tie_rule == "ledger_score" and w04.tie_note == note
+    assert w04.tie_rule_label == "主责主业履职成效得分"
+
+    _register_commands()
+    runner = CliRunner()
+    args = ["board", "--year", "2026", "-j", "wulian", "--db", c.url, "--as", "wlbb"]
+    out = runner.invoke(app, [*args, "--json"])
+    assert out.exit_code == 0, out.output
+    by_code = {r["code"]: r for r in json.loads(out.stdout)}
+    assert by_code["W04"]["tie_rule"] == "ledger_score" and by_code["W04"]["tie_note"] == note
+    assert by_code["W03"]["tie_note"] == ""
+    out = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert out.exit_code == 0, out.output
+    assert "同分规则" in out.output and note in out.output
+
+    data = run(
+        c.url,
+        lambda uow: results_service.report_data(uow, wulian, "wulian", 2026, date(2027, 1, 8)),
+        readonly=True,
+    )
+    assert next(r for r in data.board if r.code == "W04").tie_rule == "ledger_score"
+    assert note in render_report(data)
+
+
 def test_a_consequence_the_board_no_longer_gives_is_withdrawn(county: County) -> None:
     c = county
     do_results(c, 2022, on=date(2023, 1, 5))
