@@ -183,6 +183,8 @@ class ReportData:
     last_year_board: list[BoardRow] | None = None
     recheck_outcomes: dict[str, int] = field(default_factory=dict)
     rules: RecommendationRules = field(default_factory=RecommendationRules)
+    # the board was computed before the year-end assessment (暂定): the report says so throughout
+    provisional: bool = False
 
     @property
     def names(self) -> dict[str, str]:
@@ -380,8 +382,17 @@ def report_markdown(data: ReportData) -> str:
     ctx = _context(data)
     rect = data.rectification.overall
     lines = [
-        f"# {_md(data.county)}{data.year}年度部门履职监管评估综合情况",
+        f"# {_md(data.county)}{data.year}年度部门履职监管评估综合情况"
+        + ("（暂定）" if data.provisional else ""),
         "",
+        *(
+            [
+                "**暂定**：年底评估尚未进行，红黄绿榜依据已完成的评估得分暂定，不作为结果运用依据。",
+                "",
+            ]
+            if data.provisional
+            else []
+        ),
         f"- 评估部门：{ctx['department_count']}个；集中评估{ctx['phase_count']}轮；"
         f"双随机察访核验{ctx['onsite_total']}个部门次",
         f"- 平均得分：{_fmt(ctx['mean_score'])}分（最高{_fmt(ctx['max_score'])}，"

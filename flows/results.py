@@ -25,10 +25,14 @@ from flows.common import artifact_key, flow_app, resolve_as_of, run_actor
 
 
 @task(name="store-results", cache_policy=NO_CACHE)
-def store_results_task(jurisdiction: str, run_as: str, year: int, as_of: date) -> ResultsSummary:
+def store_results_task(
+    jurisdiction: str, run_as: str, year: int, as_of: date, provisional: bool = False
+) -> ResultsSummary:
     with UnitOfWork(flow_app(jurisdiction)) as uow:
         actor = identity.actor_for(uow, run_as)
-        return service.compute_results(uow, jurisdiction, year, actor, as_of)
+        return service.compute_results(
+            uow, jurisdiction, year, actor, as_of, provisional=provisional
+        )
 
 
 @task(name="write-report", cache_policy=NO_CACHE)
@@ -52,7 +56,7 @@ def _board_table(summary: ResultsSummary) -> list[dict[str, object]]:
             "部门 name": r.name,
             "类别 category": r.category_label,
             "得分 score": round(r.score, 2),
-            "榜单 colour": r.colour_label,
+            "榜单 colour": r.colour_label + (f"（{r.provisional_label}）" if r.provisional else ""),
             "同分规则 tie rule": r.tie_rule_label,
             "结果运用 consequences": "、".join(
                 c.kind_label for c in r.consequences if c.kind != "assessment_points"
@@ -63,18 +67,25 @@ def _board_table(summary: ResultsSummary) -> list[dict[str, object]]:
 
 
 @flow(name="results", flow_run_name="results-{jurisdiction}-{year}")
-def results(jurisdiction: str, run_as: str, year: int, as_of: date | None = None) -> ResultsSummary:
+def results(
+    jurisdiction: str,
+    run_as: str,
+    year: int,
+    as_of: date | None = None,
+    provisional: bool = False,
+) -> ResultsSummary:
     """Annual scores, the red / yellow / green board (红黄绿榜), consequences (结果运用) and the
-    year-end comprehensive report (综合评估情况报告)."""
+    year-end comprehensive report (综合评估情况报告). Refused before the year-end assessment
+    unless `provisional` (a board marked 暂定, nothing notified)."""
     run_actor(flow_app(jurisdiction), run_as, Permission.RUN_CYCLE, f"publish the {year} results")
     day = resolve_as_of(as_of)
-    summary = store_results_task(jurisdiction, run_as, year, day)
+    summary = store_results_task(jurisdiction, run_as, year, day, provisional)
     path, markdown = write_report_task(jurisdiction, run_as, year, day)
     summary.report_path = path
     create_table_artifact(
         key=artifact_key("board", jurisdiction, year),
         table=_board_table(summary),
-        description=f"{jurisdiction} {year}年度红黄绿榜 (board)",
+        description=f"{jurisdiction} {year}年度红黄绿榜{summary.provisional_label} (board)",
     )
     create_markdown_artifact(
         key=artifact_key("report", jurisdiction, year),

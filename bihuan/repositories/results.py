@@ -76,6 +76,7 @@ class BoardPlace:
     rank: int
     colour: str
     tie_rule: str | None = None
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,11 +233,23 @@ class ResultsRepo:
                     "rank": p.rank,
                     "colour": p.colour,
                     "tie_rule": p.tie_rule,
+                    "provisional": p.provisional,
                 }
                 for p in places
             ],
             keys=["cycle_id", "department_id"],
-            update=["scope", "score", "rank", "colour", "tie_rule"],
+            update=["scope", "score", "rank", "colour", "tie_rule", "provisional"],
+        )
+
+    def board_is_provisional(self, cycle_id: int) -> bool:
+        """Whether the cycle's stored board was computed before the year-end assessment (暂定)."""
+        b = table(BoardEntry)
+        return bool(
+            self.session.execute(
+                select(func.count())
+                .select_from(b)
+                .where(b.c.cycle_id == cycle_id, b.c.provisional.is_(True))
+            ).scalar_one()
         )
 
     # ------------------------------------------------------------------ consequences

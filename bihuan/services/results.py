@@ -1,7 +1,8 @@
 """Using the results (结果运用): annual scores, the red / yellow / green board, consequences, and
 the data of the year-end comprehensive report.
 
-After the year-end assessment, `compute_results` (office):
+After the year-end assessment, `compute_results` (office; before it, refused, or with
+`provisional=True` a board stored marked 暂定 whose consequences announce nothing):
 
 1. annual score per department = (1 − w) × mid-year + w × year-end (``scoring.year_end_weight``;
    one phase alone stands for the year), from the stored assessments;
@@ -94,6 +95,9 @@ class BoardRow(BaseModel):
     tie_rule: TieRule | None = None
     tie_rule_label: str = ""
     tie_note: str = ""  # 同分，按年底评估得分排序
+    # computed before the year-end assessment, from the mid-year scores (暂定); not final
+    provisional: bool = False
+    provisional_label: str = ""  # 暂定 when provisional
     consequences: list[ConsequenceRow] = []
 
 
@@ -104,6 +108,8 @@ class ResultsSummary(BaseModel):
     year: int
     as_of: date
     departments: int
+    provisional: bool = False  # 暂定: before the year-end assessment (`--provisional`)
+    provisional_label: str = ""
     board: list[BoardRow]
     consequences: list[ConsequenceRow]
     notices: int = 0  # head-talk notices newly queued
@@ -114,10 +120,25 @@ class ResultsSummary(BaseModel):
 # ------------------------------------------------------------------ compute the results
 
 
+PROVISIONAL = "暂定"
+
+
 def compute_results(
-    uow: UnitOfWork, jurisdiction: str, year: int, actor: Actor, as_of: date
+    uow: UnitOfWork,
+    jurisdiction: str,
+    year: int,
+    actor: Actor,
+    as_of: date,
+    *,
+    provisional: bool = False,
 ) -> ResultsSummary:
-    """Compute and store the year's board and consequences, queue the head-talk notices."""
+    """Compute and store the year's board and consequences, queue the head-talk notices.
+
+    Before the year-end assessment (no year-end scores stored) the results are refused, unless
+    `provisional`: then the board is computed from the scores there are, stored marked 暂定,
+    its consequences are marked 暂定 and no head talk is scheduled or notified. The run after
+    the year-end assessment replaces it. `provisional` after the year-end assessment is refused:
+    the results are final then."""
     jur = uow.jurisdictions.require(jurisdiction)
     assert jur.id is not None
     require(
@@ -133,6 +154,19 @@ def compute_results(
     scored = _annual_scores(uow, cycle_id, depts, policy)
     if not scored:
         raise UserError(f"no scores for {year}; run `bihuan assess --year {year}` first")
+    year_end_assessed = any(s.year_end_score is not None for s in scored)
+    if not year_end_assessed and not provisional:
+        raise UserError(
+            f"the {year} year-end assessment (年底评估) of {jurisdiction!r} has not run: no "
+            f"year-end scores. Run `bihuan assess --year {year} --phase year-end` first, or "
+            f"`bihuan results --year {year} --provisional` for a provisional board (暂定) from "
+            "the mid-year scores, with no consequences notified"
+        )
+    if year_end_assessed and provisional:
+        raise UserError(
+            f"the {year} year-end assessment of {jurisdiction!r} has run: the results are "
+            "final; run `bihuan results` without --provisional"
+        )
     try:
         points = policy.points_for(year)
         ranked = core.board(scored, policy.board)  # the sizes checked against this county's
@@ -145,14 +179,20 @@ def compute_results(
     uow.results.save_board(
         cycle_id,
         [
-            BoardPlace(by_code[r.code].id, r.scope, r.score, r.rank, r.colour, r.tie_rule)
+            BoardPlace(
+                by_code[r.code].id, r.scope, r.score, r.rank, r.colour, r.tie_rule, provisional
+            )
             for r in ranked
         ],
     )
     records, withdrawn = _store_consequences(
-        uow, actor, jur.id, cycle_id, year, conseqs, by_code, as_of
+        uow, actor, jur.id, cycle_id, year, conseqs, by_code, as_of, provisional=provisional
     )
-    notices = _queue_head_talks(uow, jur.id, jurisdiction, year, records, by_code, as_of)
+    notices = (
+        0
+        if provisional  # nothing is announced from a provisional board
+        else _queue_head_talks(uow, jur.id, jurisdiction, year, records, by_code, as_of)
+    )
     uow.audit.record(
         actor,
         action="results",
@@ -163,6 +203,7 @@ def compute_results(
             "board": {r.code: [r.rank, r.colour] for r in ranked},
             "head_talks": [r.code for r in records if r.kind == HEAD_TALK],
             "withdrawn": len(withdrawn),
+            "provisional": provisional,
             "as_of": as_of,
         },
     )
@@ -172,7 +213,9 @@ def compute_results(
         year=year,
         as_of=as_of,
         departments=len(ranked),
-        board=[_board_row(r, [c for c in rows if c.code == r.code]) for r in ranked],
+        provisional=provisional,
+        provisional_label=PROVISIONAL if provisional else "",
+        board=[_board_row(r, [c for c in rows if c.code == r.code], provisional) for r in ranked],
         consequences=rows,
         notices=notices,
         withdrawn=len(withdrawn),
@@ -242,10 +285,13 @@ def _store_consequences(
     conseqs: Sequence[core.Consequence],
     by_code: dict[str, DepartmentRef],
     as_of: date,
+    *,
+    provisional: bool = False,
 ) -> tuple[list[ConsequenceRecord], list[ConsequenceRecord]]:
     """Store this board's consequences and withdraw the ones it no longer gives (audited).
 
-    A re-run keeps the head-talk date already announced to the department."""
+    A re-run keeps the head-talk date already announced to the department. A provisional
+    board's consequences are marked 暂定 and schedule no head talk (nothing is announced)."""
     existing = {(c.department_id, c.kind): c for c in uow.results.consequences(cycle_id)}
     cal = WorkCalendar.from_policy(uow.policy.calendar)
     talk_on = cal.add_workdays(as_of, uow.policy.results.head_talk_workdays)
@@ -253,10 +299,11 @@ def _store_consequences(
     for q in conseqs:
         dept = by_code[q.code]
         due = None
-        if q.kind == HEAD_TALK:
+        if q.kind == HEAD_TALK and not provisional:
             announced = existing.get((dept.id, q.kind))
             due = (announced.due_on if announced else None) or talk_on
-        records.append(ConsequenceRecord(dept.id, q.code, q.kind, q.detail, q.points, due))
+        detail = f"（{PROVISIONAL}）{q.detail}" if provisional else q.detail
+        records.append(ConsequenceRecord(dept.id, q.code, q.kind, detail, q.points, due))
     uow.results.save_consequences(cycle_id, records)
     wanted = {(r.department_id, r.kind) for r in records}
     stale = [c for key, c in sorted(existing.items()) if key not in wanted]
@@ -325,7 +372,9 @@ def _consequence_row(r: ConsequenceRecord) -> ConsequenceRow:
     )
 
 
-def _board_row(r: core.BoardRow, consequences: list[ConsequenceRow]) -> BoardRow:
+def _board_row(
+    r: core.BoardRow, consequences: list[ConsequenceRow], provisional: bool = False
+) -> BoardRow:
     category, colour = Category(r.category), Colour(r.colour)
     rule = TieRule(r.tie_rule) if r.tie_rule else None
     return BoardRow(
@@ -342,6 +391,8 @@ def _board_row(r: core.BoardRow, consequences: list[ConsequenceRow]) -> BoardRow
         tie_rule=rule,
         tie_rule_label=rule.label if rule else "",
         tie_note=core.tie_note(r.tie_rule),
+        provisional=provisional,
+        provisional_label=PROVISIONAL if provisional else "",
         consequences=consequences,
     )
 
@@ -366,7 +417,8 @@ def board(uow: UnitOfWork, actor: Actor, jurisdiction: str, year: int) -> list[B
     for c in uow.results.consequences(cycle_id):
         if only is None or c.department_id == only:
             conseqs[c.code].append(_consequence_row(c))
-    return [_board_row(r, conseqs.get(r.code, [])) for r in rows]
+    provisional = uow.results.board_is_provisional(cycle_id)
+    return [_board_row(r, conseqs.get(r.code, []), provisional) for r in rows]
 
 
 # ------------------------------------------------------------------ the report's data
@@ -405,6 +457,7 @@ def report_data(
         as_of=as_of,
         phases=runs,
         board=board_rows,
+        provisional=uow.results.board_is_provisional(cycle_id),
         rectification=core.rectification_rates(uow.report.rect_items(cycle_id), as_of),
         survey=SurveyCounts(**asdict(uow.report.survey(cycle_id, phase_ids))),
         ledger=_ledger_summary(uow, jur.id, cycle_id, phase_ids, latest, policy),

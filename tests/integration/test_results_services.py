@@ -201,35 +201,48 @@ def write_six(url: str, phases: tuple[str, ...] = ("mid-year", "year-end")) -> N
         cycle = Cycle(jurisdiction_id=jur.id, year=2026)
         s.add(cycle)
         s.flush()
-        depts = []
-        for code, name, category, score in SIX:
-            d = Department(jurisdiction_id=jur.id, code=code, name=name, category=category)
-            s.add(d)
-            s.flush()
-            depts.append((d.id, code, score))
+        for code, name, category, _score in SIX:
+            s.add(Department(jurisdiction_id=jur.id, code=code, name=name, category=category))
         for kind in ("mid-year", "year-end"):
             month = 6 if kind == "mid-year" else 12
-            phase = Phase(
-                cycle_id=cycle.id,  # type: ignore[arg-type]
-                kind=kind,  # type: ignore[arg-type]
-                window_start=date(2026, month, 1),
-                window_end=date(2026, month, 30),
-            )
-            s.add(phase)
-            s.flush()
-            if kind not in phases:
-                continue
-            for dept_id, code, score in depts:
-                s.add(
-                    DepartmentAssessment(
-                        phase_id=phase.id,  # type: ignore[arg-type]
-                        department_id=dept_id,
-                        total=score,
-                        ledger=score,
-                        breakdown=_breakdown(code, score, score),
-                        as_of=date(2026, month, 30),
-                    )
+            s.add(
+                Phase(
+                    cycle_id=cycle.id,  # type: ignore[arg-type]
+                    kind=kind,  # type: ignore[arg-type]
+                    window_start=date(2026, month, 1),
+                    window_end=date(2026, month, 30),
                 )
+            )
+        s.commit()
+    for kind in phases:
+        score_six(url, kind)
+
+
+def score_six(url: str, kind: str) -> None:
+    """Store the six departments' 2026 scores of a phase, as the assessment would."""
+    month = 6 if kind == "mid-year" else 12
+    with Session(get_engine(url)) as s:
+        (phase_id,) = s.execute(
+            text(
+                "SELECT p.id FROM phase p JOIN cycle c ON c.id = p.cycle_id JOIN jurisdiction j "
+                "ON j.id = c.jurisdiction_id WHERE j.code = 'wulian' AND p.kind = :k"
+            ),
+            {"k": kind},
+        ).one()
+        ids = dict(
+            s.execute(text("SELECT code, id FROM department WHERE code LIKE 'W%'")).tuples().all()
+        )
+        for code, _name, _category, score in SIX:
+            s.add(
+                DepartmentAssessment(
+                    phase_id=phase_id,
+                    department_id=ids[code],
+                    total=score,
+                    ledger=score,
+                    breakdown=_breakdown(code, score, score),
+                    as_of=date(2026, month, 30),
+                )
+            )
         s.commit()
 
 
@@ -549,6 +562,77 @@ def test_the_tie_rule_is_stored_and_shown_in_board_json_and_the_report(
     )
     assert next(r for r in data.board if r.code == "W04").tie_rule == "ledger_score"
     assert note in render_report(data)
+
+
+def test_results_before_the_year_end_assessment_refuse_or_are_provisional(
+    county: County,
+) -> None:
+    from bihuan.cli import _register_commands, app
+    from bihuan.report import render_report, report_markdown
+
+    c = county
+    write_six(c.url, phases=("mid-year",))  # the year-end assessment has not run
+    c.edit_policy("green = 1\nred = 1", 'green = "top 15%"\nred = "bottom 15%"')
+    wulian = office(c.url, "wlbb", jurisdiction="wulian")
+
+    def results(provisional: bool = False, on: date = date(2026, 7, 10)) -> Any:
+        return run(
+            c.url,
+            lambda uow: results_service.compute_results(
+                uow, "wulian", 2026, wulian, on, provisional=provisional
+            ),
+        )
+
+    before = snapshot(c.url)
+    with pytest.raises(UserError) as refused:
+        results()
+    message = str(refused.value)
+    assert "the 2026 year-end assessment (年底评估) of 'wulian' has not run" in message
+    assert "bihuan results --year 2026 --provisional" in message
+    assert snapshot(c.url) == before
+
+    summary = results(provisional=True)
+    assert summary.provisional and summary.provisional_label == "暂定"
+    assert all(r.provisional and r.provisional_label == "暂定" for r in summary.board)
+    assert summary.notices == 0
+    assert all(q.detail.startswith("（暂定）") for q in summary.consequences)
+    assert not [q for q in summary.consequences if q.due_on is not None]
+    assert rows(c.url, "SELECT id FROM notification") == []
+
+    board = run(
+        c.url, lambda uow: results_service.board(uow, wulian, "wulian", 2026), readonly=True
+    )
+    assert all(r.provisional and r.provisional_label == "暂定" for r in board)
+    _register_commands()
+    runner = CliRunner()
+    args = ["board", "--year", "2026", "-j", "wulian", "--db", c.url, "--as", "wlbb"]
+    out = runner.invoke(app, [*args, "--json"])
+    assert out.exit_code == 0, out.output
+    assert all(
+        r["provisional"] and r["provisional_label"] == "暂定" for r in json.loads(out.stdout)
+    )
+    out = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert out.exit_code == 0 and "2026年度红黄绿榜（暂定 provisional）" in out.output
+    data = run(
+        c.url,
+        lambda uow: results_service.report_data(uow, wulian, "wulian", 2026, date(2026, 7, 10)),
+        readonly=True,
+    )
+    assert data.provisional
+    assert "综合情况报告（暂定）</h1>" in render_report(data)
+    assert report_markdown(data).startswith("# 五莲县2026年度部门履职监管评估综合情况（暂定）")
+
+    # the year-end assessment runs: --provisional is refused, the final board replaces it
+    score_six(c.url, "year-end")
+    with pytest.raises(UserError, match="has run: the results are final"):
+        results(provisional=True, on=date(2027, 1, 8))
+    final = results(on=date(2027, 1, 8))
+    assert not final.provisional and final.provisional_label == ""
+    assert not [q for q in final.consequences if "暂定" in q.detail]
+    board = run(
+        c.url, lambda uow: results_service.board(uow, wulian, "wulian", 2026), readonly=True
+    )
+    assert not any(r.provisional for r in board)
 
 
 def test_a_consequence_the_board_no_longer_gives_is_withdrawn(county: County) -> None:

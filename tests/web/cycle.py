@@ -138,4 +138,5 @@ def add_cycle(url: str, office: str = "office") -> None:
     with UnitOfWork(app) as uow:
         actor = identity.actor_for(uow, office)
         problems.raise_findings(uow, "juxian", YEAR, MID, actor, ASSESSED_ON)
-        results.compute_results(uow, "juxian", YEAR, actor, ASSESSED_ON)
+        # mid-year only: a provisional board (暂定), as before the year-end assessment
+        results.compute_results(uow, "juxian", YEAR, actor, ASSESSED_ON, provisional=True)
