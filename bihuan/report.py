@@ -12,11 +12,14 @@ report. Every template renders through the one Jinja environment of notification
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bihuan.core.results import (
     BoardRow,
@@ -355,9 +358,47 @@ def render_report(data: ReportData) -> str:
     return render(REPORT_TEMPLATE, _context(data))
 
 
-def report_path(var_dir: Path, jurisdiction: str, year: int) -> Path:
-    """Where the results flow writes a jurisdiction's report of a year (var/reports/...)."""
-    return var_dir / "reports" / f"{jurisdiction}-{year}-综合评估情况报告.html"
+def database_folder(db_url: str) -> str:
+    """The folder of one database's reports: its name (the SQLite file's stem, the PostgreSQL
+    database's) and a short hash of where it is (the file's absolute path; user, host, port,
+    database and options — never the password), so two databases never share a folder."""
+    scheme, _, rest = db_url.partition("://")
+    kind = scheme.split("+")[0]
+    if kind == "sqlite":
+        where = rest[1:] if rest.startswith("/") else rest
+        name = Path(where).stem if where else "memory"
+        ident = f"sqlite:{Path(where).expanduser().resolve()}" if where else db_url
+    else:
+        parts = urlsplit(db_url)
+        name = parts.path.lstrip("/") or kind
+        ident = (
+            f"{kind}://{parts.username or ''}@{parts.hostname or ''}:{parts.port or ''}/"
+            f"{name}?{parts.query}"
+        )
+    digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:8]
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{digest}"
+
+
+def report_paths(
+    var_dir: Path,
+    db_url: str,
+    jurisdiction: str,
+    year: int,
+    stamp: datetime,
+    *,
+    provisional: bool = False,
+) -> tuple[Path, Path]:
+    """Where one results run writes its report, and the copy of the latest run beside it:
+    var/reports/<database>/<jurisdiction>-<year>-<UTC stamp>[-暂定].html and
+    <jurisdiction>-<year>-latest.html. A run never overwrites another run's report, nor one
+    database's run another's."""
+    folder = var_dir / "reports" / database_folder(db_url)
+    tag = stamp.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = f"{jurisdiction}-{year}-{tag}" + ("-暂定" if provisional else "")
+    path, n = folder / f"{base}.html", 2
+    while path.exists() or path.with_suffix(".pdf").exists():  # two runs in one second
+        path, n = folder / f"{base}-{n}.html", n + 1
+    return path, folder / f"{jurisdiction}-{year}-latest.html"
 
 
 def write_report(data: ReportData, out: Path) -> Path:

@@ -128,7 +128,7 @@ def results_cmd(
     for c in summary.consequences:
         if c.kind == "head_talk":
             console.print(f"head talk (约谈) with {c.code} by {c.due_on}; notice queued")
-    console.print(f"report: {summary.report_path}")
+    console.print(f"report: {summary.report_path} (latest: {summary.report_latest})")
 
 
 def _print_board(year: int, rows: list[BoardRow]) -> None:

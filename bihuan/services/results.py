@@ -114,7 +114,8 @@ class ResultsSummary(BaseModel):
     consequences: list[ConsequenceRow]
     notices: int = 0  # head-talk notices newly queued
     withdrawn: int = 0  # consequences a re-run no longer gives
-    report_path: str = ""  # set by the adapter that writes the report
+    report_path: str = ""  # set by the adapter that writes the report: this run's file
+    report_latest: str = ""  # and the copy of the latest run's beside it
 
 
 # ------------------------------------------------------------------ compute the results

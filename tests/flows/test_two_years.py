@@ -8,6 +8,7 @@ rectification ledger are applied with the core state machine and stored directly
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from bihuan.core.rectification import Action, ItemState, Role, Status, apply
 from bihuan.db import get_engine
 from bihuan.ingest.load import import_path
+from bihuan.report import database_folder
 from flows.cycle import annual_cycle
 from flows.problems import issue_problem_lists
 from flows.recheck import recheck
@@ -328,7 +330,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     ]
     assert "约谈" in notices[0][2]
     # idempotent: a re-run sends nothing new and keeps the board
-    results(**run, year=2023, as_of=date(2024, 1, 8))
+    rerun = results(**run, year=2023, as_of=date(2024, 1, 8))
     assert len(rows(url, "SELECT id FROM notification WHERE kind = 'head_talk'")) == 2
     assert len(rows(url, "SELECT id FROM boardentry")) == 12
     assert (
@@ -336,10 +338,15 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
         == "2024-01-19"
     )
 
-    report = Path(r2023.report_path)
-    assert (
-        report.name == "juxian-2023-综合评估情况报告.html"
-        and report.parent == tmp_path / "var" / "reports"
+    # each run's report in the database's folder, stamped; the latest copied beside them
+    report, again = Path(r2023.report_path), Path(rerun.report_path)
+    folder = tmp_path / "var" / "reports" / database_folder(url)
+    assert report.parent == again.parent == folder and report != again
+    assert re.fullmatch(r"juxian-2023-\d{8}T\d{6}Z(-\d+)?\.html", report.name), report.name
+    assert Path(rerun.report_latest) == folder / "juxian-2023-latest.html"
+    assert Path(rerun.report_latest).read_bytes() == again.read_bytes()
+    assert re.fullmatch(
+        r"juxian-2022-\d{8}T\d{6}Z(-\d+)?-暂定\.html", Path(summary["report_path"]).name
     )
     html = report.read_text(encoding="utf-8")
     assert "县文化和旅游局" in html and "约谈" in html
