@@ -340,11 +340,13 @@ def compute(url: str, policy: Policy, *, year: int, jurisdiction: str) -> Baseli
             "%(ledger)s, %(open_items)s)",
             rows,
         )
+        if policy.board.scope == "all":
+            green, red = policy.board.places(len(rows))
+        else:  # per category: the same counts in each (a share would differ per category)
+            green, red = policy.board.count("green", 0), policy.board.count("red", 0)
         board = {
             code: (int(rank), colour)
-            for code, rank, colour in db.rows(
-                BOARD, {"green": policy.board.green, "red": policy.board.red}
-            )
+            for code, rank, colour in db.rows(BOARD, {"green": green, "red": red})
         }
     totals = {(k, codes[d]): v[0] for k, by in per_phase.items() for d, v in by.items()}
     ledgers = {(k, codes[d]): v[1] for k, by in per_phase.items() for d, v in by.items()}

@@ -8,12 +8,22 @@ stops the program at start with the file, the key and the reason (exit code 2).
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 POLICY_FILE = "policy.toml"
 
@@ -30,6 +40,16 @@ class PolicyError(Exception):
         self.problems = problems
         lines = [f"{path}: {key}: {reason}" for key, reason in problems]
         super().__init__("\n".join(lines))
+
+
+class PolicyGap(ValueError):
+    """The policy lacks what a given year or jurisdiction needs (checked when it is used, not at
+    load): `key` names the config key, `reason` what is missing and what to add."""
+
+    def __init__(self, key: str, reason: str):
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{key}: {reason}")
 
 
 class _Strict(BaseModel):
@@ -178,12 +198,87 @@ class Scoring(_Strict):
     carried_penalty: float = Field(default=2.0, ge=0, le=100)
 
 
-class Board(_Strict):
-    """Red / yellow / green board (红黄绿榜)."""
+_SHARE = re.compile(r"^\s*(?:(top|bottom)\s+)?(\d+(?:\.\d+)?)\s*%\s*$", re.IGNORECASE)
 
-    green: int = Field(default=10, ge=0)
-    red: int = Field(default=10, ge=0)
+
+def share_places(percent: float, departments: int) -> int:
+    """Places a share of the departments gives: rounded half up, at least one when the share
+    is above 0 (15 % of 6 departments is 0.9: one place)."""
+    exact = Decimal(str(percent)) * departments / 100
+    places = int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return max(places, 1) if percent > 0 and departments > 0 else places
+
+
+class Board(_Strict):
+    """Red / yellow / green board (红黄绿榜): each size is a count (`green = 10`) or a share of
+    the departments ranked together (`green = "top 15%"`, `red = "bottom 15%"`)."""
+
+    green: int | str = 10
+    red: int | str = 10
     scope: Literal["all", "category"] = "all"
+
+    @field_validator("green", "red", mode="before")
+    @classmethod
+    def _size(cls, value: object, info: ValidationInfo) -> object:
+        end = "top" if info.field_name == "green" else "bottom"
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f'give a count (10) or a share ("{end} 15%"), got {value!r}')
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError(f"a count must be greater than or equal to 0, got {value}")
+            return value
+        match = _SHARE.match(value)
+        if match is None:
+            raise ValueError(f'give a count (10) or a share ("{end} 15%"), got {value!r}')
+        if match.group(1) and match.group(1).lower() != end:
+            raise ValueError(f'{info.field_name} places are the {end} of the board: "{end} …%"')
+        if not 0 <= float(match.group(2)) <= 100:
+            raise ValueError(f"a share must be between 0 % and 100 %, got {value!r}")
+        return f"{end} {match.group(2)}%"
+
+    @model_validator(mode="after")
+    def _shares_leave_yellow(self) -> Board:
+        g, r = self.share("green"), self.share("red")
+        if g is not None and r is not None and g + r >= 100:
+            raise ValueError(
+                f"green ({self.green}) and red ({self.red}) together cover every department; "
+                "leave room for yellow (e.g. top 15% and bottom 15%)"
+            )
+        return self
+
+    def share(self, which: Literal["green", "red"]) -> float | None:
+        """The share in percent, or None when the size is a count."""
+        value = getattr(self, which)
+        return None if isinstance(value, int) else float(value.split()[1].rstrip("%"))
+
+    def count(self, which: Literal["green", "red"], departments: int) -> int:
+        value = getattr(self, which)
+        if isinstance(value, int):
+            return value
+        share = self.share(which)
+        assert share is not None
+        return share_places(share, departments)
+
+    def label(self, which: Literal["green", "red"]) -> str:
+        """The size as the report says it: 10名, or 15%."""
+        value = getattr(self, which)
+        return f"{value}名" if isinstance(value, int) else value.split()[1]
+
+    def places(self, departments: int, scope: str = "all") -> tuple[int, int]:
+        """(green, red) places among `departments` ranked together. A board whose green and
+        red places would overlap or leave no department yellow is a PolicyGap: the sizes do
+        not fit this jurisdiction (10 + 10 places for a county of 6)."""
+        green, red = self.count("green", departments), self.count("red", departments)
+        if departments and green + red >= departments:
+            where = "all departments" if scope == "all" else f"the {scope} departments"
+            what = "overlap" if green + red > departments else "leave no department yellow"
+            raise PolicyGap(
+                "board.green + board.red",
+                f"{green} green and {red} red places for {departments} departments ({where}) "
+                f"would {what}; set [board] green and red smaller for this jurisdiction, or as "
+                'shares (green = "top 15%", red = "bottom 15%")',
+            )
+        return green, red
 
 
 class Points(_Strict):
@@ -390,10 +485,17 @@ class Policy(_Strict):
         return self.office.jurisdictions.get(jurisdiction, self.office.name)
 
     def points_for(self, year: int) -> Points:
-        """Points of the latest configured year not after `year` (or the earliest one)."""
-        known = sorted(self.points)
-        chosen = [y for y in known if y <= year]
-        return self.points[chosen[-1] if chosen else known[0]]
+        """The year's comprehensive-assessment points; a year not configured is a PolicyGap
+        (the points change with each year's assessment plan: another year's are no answer)."""
+        if year not in self.points:
+            known = ", ".join(f"[points.{y}]" for y in sorted(self.points))
+            raise PolicyGap(
+                f"points.{year}",
+                f"no comprehensive-assessment points (综合绩效考核计分) for {year}; add a "
+                f"[points.{year}] table with economic = … and non_economic = … from the "
+                f"county's {year} assessment plan (configured: {known})",
+            )
+        return self.points[year]
 
 
 def _key(loc: tuple[int | str, ...]) -> str:

@@ -12,11 +12,14 @@ report. Every template renders through the one Jinja environment of notification
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bihuan.core.results import (
     BoardRow,
@@ -24,6 +27,7 @@ from bihuan.core.results import (
     RateReport,
     Rates,
     YearOnYear,
+    tie_note,
     year_on_year,
 )
 from bihuan.policy import RecommendationRules
@@ -152,7 +156,8 @@ class ReportData:
     year: the cycle; as_of: the date the report
     speaks for (rates are counted as of it); phases: the two phases as they ran; survey: the
     three evaluations; ledger / staffing: the two halves of the assessment; board: this year's
-    board (bihuan.core.results.rank); board_scope / green / red: the board's policy;
+    board (bihuan.core.results.rank); board_scope / green / red: the board's policy (sizes
+    as the report words them: 10名 or 15%);
     consequences: bihuan.core.results.consequences of this year's board;
     findings_by_category: FindingCategory value → approved findings; top_findings: the notable
     ones; chain_shortfalls: weak links of central tasks; rectification: rates as of `as_of`
@@ -172,8 +177,8 @@ class ReportData:
     ledger: LedgerSummary = field(default_factory=LedgerSummary)
     staffing: StaffingSummary = field(default_factory=StaffingSummary)
     board_scope: str = "all"
-    green: int = 10
-    red: int = 10
+    green: str = "10名"  # the board's sizes as policy gives them: "10名", or a share "15%"
+    red: str = "10名"
     consequences: list[Consequence] = field(default_factory=list)
     findings_by_category: dict[str, int] = field(default_factory=dict)
     top_findings: list[FindingLine] = field(default_factory=list)
@@ -181,6 +186,8 @@ class ReportData:
     last_year_board: list[BoardRow] | None = None
     recheck_outcomes: dict[str, int] = field(default_factory=dict)
     rules: RecommendationRules = field(default_factory=RecommendationRules)
+    # the board was computed before the year-end assessment (暂定): the report says so throughout
+    provisional: bool = False
 
     @property
     def names(self) -> dict[str, str]:
@@ -318,6 +325,7 @@ def _context(data: ReportData) -> dict[str, Any]:
     return {
         "d": data,
         "font": FONT,
+        "tie_note": tie_note,
         "names": names,
         "phase_count": len(data.phases),
         "onsite_total": sum(p.onsite_departments for p in data.phases),
@@ -350,9 +358,47 @@ def render_report(data: ReportData) -> str:
     return render(REPORT_TEMPLATE, _context(data))
 
 
-def report_path(var_dir: Path, jurisdiction: str, year: int) -> Path:
-    """Where the results flow writes a jurisdiction's report of a year (var/reports/...)."""
-    return var_dir / "reports" / f"{jurisdiction}-{year}-综合评估情况报告.html"
+def database_folder(db_url: str) -> str:
+    """The folder of one database's reports: its name (the SQLite file's stem, the PostgreSQL
+    database's) and a short hash of where it is (the file's absolute path; user, host, port,
+    database and options — never the password), so two databases never share a folder."""
+    scheme, _, rest = db_url.partition("://")
+    kind = scheme.split("+")[0]
+    if kind == "sqlite":
+        where = rest[1:] if rest.startswith("/") else rest
+        name = Path(where).stem if where else "memory"
+        ident = f"sqlite:{Path(where).expanduser().resolve()}" if where else db_url
+    else:
+        parts = urlsplit(db_url)
+        name = parts.path.lstrip("/") or kind
+        ident = (
+            f"{kind}://{parts.username or ''}@{parts.hostname or ''}:{parts.port or ''}/"
+            f"{name}?{parts.query}"
+        )
+    digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:8]
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{digest}"
+
+
+def report_paths(
+    var_dir: Path,
+    db_url: str,
+    jurisdiction: str,
+    year: int,
+    stamp: datetime,
+    *,
+    provisional: bool = False,
+) -> tuple[Path, Path]:
+    """Where one results run writes its report, and the copy of the latest run beside it:
+    var/reports/<database>/<jurisdiction>-<year>-<UTC stamp>[-暂定].html and
+    <jurisdiction>-<year>-latest.html. A run never overwrites another run's report, nor one
+    database's run another's."""
+    folder = var_dir / "reports" / database_folder(db_url)
+    tag = stamp.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = f"{jurisdiction}-{year}-{tag}" + ("-暂定" if provisional else "")
+    path, n = folder / f"{base}.html", 2
+    while path.exists() or path.with_suffix(".pdf").exists():  # two runs in one second
+        path, n = folder / f"{base}-{n}.html", n + 1
+    return path, folder / f"{jurisdiction}-{year}-latest.html"
 
 
 def write_report(data: ReportData, out: Path) -> Path:
@@ -377,8 +423,17 @@ def report_markdown(data: ReportData) -> str:
     ctx = _context(data)
     rect = data.rectification.overall
     lines = [
-        f"# {_md(data.county)}{data.year}年度部门履职监管评估综合情况",
+        f"# {_md(data.county)}{data.year}年度部门履职监管评估综合情况"
+        + ("（暂定）" if data.provisional else ""),
         "",
+        *(
+            [
+                "**暂定**：年底评估尚未进行，红黄绿榜依据已完成的评估得分暂定，不作为结果运用依据。",
+                "",
+            ]
+            if data.provisional
+            else []
+        ),
         f"- 评估部门：{ctx['department_count']}个；集中评估{ctx['phase_count']}轮；"
         f"双随机察访核验{ctx['onsite_total']}个部门次",
         f"- 平均得分：{_fmt(ctx['mean_score'])}分（最高{_fmt(ctx['max_score'])}，"
@@ -391,12 +446,13 @@ def report_markdown(data: ReportData) -> str:
         "",
         "## 红黄绿榜",
         "",
-        "| 排名 | 部门 | 类别 | 得分 | 榜单 |",
-        "| ---: | --- | --- | ---: | --- |",
+        "| 排名 | 部门 | 类别 | 得分 | 榜单 | 同分规则 |",
+        "| ---: | --- | --- | ---: | --- | --- |",
     ]
     for r in data.board:
         lines.append(
-            f"| {r.rank} | {_md(r.name)} | {label(r.category)} | {r.score:.2f} | {label(r.colour)} |"
+            f"| {r.rank} | {_md(r.name)} | {label(r.category)} | {r.score:.2f} "
+            f"| {label(r.colour)} | {tie_note(r.tie_rule)} |"
         )
     if ctx["sanctioned"]:
         lines += ["", "## 连续两年红榜", ""]

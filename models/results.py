@@ -8,7 +8,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import enum_col
-from models.enums import Colour, ConsequenceKind
+from models.enums import Colour, ConsequenceKind, TieRule
 
 
 class BoardEntry(SQLModel, table=True):
@@ -20,6 +20,10 @@ class BoardEntry(SQLModel, table=True):
     score: float
     rank: int
     colour: Colour = Field(sa_type=enum_col())
+    # the tie rule (并列名次规则) that placed it below an equal score; None when not tied
+    tie_rule: TieRule | None = Field(default=None, sa_type=enum_col())
+    # computed before the year-end assessment (暂定): from the mid-year scores, no notices sent
+    provisional: bool = False
 
 
 class Consequence(SQLModel, table=True):

@@ -87,13 +87,22 @@ def recheck_cmd(
 def results_cmd(
     year: YearOpt,
     as_of: AsOfOpt = None,
+    provisional: Annotated[
+        bool,
+        typer.Option(
+            "--provisional",
+            help="Before the year-end assessment: a provisional board (暂定) from the scores "
+            "there are, marked as such, with nothing notified.",
+        ),
+    ] = False,
     as_: AsOpt = None,
     db: DbOpt = None,
     jurisdiction: JurOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Annual scores, the red / yellow / green board (红黄绿榜), consequences (结果运用) and the
-    year-end report (综合评估情况报告), under Prefect."""
+    year-end report (综合评估情况报告), under Prefect. Refused before the year-end assessment
+    unless --provisional."""
     from bihuan.runtime import no_flow_heartbeat
     from flows.results import results
 
@@ -101,21 +110,31 @@ def results_cmd(
     actor = acting(ctx, as_)
     with no_flow_heartbeat():
         summary = results(
-            jurisdiction=ctx.jurisdiction, run_as=actor.login, year=year, as_of=parse_date(as_of)
+            jurisdiction=ctx.jurisdiction,
+            run_as=actor.login,
+            year=year,
+            as_of=parse_date(as_of),
+            provisional=provisional,
         )
     if json:
         print_json(summary.model_dump(mode="json"))
         return
     _print_board(year, summary.board)
+    if summary.provisional:
+        console.print(
+            "暂定 provisional: computed before the year-end assessment; nothing was notified. "
+            f"Run `bihuan results --year {year}` after the year-end assessment for the final board."
+        )
     for c in summary.consequences:
         if c.kind == "head_talk":
             console.print(f"head talk (约谈) with {c.code} by {c.due_on}; notice queued")
-    console.print(f"report: {summary.report_path}")
+    console.print(f"report: {summary.report_path} (latest: {summary.report_latest})")
 
 
 def _print_board(year: int, rows: list[BoardRow]) -> None:
+    mark = "（暂定 provisional）" if rows and rows[0].provisional else ""
     print_table(
-        f"{year}年度红黄绿榜 board ({len(rows)})",
+        f"{year}年度红黄绿榜{mark} board ({len(rows)})",
         [
             "rank 名次",
             "code 代码",
@@ -123,6 +142,7 @@ def _print_board(year: int, rows: list[BoardRow]) -> None:
             "category 类别",
             "score 得分",
             "colour 榜单",
+            "tie 同分规则",
             "consequences 结果运用",
         ],
         [
@@ -133,6 +153,7 @@ def _print_board(year: int, rows: list[BoardRow]) -> None:
                 r.category_label,
                 f"{r.score:.2f}",
                 r.colour_label,
+                r.tie_note,
                 "、".join(c.kind_label for c in r.consequences if c.kind != "assessment_points"),
             ]
             for r in rows

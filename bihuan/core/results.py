@@ -24,12 +24,15 @@ stable and stated, so the same data always gives the same board.
 Board (红黄绿榜)
 ----------------
 Within each scope (all departments together, or each category separately), the top `green`
-departments are green, the bottom `red` are red and the rest yellow. When a scope holds fewer
-than green + red departments, green is filled first and red takes the bottom of what is left
-(e.g. 12 departments with 10 + 10: 10 green, 2 red, no yellow).
+departments are green, the bottom `red` are red and the rest yellow. A size is a count or a
+share of the scope's departments (rounded half up, at least one place for a share above 0).
+From policy (`board`), green and red places that would overlap or leave no department yellow
+are refused for that scope's size (bihuan.policy.Board.places). Called with plain counts,
+`rank` fills green first and red from the bottom of what is left.
 
-中文说明：每个排名范围内前 green 名为绿榜、后 red 名为红榜、其余为黄榜；部门数不足
-green + red 时，先确定绿榜，再从剩余部门中由后往前确定红榜。
+中文说明：每个排名范围内前 green 名为绿榜、后 red 名为红榜、其余为黄榜；名额可为个数或
+比例（按排名范围内部门数四舍五入，比例大于0的至少1名）。绿榜、红榜名额重叠或覆盖全部
+部门的，按该地区部门数校验时拒绝。
 
 Assessment points (综合绩效考核计分)
 ------------------------------------
@@ -39,7 +42,7 @@ points = score / 100 × points of the department's category for the year
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -56,6 +59,12 @@ NON_ECONOMIC = Category.NON_ECONOMIC.value
 
 # Which rule separated a department from the one ranked just above it (for the board's notes).
 TIE_RULE_LABELS: dict[str, str] = {m.value: m.label for m in TieRule}
+
+
+def tie_note(rule: str | None) -> str:
+    """The board's note for a department placed below an equal score: 同分，按年底评估得分排序."""
+    return f"同分，按{TIE_RULE_LABELS.get(rule, rule)}排序" if rule else ""
+
 
 CLOSED = RectificationStatus.VERIFIED_CLOSED.value
 CANNOT_SOLVE = RectificationStatus.CANNOT_SOLVE.value
@@ -98,14 +107,13 @@ class BoardRow:
 
 
 class BoardSizes(Protocol):
-    """What ranking needs from bihuan.policy.Board (kept structural so the core stays pure)."""
+    """What ranking needs from bihuan.policy.Board (kept structural so the core stays pure):
+    the scope, and the (green, red) places among n departments ranked together — a count, or
+    a share of n; it raises when the places would overlap or leave no department yellow."""
 
     @property
-    def green(self) -> int: ...
-    @property
-    def red(self) -> int: ...
-    @property
     def scope(self) -> Scope: ...
+    def places(self, departments: int, scope: str = "all") -> tuple[int, int]: ...
 
 
 class CategoryPoints(Protocol):
@@ -158,11 +166,18 @@ def _colour(position: int, size: int, green: int, red: int) -> Colour:
 
 
 def rank(
-    scores: Sequence[ScoredDept], scope: Scope = "all", *, green: int = 10, red: int = 10
+    scores: Sequence[ScoredDept],
+    scope: Scope = "all",
+    *,
+    green: int = 10,
+    red: int = 10,
+    places: Callable[[int, str], tuple[int, int]] | None = None,
 ) -> list[BoardRow]:
     """Rank and colour departments within `scope` ("all" or per "category").
 
-    Rows come out grouped by scope (categories in alphabetical order) and by rank.
+    `places(n, scope key)` gives each scope's (green, red) places from its size (a share of
+    it); without it every scope takes `green` and `red`. Rows come out grouped by scope
+    (categories in alphabetical order) and by rank.
     """
     codes = [d.code for d in scores]
     if len(set(codes)) != len(codes):
@@ -174,8 +189,10 @@ def rank(
     for d in scores:
         groups.setdefault("all" if scope == "all" else d.category, []).append(d)
     rows: list[BoardRow] = []
+    sizes = {key: places(len(g), key) if places else (green, red) for key, g in groups.items()}
     for key in sorted(groups):
         ordered = order(groups[key])
+        n_green, n_red = sizes[key]
         for i, d in enumerate(ordered, start=1):
             rule = _separating_rule(ordered[i - 2], d) if i > 1 else None
             rows.append(
@@ -186,7 +203,7 @@ def rank(
                     score=d.score,
                     scope=key,
                     rank=i,
-                    colour=_colour(i, len(ordered), green, red),
+                    colour=_colour(i, len(ordered), n_green, n_red),
                     tie_rule=rule,
                 )
             )
@@ -194,8 +211,9 @@ def rank(
 
 
 def board(scores: Sequence[ScoredDept], sizes: BoardSizes) -> list[BoardRow]:
-    """The red / yellow / green board with sizes and scope from policy (bihuan.policy.Board)."""
-    return rank(scores, sizes.scope, green=sizes.green, red=sizes.red)
+    """The red / yellow / green board with sizes and scope from policy (bihuan.policy.Board);
+    every scope's places are checked against its size before any department is coloured."""
+    return rank(scores, sizes.scope, places=sizes.places)
 
 
 @dataclass(frozen=True)

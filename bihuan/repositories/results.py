@@ -75,6 +75,8 @@ class BoardPlace:
     score: float
     rank: int
     colour: str
+    tie_rule: str | None = None
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,8 @@ class ResultsRepo:
     # ------------------------------------------------------------------ the board
 
     def board(self, cycle_id: int) -> list[core.BoardRow]:
-        """The stored board of a cycle, in scope and rank order (empty if not computed yet).
-        The tie rule is not stored (no column yet), so `tie_rule` is None here."""
+        """The stored board of a cycle, in scope and rank order (empty if not computed yet),
+        with the tie rule that placed each department below an equal score."""
         b, d = table(BoardEntry), table(Department)
         return [
             core.BoardRow(
@@ -145,9 +147,19 @@ class ResultsRepo:
                 scope=r.scope,
                 rank=r.rank,
                 colour=r.colour,
+                tie_rule=r.tie_rule,
             )
             for r in self.session.execute(
-                select(d.c.code, d.c.name, d.c.category, b.c.score, b.c.scope, b.c.rank, b.c.colour)
+                select(
+                    d.c.code,
+                    d.c.name,
+                    d.c.category,
+                    b.c.score,
+                    b.c.scope,
+                    b.c.rank,
+                    b.c.colour,
+                    b.c.tie_rule,
+                )
                 .join(d, d.c.id == b.c.department_id)
                 .where(b.c.cycle_id == cycle_id)
                 .order_by(b.c.scope, b.c.rank)
@@ -220,11 +232,24 @@ class ResultsRepo:
                     "score": p.score,
                     "rank": p.rank,
                     "colour": p.colour,
+                    "tie_rule": p.tie_rule,
+                    "provisional": p.provisional,
                 }
                 for p in places
             ],
             keys=["cycle_id", "department_id"],
-            update=["scope", "score", "rank", "colour"],
+            update=["scope", "score", "rank", "colour", "tie_rule", "provisional"],
+        )
+
+    def board_is_provisional(self, cycle_id: int) -> bool:
+        """Whether the cycle's stored board was computed before the year-end assessment (暂定)."""
+        b = table(BoardEntry)
+        return bool(
+            self.session.execute(
+                select(func.count())
+                .select_from(b)
+                .where(b.c.cycle_id == cycle_id, b.c.provisional.is_(True))
+            ).scalar_one()
         )
 
     # ------------------------------------------------------------------ consequences

@@ -1,7 +1,8 @@
 """Using the results (结果运用): annual scores, the red / yellow / green board, consequences, and
 the data of the year-end comprehensive report.
 
-After the year-end assessment, `compute_results` (office):
+After the year-end assessment, `compute_results` (office; before it, refused, or with
+`provisional=True` a board stored marked 暂定 whose consequences announce nothing):
 
 1. annual score per department = (1 − w) × mid-year + w × year-end (``scoring.year_end_weight``;
    one phase alone stands for the year), from the stored assessments;
@@ -13,7 +14,8 @@ After the year-end assessment, `compute_results` (office):
    working days after ``as_of``, with a notice (notifications/templates/head_talk.txt, signed
    with ``policy.office_name(jurisdiction)``) to the department head (``<code>-head``) and the
    office's leadership (``leadership``) enqueued in the same transaction; points in the
-   county's comprehensive performance assessment for everyone (``policy.points_for(year)``).
+   county's comprehensive performance assessment for everyone (``policy.points_for(year)``; a
+   year without ``[points.YYYY]`` is a ConfigError naming the key, before anything is stored).
    Consequences upsert on (cycle, department, kind); ones that no longer apply after a re-run
    with changed scores are deleted (audited). A re-run keeps a head talk's announced date, and
    notices have idempotency keys, so it sends nothing twice.
@@ -38,8 +40,8 @@ from bihuan.core.outbox import NewMessage
 from bihuan.core.reminders import LEADERSHIP_TAG
 from bihuan.core.scoring import annual_score
 from bihuan.core.workdays import WorkCalendar
-from bihuan.errors import UserError
-from bihuan.policy import Policy
+from bihuan.errors import ConfigError, UserError
+from bihuan.policy import POLICY_FILE, Policy, PolicyError, PolicyGap
 from bihuan.report import (
     ChainShortfall,
     FindingLine,
@@ -89,10 +91,13 @@ class BoardRow(BaseModel):
     score: float
     colour: Colour
     colour_label: str
-    # the rule that placed it below an equal score (None when not tied, or not known: the
-    # stored board does not keep it yet)
+    # the rule that placed it below an equal score (None when not tied), stored with the board
     tie_rule: TieRule | None = None
     tie_rule_label: str = ""
+    tie_note: str = ""  # 同分，按年底评估得分排序
+    # computed before the year-end assessment, from the mid-year scores (暂定); not final
+    provisional: bool = False
+    provisional_label: str = ""  # 暂定 when provisional
     consequences: list[ConsequenceRow] = []
 
 
@@ -103,20 +108,38 @@ class ResultsSummary(BaseModel):
     year: int
     as_of: date
     departments: int
+    provisional: bool = False  # 暂定: before the year-end assessment (`--provisional`)
+    provisional_label: str = ""
     board: list[BoardRow]
     consequences: list[ConsequenceRow]
     notices: int = 0  # head-talk notices newly queued
     withdrawn: int = 0  # consequences a re-run no longer gives
-    report_path: str = ""  # set by the adapter that writes the report
+    report_path: str = ""  # set by the adapter that writes the report: this run's file
+    report_latest: str = ""  # and the copy of the latest run's beside it
 
 
 # ------------------------------------------------------------------ compute the results
 
 
+PROVISIONAL = "暂定"
+
+
 def compute_results(
-    uow: UnitOfWork, jurisdiction: str, year: int, actor: Actor, as_of: date
+    uow: UnitOfWork,
+    jurisdiction: str,
+    year: int,
+    actor: Actor,
+    as_of: date,
+    *,
+    provisional: bool = False,
 ) -> ResultsSummary:
-    """Compute and store the year's board and consequences, queue the head-talk notices."""
+    """Compute and store the year's board and consequences, queue the head-talk notices.
+
+    Before the year-end assessment (no year-end scores stored) the results are refused, unless
+    `provisional`: then the board is computed from the scores there are, stored marked 暂定,
+    its consequences are marked 暂定 and no head talk is scheduled or notified. The run after
+    the year-end assessment replaces it. `provisional` after the year-end assessment is refused:
+    the results are final then."""
     jur = uow.jurisdictions.require(jurisdiction)
     assert jur.id is not None
     require(
@@ -132,19 +155,45 @@ def compute_results(
     scored = _annual_scores(uow, cycle_id, depts, policy)
     if not scored:
         raise UserError(f"no scores for {year}; run `bihuan assess --year {year}` first")
-    ranked = core.board(scored, policy.board)
+    year_end_assessed = any(s.year_end_score is not None for s in scored)
+    if not year_end_assessed and not provisional:
+        raise UserError(
+            f"the {year} year-end assessment (年底评估) of {jurisdiction!r} has not run: no "
+            f"year-end scores. Run `bihuan assess --year {year} --phase year-end` first, or "
+            f"`bihuan results --year {year} --provisional` for a provisional board (暂定) from "
+            "the mid-year scores, with no consequences notified"
+        )
+    if year_end_assessed and provisional:
+        raise UserError(
+            f"the {year} year-end assessment of {jurisdiction!r} has run: the results are "
+            "final; run `bihuan results` without --provisional"
+        )
+    try:
+        points = policy.points_for(year)
+        ranked = core.board(scored, policy.board)  # the sizes checked against this county's
+    except PolicyGap as gap:
+        raise _policy_error(uow, gap) from None
     conseqs = core.consequences(
-        ranked, _stored_board(uow, jur.id, year - 1), year=year, points=policy.points_for(year)
+        ranked, _stored_board(uow, jur.id, year - 1), year=year, points=points
     )
     by_code = {d.code: d for d in depts}
     uow.results.save_board(
         cycle_id,
-        [BoardPlace(by_code[r.code].id, r.scope, r.score, r.rank, r.colour) for r in ranked],
+        [
+            BoardPlace(
+                by_code[r.code].id, r.scope, r.score, r.rank, r.colour, r.tie_rule, provisional
+            )
+            for r in ranked
+        ],
     )
     records, withdrawn = _store_consequences(
-        uow, actor, jur.id, cycle_id, year, conseqs, by_code, as_of
+        uow, actor, jur.id, cycle_id, year, conseqs, by_code, as_of, provisional=provisional
     )
-    notices = _queue_head_talks(uow, jur.id, jurisdiction, year, records, by_code, as_of)
+    notices = (
+        0
+        if provisional  # nothing is announced from a provisional board
+        else _queue_head_talks(uow, jur.id, jurisdiction, year, records, by_code, as_of)
+    )
     uow.audit.record(
         actor,
         action="results",
@@ -155,6 +204,7 @@ def compute_results(
             "board": {r.code: [r.rank, r.colour] for r in ranked},
             "head_talks": [r.code for r in records if r.kind == HEAD_TALK],
             "withdrawn": len(withdrawn),
+            "provisional": provisional,
             "as_of": as_of,
         },
     )
@@ -164,11 +214,19 @@ def compute_results(
         year=year,
         as_of=as_of,
         departments=len(ranked),
-        board=[_board_row(r, [c for c in rows if c.code == r.code]) for r in ranked],
+        provisional=provisional,
+        provisional_label=PROVISIONAL if provisional else "",
+        board=[_board_row(r, [c for c in rows if c.code == r.code], provisional) for r in ranked],
         consequences=rows,
         notices=notices,
         withdrawn=len(withdrawn),
     )
+
+
+def _policy_error(uow: UnitOfWork, gap: PolicyGap) -> ConfigError:
+    """What the policy lacks for this run, worded like a policy error at start (file, key)."""
+    path = uow.settings.policy_dir / POLICY_FILE
+    return ConfigError(f"bad policy configuration:\n{PolicyError(path, [(gap.key, gap.reason)])}")
 
 
 def _cycle_id(uow: UnitOfWork, jurisdiction_id: int, jurisdiction: str, year: int) -> int:
@@ -228,10 +286,13 @@ def _store_consequences(
     conseqs: Sequence[core.Consequence],
     by_code: dict[str, DepartmentRef],
     as_of: date,
+    *,
+    provisional: bool = False,
 ) -> tuple[list[ConsequenceRecord], list[ConsequenceRecord]]:
     """Store this board's consequences and withdraw the ones it no longer gives (audited).
 
-    A re-run keeps the head-talk date already announced to the department."""
+    A re-run keeps the head-talk date already announced to the department. A provisional
+    board's consequences are marked 暂定 and schedule no head talk (nothing is announced)."""
     existing = {(c.department_id, c.kind): c for c in uow.results.consequences(cycle_id)}
     cal = WorkCalendar.from_policy(uow.policy.calendar)
     talk_on = cal.add_workdays(as_of, uow.policy.results.head_talk_workdays)
@@ -239,10 +300,11 @@ def _store_consequences(
     for q in conseqs:
         dept = by_code[q.code]
         due = None
-        if q.kind == HEAD_TALK:
+        if q.kind == HEAD_TALK and not provisional:
             announced = existing.get((dept.id, q.kind))
             due = (announced.due_on if announced else None) or talk_on
-        records.append(ConsequenceRecord(dept.id, q.code, q.kind, q.detail, q.points, due))
+        detail = f"（{PROVISIONAL}）{q.detail}" if provisional else q.detail
+        records.append(ConsequenceRecord(dept.id, q.code, q.kind, detail, q.points, due))
     uow.results.save_consequences(cycle_id, records)
     wanted = {(r.department_id, r.kind) for r in records}
     stale = [c for key, c in sorted(existing.items()) if key not in wanted]
@@ -311,7 +373,9 @@ def _consequence_row(r: ConsequenceRecord) -> ConsequenceRow:
     )
 
 
-def _board_row(r: core.BoardRow, consequences: list[ConsequenceRow]) -> BoardRow:
+def _board_row(
+    r: core.BoardRow, consequences: list[ConsequenceRow], provisional: bool = False
+) -> BoardRow:
     category, colour = Category(r.category), Colour(r.colour)
     rule = TieRule(r.tie_rule) if r.tie_rule else None
     return BoardRow(
@@ -327,6 +391,9 @@ def _board_row(r: core.BoardRow, consequences: list[ConsequenceRow]) -> BoardRow
         colour_label=colour.label,
         tie_rule=rule,
         tie_rule_label=rule.label if rule else "",
+        tie_note=core.tie_note(r.tie_rule),
+        provisional=provisional,
+        provisional_label=PROVISIONAL if provisional else "",
         consequences=consequences,
     )
 
@@ -351,7 +418,8 @@ def board(uow: UnitOfWork, actor: Actor, jurisdiction: str, year: int) -> list[B
     for c in uow.results.consequences(cycle_id):
         if only is None or c.department_id == only:
             conseqs[c.code].append(_consequence_row(c))
-    return [_board_row(r, conseqs.get(r.code, [])) for r in rows]
+    provisional = uow.results.board_is_provisional(cycle_id)
+    return [_board_row(r, conseqs.get(r.code, []), provisional) for r in rows]
 
 
 # ------------------------------------------------------------------ the report's data
@@ -390,13 +458,14 @@ def report_data(
         as_of=as_of,
         phases=runs,
         board=board_rows,
+        provisional=uow.results.board_is_provisional(cycle_id),
         rectification=core.rectification_rates(uow.report.rect_items(cycle_id), as_of),
         survey=SurveyCounts(**asdict(uow.report.survey(cycle_id, phase_ids))),
         ledger=_ledger_summary(uow, jur.id, cycle_id, phase_ids, latest, policy),
         staffing=_staffing_summary(uow, phase_ids),
         board_scope=policy.board.scope,
-        green=policy.board.green,
-        red=policy.board.red,
+        green=policy.board.label("green"),
+        red=policy.board.label("red"),
         consequences=[
             core.Consequence(c.code, c.kind, c.detail, c.points)  # type: ignore[arg-type]
             for c in uow.results.consequences(cycle_id)

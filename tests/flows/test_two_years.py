@@ -8,6 +8,7 @@ rectification ledger are applied with the core state machine and stored directly
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from bihuan.core.rectification import Action, ItemState, Role, Status, apply
 from bihuan.db import get_engine
 from bihuan.ingest.load import import_path
+from bihuan.report import database_folder
 from flows.cycle import annual_cycle
 from flows.problems import issue_problem_lists
 from flows.recheck import recheck
@@ -29,6 +31,7 @@ from tests.flows.two_year_county import write_county
 from tests.users import office
 
 MID = PhaseKind.MID_YEAR
+END = PhaseKind.YEAR_END
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -158,7 +161,25 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     move(url, "mid-year:indicator:D06-S1-02", FIXED, on)  # verified, but fails again in 2023
     move(url, "mid-year:indicator:D05-S1-02", CANNOT, on)  # cannot be solved
     # D02-S1-04 stays open: not fixed
+    # before the year-end assessment: refused, or a provisional board (暂定) with --provisional
+    early = cli("results", "--year", "2022", "--as-of", "2022-12-01", "--db", url, "--as", "office")
+    assert early.exit_code == 1 and "year-end assessment" in early.output, early.output
+    assert "--provisional" in early.output and "Traceback" not in early.output
+    assert not rows(url, "SELECT id FROM boardentry")
+    prov = cli(
+        "results", "--year", "2022", "--provisional", "--json", "--as-of", "2022-12-01",
+        "--db", url, "--as", "office",
+    )  # fmt: skip
+    assert prov.exit_code == 0, prov.output
+    summary = json.loads(prov.stdout)
+    assert summary["provisional"] is True and summary["provisional_label"] == "暂定"
+    assert all(r["provisional"] and r["provisional_label"] == "暂定" for r in summary["board"])
+    assert "（暂定）" in Path(summary["report_path"]).read_text(encoding="utf-8")
+    assert rows(url, "SELECT DISTINCT provisional FROM boardentry") == [(True,)]
+    annual_cycle(**run, year=2022, phase=END, as_of=date(2022, 12, 30), seed=1)
     r2022 = results(**run, year=2022, as_of=date(2023, 1, 5))
+    assert not r2022.provisional  # the final board replaces the provisional one
+    assert rows(url, "SELECT DISTINCT provisional FROM boardentry") == [(False,)]
     # D02 and D03 tie at 75 on the green boundary: D02 has one open item, so D03 goes first
     assert board(url, 2022) == [
         ("D01", 1, "green", 100.0),
@@ -277,6 +298,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     }
     assert "carried:2022:mid-year:indicator:D06-S1-02" in d06_2023
     assert "mid-year:indicator:D06-S1-02" not in d06_2023
+    annual_cycle(**run, year=2023, phase=END, as_of=date(2023, 12, 29), seed=1)
     r2023 = results(**run, year=2023, as_of=date(2024, 1, 5))
     assert board(url, 2023) == [
         ("D01", 1, "green", 100.0),
@@ -308,7 +330,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
     ]
     assert "约谈" in notices[0][2]
     # idempotent: a re-run sends nothing new and keeps the board
-    results(**run, year=2023, as_of=date(2024, 1, 8))
+    rerun = results(**run, year=2023, as_of=date(2024, 1, 8))
     assert len(rows(url, "SELECT id FROM notification WHERE kind = 'head_talk'")) == 2
     assert len(rows(url, "SELECT id FROM boardentry")) == 12
     assert (
@@ -316,10 +338,15 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
         == "2024-01-19"
     )
 
-    report = Path(r2023.report_path)
-    assert (
-        report.name == "juxian-2023-综合评估情况报告.html"
-        and report.parent == tmp_path / "var" / "reports"
+    # each run's report in the database's folder, stamped; the latest copied beside them
+    report, again = Path(r2023.report_path), Path(rerun.report_path)
+    folder = tmp_path / "var" / "reports" / database_folder(url)
+    assert report.parent == again.parent == folder and report != again
+    assert re.fullmatch(r"juxian-2023-\d{8}T\d{6}Z(-\d+)?\.html", report.name), report.name
+    assert Path(rerun.report_latest) == folder / "juxian-2023-latest.html"
+    assert Path(rerun.report_latest).read_bytes() == again.read_bytes()
+    assert re.fullmatch(
+        r"juxian-2022-\d{8}T\d{6}Z(-\d+)?-暂定\.html", Path(summary["report_path"]).name
     )
     html = report.read_text(encoding="utf-8")
     assert "县文化和旅游局" in html and "约谈" in html

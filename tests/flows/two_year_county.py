@@ -1,7 +1,7 @@
 """A six-department county over two years (2022, 2023) with a known board, as CSV folders.
 
-Only the performance ledger is filled (no staffing checks, chains or ratings), so each
-department's total is its ledger score: the mean of its qualitative indicators by weight
+Only the performance ledger is filled (no staffing checks, chains or ratings), the same levels
+at mid-year and at year-end, so each department's total (and annual score) is its ledger score: the mean of its qualitative indicators by weight
 (implemented 100, formulated 60, not formulated 0). With [board] green = 2, red = 2:
 
 2022  D01 100 green | D03 75 green | D02 75 yellow | D04 60 yellow | D05 30 red | D06 0 red
@@ -93,7 +93,8 @@ def sheets(year: int) -> dict[str, list[list[object]]]:
         "submissions": [
             ["phase", "indicator", "value", "level", "method", "submitted_on"],
             *[
-                ["年中", f"{c}-S1-{row[0]}", "", row[level_at], "材料报送", f"{year}-06-10"]
+                [phase, f"{c}-S1-{row[0]}", "", row[level_at], "材料报送", f"{year}-{month}-10"]
+                for phase, month in (("年中", "06"), ("年底", "12"))
                 for c, rows in LEDGER.items()
                 for row in rows
             ],

@@ -55,8 +55,8 @@ def sample_data() -> ReportData:
         ],
         board=rank(depts, "all", green=2, red=2),
         rectification=rectification_rates(items, AS_OF),
-        green=2,
-        red=2,
+        green="2名",
+        red="2名",
     )
 
 

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from bihuan.core.access import Actor
 from bihuan.core.breakdown import Breakdown, IndicatorLine
 from bihuan.db import get_engine
-from bihuan.errors import PermissionDenied, UserError
+from bihuan.errors import ConfigError, PermissionDenied, UserError
 from bihuan.services import identity
 from bihuan.services import recheck as recheck_service
 from bihuan.services import results as results_service
@@ -68,6 +68,12 @@ class County:
     office: Actor
     items: dict[str, int]  # department code → its 2022 item id
     dept_ids: dict[str, int]
+    policy: Path  # the test's copy of config/policy.toml
+
+    def edit_policy(self, old: str, new: str) -> None:
+        text = self.policy.read_text(encoding="utf-8")
+        assert old in text, old
+        self.policy.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def _breakdown(code: str, score: float, indicator_score: float) -> dict[str, Any]:
@@ -170,7 +176,74 @@ def county(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Coun
 
     reset_settings()
     items, depts = _write_county(db_url)
-    return County(db_url, office(db_url), items, depts)
+    return County(db_url, office(db_url), items, depts, config / "policy.toml")
+
+
+# A county of six departments (a real county's size, not Ju County's 62): the board's default
+# 10 green and 10 red places do not fit it.
+SIX = [
+    ("W01", "五莲县发展和改革局", "economic", 91.2),
+    ("W02", "五莲县财政局", "economic", 84.0),
+    ("W03", "五莲县教育和体育局", "non_economic", 78.5),
+    ("W04", "五莲县民政局", "non_economic", 70.0),
+    ("W05", "五莲县司法局", "non_economic", 66.0),
+    ("W06", "五莲县农业农村局", "economic", 33.15),
+]
+
+
+def write_six(url: str, phases: tuple[str, ...] = ("mid-year", "year-end")) -> None:
+    """The six-department county 五莲县 (wulian) with 2026 scores in `phases`."""
+    with Session(get_engine(url)) as s:
+        jur = Jurisdiction(code="wulian", name="五莲县")
+        s.add(jur)
+        s.flush()
+        assert jur.id is not None
+        cycle = Cycle(jurisdiction_id=jur.id, year=2026)
+        s.add(cycle)
+        s.flush()
+        for code, name, category, _score in SIX:
+            s.add(Department(jurisdiction_id=jur.id, code=code, name=name, category=category))
+        for kind in ("mid-year", "year-end"):
+            month = 6 if kind == "mid-year" else 12
+            s.add(
+                Phase(
+                    cycle_id=cycle.id,  # type: ignore[arg-type]
+                    kind=kind,  # type: ignore[arg-type]
+                    window_start=date(2026, month, 1),
+                    window_end=date(2026, month, 30),
+                )
+            )
+        s.commit()
+    for kind in phases:
+        score_six(url, kind)
+
+
+def score_six(url: str, kind: str) -> None:
+    """Store the six departments' 2026 scores of a phase, as the assessment would."""
+    month = 6 if kind == "mid-year" else 12
+    with Session(get_engine(url)) as s:
+        (phase_id,) = s.execute(
+            text(
+                "SELECT p.id FROM phase p JOIN cycle c ON c.id = p.cycle_id JOIN jurisdiction j "
+                "ON j.id = c.jurisdiction_id WHERE j.code = 'wulian' AND p.kind = :k"
+            ),
+            {"k": kind},
+        ).one()
+        ids = dict(
+            s.execute(text("SELECT code, id FROM department WHERE code LIKE 'W%'")).tuples().all()
+        )
+        for code, _name, _category, score in SIX:
+            s.add(
+                DepartmentAssessment(
+                    phase_id=phase_id,
+                    department_id=ids[code],
+                    total=score,
+                    ledger=score,
+                    breakdown=_breakdown(code, score, score),
+                    as_of=date(2026, month, 30),
+                )
+            )
+        s.commit()
 
 
 def rows(url: str, sql: str, **params: Any) -> list[Any]:
@@ -365,6 +438,201 @@ def test_results_board_consequences_and_the_head_talk(county: County) -> None:
     assert again.notices == 0
     assert next(q for q in again.consequences if q.kind == "head_talk").due_on == date(2024, 1, 19)
     assert len(rows(c.url, "SELECT id FROM notification")) == 2
+
+
+def test_a_year_without_its_points_is_refused_naming_the_key(county: County) -> None:
+    c = county
+    c.edit_policy("[points.2023]\neconomic = 20\nnon_economic = 60\n", "")
+    before = snapshot(c.url)
+    with pytest.raises(ConfigError) as refused:
+        do_results(c, 2023)
+    message = str(refused.value)
+    assert "policy.toml: points.2023:" in message and "add a [points.2023] table" in message
+    assert "economic = … and non_economic = …" in message
+    assert snapshot(c.url) == before  # nothing stored: not 2022's points in 2023's place
+    assert do_results(c, 2022, on=date(2023, 1, 5)).departments == 4
+
+
+def test_the_board_on_a_six_department_county(county: County) -> None:
+    c = county
+    write_six(c.url)
+    wulian = office(c.url, "wlbb", jurisdiction="wulian")
+
+    def results() -> Any:
+        return run(
+            c.url,
+            lambda uow: results_service.compute_results(
+                uow, "wulian", 2026, wulian, date(2027, 1, 8)
+            ),
+        )
+
+    # the default 10 green and 10 red places: refused for six departments, naming the keys
+    c.edit_policy("green = 1\nred = 1", "green = 10\nred = 10")
+    before = snapshot(c.url)
+    with pytest.raises(ConfigError) as refused:
+        results()
+    message = str(refused.value)
+    assert "policy.toml: board.green + board.red:" in message
+    assert "10 green and 10 red places for 6 departments" in message and "overlap" in message
+    assert snapshot(c.url) == before  # no board: not six green places, 33.15 included
+    # three and three would leave no department yellow: refused as well
+    c.edit_policy("green = 10\nred = 10", "green = 3\nred = 3")
+    with pytest.raises(ConfigError, match="would leave no department yellow"):
+        results()
+    # shares of the county's size: 15 % of 6 is 0.9, one place each
+    c.edit_policy("green = 3\nred = 3", 'green = "top 15%"\nred = "bottom 15%"')
+    summary = results()
+    assert [(r.code, r.colour.value) for r in summary.board] == [
+        ("W01", "green"),
+        ("W02", "yellow"),
+        ("W03", "yellow"),
+        ("W04", "yellow"),
+        ("W05", "yellow"),
+        ("W06", "red"),
+    ]
+    stored = rows(
+        c.url,
+        "SELECT d.code, b.colour FROM boardentry b JOIN department d ON d.id = b.department_id "
+        "WHERE d.jurisdiction_id = (SELECT id FROM jurisdiction WHERE code = 'wulian') "
+        "ORDER BY b.rank",
+    )
+    assert [colour for _code, colour in stored] == ["green", *["yellow"] * 4, "red"]
+    leader = make_user(c.url, "wllead", UserRole.LEADER, jurisdiction="wulian")
+    data = run(
+        c.url,
+        lambda uow: results_service.report_data(uow, leader, "wulian", 2026, date(2027, 1, 8)),
+        readonly=True,
+    )
+    assert (data.green, data.red) == ("15%", "15%")
+
+
+def test_the_tie_rule_is_stored_and_shown_in_board_json_and_the_report(
+    county: County, tmp_path: Path
+) -> None:
+    from bihuan.cli import _register_commands, app
+    from bihuan.report import render_report
+
+    c = county
+    write_six(c.url)
+    c.edit_policy("green = 1\nred = 1", 'green = "top 15%"\nred = "bottom 15%"')
+    with get_engine(c.url).begin() as conn:  # W04 ties W03 at 78.5; W03's ledger is higher
+        conn.execute(
+            text(
+                "UPDATE departmentassessment SET total = 78.5 WHERE department_id = "
+                "(SELECT id FROM department WHERE code = 'W04')"
+            )
+        )
+    wulian = office(c.url, "wlbb", jurisdiction="wulian")
+    run(
+        c.url,
+        lambda uow: results_service.compute_results(uow, "wulian", 2026, wulian, date(2027, 1, 8)),
+    )
+    stored = rows(
+        c.url,
+        "SELECT d.code, b.tie_rule FROM boardentry b JOIN department d ON d.id = b.department_id "
+        "WHERE d.code LIKE 'W%' ORDER BY b.rank",
+    )
+    assert stored[2:4] == [("W03", None), ("W04", "ledger_score")]
+    assert {code for code, rule in stored if rule} == {"W04"}
+
+    note = "同分，按主责主业履职成效得分排序"
+    board = run(
+        c.url, lambda uow: results_service.board(uow, wulian, "wulian", 2026), readonly=True
+    )
+    w04 = next(r for r in board if r.code == "W04")
+    assert w04.tie_rule == "ledger_score" and w04.tie_note == note
+    assert w04.tie_rule_label == "主责主业履职成效得分"
+
+    _register_commands()
+    runner = CliRunner()
+    args = ["board", "--year", "2026", "-j", "wulian", "--db", c.url, "--as", "wlbb"]
+    out = runner.invoke(app, [*args, "--json"])
+    assert out.exit_code == 0, out.output
+    by_code = {r["code"]: r for r in json.loads(out.stdout)}
+    assert by_code["W04"]["tie_rule"] == "ledger_score" and by_code["W04"]["tie_note"] == note
+    assert by_code["W03"]["tie_note"] == ""
+    out = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert out.exit_code == 0, out.output
+    assert "同分规则" in out.output and note in out.output
+
+    data = run(
+        c.url,
+        lambda uow: results_service.report_data(uow, wulian, "wulian", 2026, date(2027, 1, 8)),
+        readonly=True,
+    )
+    assert next(r for r in data.board if r.code == "W04").tie_rule == "ledger_score"
+    assert note in render_report(data)
+
+
+def test_results_before_the_year_end_assessment_refuse_or_are_provisional(
+    county: County,
+) -> None:
+    from bihuan.cli import _register_commands, app
+    from bihuan.report import render_report, report_markdown
+
+    c = county
+    write_six(c.url, phases=("mid-year",))  # the year-end assessment has not run
+    c.edit_policy("green = 1\nred = 1", 'green = "top 15%"\nred = "bottom 15%"')
+    wulian = office(c.url, "wlbb", jurisdiction="wulian")
+
+    def results(provisional: bool = False, on: date = date(2026, 7, 10)) -> Any:
+        return run(
+            c.url,
+            lambda uow: results_service.compute_results(
+                uow, "wulian", 2026, wulian, on, provisional=provisional
+            ),
+        )
+
+    before = snapshot(c.url)
+    with pytest.raises(UserError) as refused:
+        results()
+    message = str(refused.value)
+    assert "the 2026 year-end assessment (年底评估) of 'wulian' has not run" in message
+    assert "bihuan results --year 2026 --provisional" in message
+    assert snapshot(c.url) == before
+
+    summary = results(provisional=True)
+    assert summary.provisional and summary.provisional_label == "暂定"
+    assert all(r.provisional and r.provisional_label == "暂定" for r in summary.board)
+    assert summary.notices == 0
+    assert all(q.detail.startswith("（暂定）") for q in summary.consequences)
+    assert not [q for q in summary.consequences if q.due_on is not None]
+    assert rows(c.url, "SELECT id FROM notification") == []
+
+    board = run(
+        c.url, lambda uow: results_service.board(uow, wulian, "wulian", 2026), readonly=True
+    )
+    assert all(r.provisional and r.provisional_label == "暂定" for r in board)
+    _register_commands()
+    runner = CliRunner()
+    args = ["board", "--year", "2026", "-j", "wulian", "--db", c.url, "--as", "wlbb"]
+    out = runner.invoke(app, [*args, "--json"])
+    assert out.exit_code == 0, out.output
+    assert all(
+        r["provisional"] and r["provisional_label"] == "暂定" for r in json.loads(out.stdout)
+    )
+    out = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert out.exit_code == 0 and "2026年度红黄绿榜（暂定 provisional）" in out.output
+    data = run(
+        c.url,
+        lambda uow: results_service.report_data(uow, wulian, "wulian", 2026, date(2026, 7, 10)),
+        readonly=True,
+    )
+    assert data.provisional
+    assert "综合情况报告（暂定）</h1>" in render_report(data)
+    assert report_markdown(data).startswith("# 五莲县2026年度部门履职监管评估综合情况（暂定）")
+
+    # the year-end assessment runs: --provisional is refused, the final board replaces it
+    score_six(c.url, "year-end")
+    with pytest.raises(UserError, match="has run: the results are final"):
+        results(provisional=True, on=date(2027, 1, 8))
+    final = results(on=date(2027, 1, 8))
+    assert not final.provisional and final.provisional_label == ""
+    assert not [q for q in final.consequences if "暂定" in q.detail]
+    board = run(
+        c.url, lambda uow: results_service.board(uow, wulian, "wulian", 2026), readonly=True
+    )
+    assert not any(r.provisional for r in board)
 
 
 def test_a_consequence_the_board_no_longer_gives_is_withdrawn(county: County) -> None:

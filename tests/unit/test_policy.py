@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bihuan.policy import PolicyError, load_policy
+from bihuan.policy import PolicyError, PolicyGap, load_policy
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = (REPO / "config" / "policy.toml").read_text(encoding="utf-8")
@@ -30,7 +30,9 @@ def test_the_shipped_policy_is_valid() -> None:
     policy = load_policy(REPO / "config")
     assert policy.board.green == 10 and policy.board.red == 10
     assert policy.points_for(2022).economic == 20 and policy.points_for(2022).non_economic == 60
-    assert policy.points_for(2030).economic == 20  # the latest configured year carries on
+    with pytest.raises(PolicyGap) as gap:  # a year not configured is no other year's points
+        policy.points_for(2030)
+    assert gap.value.key == "points.2030" and "add a [points.2030] table" in gap.value.reason
     assert policy.reminders.pre_due == [5, 2, 1]
     assert policy.schedules.timezone == "Asia/Shanghai"
 
@@ -54,6 +56,24 @@ BAD_CASES = [
         edit(r"^green = 10", "green = -1"),
         "board.green",
         "greater than or equal",
+    ),
+    (
+        "board size neither a count nor a share",
+        edit(r"^green = 10", 'green = "ten"'),
+        "board.green",
+        'a share ("top 15%")',
+    ),
+    (
+        "green share at the bottom",
+        edit(r"^green = 10", 'green = "bottom 15%"'),
+        "board.green",
+        'the top of the board: "top',
+    ),
+    (
+        "shares covering every department",
+        edit(r"^green = 10\nred = 10", 'green = "top 60%"\nred = "bottom 40%"'),
+        "board",
+        "together cover every department",
     ),
     (
         "unknown board scope",
@@ -179,3 +199,53 @@ def test_a_bad_policy_stops_any_command_with_exit_code_2(tmp_path: Path) -> None
     assert proc.returncode == 2, proc.stderr
     assert "board.red" in proc.stderr and "policy.toml" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("green", "red", "departments", "expected"),
+    [
+        ('"top 15%"', '"bottom 15%"', 62, (9, 9)),  # 9.3
+        ('"top 15%"', '"bottom 15%"', 6, (1, 1)),  # 0.9: at least one place
+        ('"top 25%"', '"bottom 10%"', 10, (3, 1)),  # 2.5 rounds half up
+        ('"20%"', "3", 40, (8, 3)),  # a bare share, and a count beside it
+        ('"top 0%"', '"bottom 10%"', 30, (0, 3)),
+        ("10", "10", 62, (10, 10)),
+    ],
+)
+def test_board_sizes_as_counts_or_shares(
+    tmp_path: Path, green: str, red: str, departments: int, expected: tuple[int, int]
+) -> None:
+    policy = load_policy(
+        write(tmp_path, edit(r"^green = 10\nred = 10", f"green = {green}\nred = {red}"))
+    )
+    assert policy.board.places(departments) == expected
+
+
+@pytest.mark.parametrize(
+    ("green", "red", "departments", "words"),
+    [
+        (
+            "10",
+            "10",
+            6,
+            "10 green and 10 red places for 6 departments (all departments) would overlap",
+        ),
+        (
+            "3",
+            "3",
+            6,
+            "3 green and 3 red places for 6 departments (all departments) would leave no",
+        ),
+        ('"top 40%"', '"bottom 40%"', 2, "1 green and 1 red places for 2 departments"),
+    ],
+)
+def test_a_board_that_does_not_fit_the_county_names_the_keys(
+    tmp_path: Path, green: str, red: str, departments: int, words: str
+) -> None:
+    policy = load_policy(
+        write(tmp_path, edit(r"^green = 10\nred = 10", f"green = {green}\nred = {red}"))
+    )
+    with pytest.raises(PolicyGap) as gap:
+        policy.board.places(departments)
+    assert gap.value.key == "board.green + board.red"
+    assert words in gap.value.reason and 'green = "top 15%"' in gap.value.reason

@@ -26,11 +26,13 @@ from bihuan.report import (
     ReportData,
     StaffingSummary,
     SurveyCounts,
+    database_folder,
     recommendation_facts,
     recommendation_text,
     recommendations,
     render_report,
     report_markdown,
+    report_paths,
 )
 from bihuan.report_charts import histogram_bins
 
@@ -90,8 +92,8 @@ def sample_data() -> ReportData:
             PhaseRun("year-end", date(2023, 12, 1), date(2023, 12, 31), 12, 3, 6),
         ],
         board=this,
-        green=3,
-        red=3,
+        green="3名",
+        red="3名",
         rectification=rectification_rates(items, AS_OF),
         survey=SurveyCounts(
             town_ratings=240,
@@ -278,3 +280,39 @@ def test_the_shipped_policy_has_the_report_section(tmp_path: Path) -> None:
     )
     with pytest.raises(PolicyError, match=r"report\.recommendations\.on_time_rate_gap"):
         load_policy(tmp_path)
+
+
+# --- where a run's report goes (per database and run) -------------------------------------
+
+
+def test_each_database_has_its_own_report_folder(tmp_path: Path) -> None:
+    county_a = f"sqlite:///{tmp_path / 'a' / 'bihuan.db'}"
+    county_b = f"sqlite:///{tmp_path / 'b' / 'bihuan.db'}"  # same file name, another database
+    pg = "postgresql+psycopg://bihuan:s3cret@127.0.0.1:5432/wulian"
+    pg_other_schema = pg + "?options=-csearch_path%3Dtest_1"
+    folders = {database_folder(u) for u in (county_a, county_b, pg, pg_other_schema)}
+    assert len(folders) == 4
+    assert database_folder(county_a).startswith("bihuan-")
+    assert database_folder(pg).startswith("wulian-") and "s3cret" not in database_folder(pg)
+    # the same database however it is reached: the same folder; the password plays no part
+    assert database_folder(pg) == database_folder(pg.replace("s3cret", "other"))
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", database_folder("sqlite:///var/莒县 数据.db"))
+
+
+def test_a_run_never_overwrites_another_runs_report(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    url = f"sqlite:///{tmp_path / 'bihuan.db'}"
+    at = datetime(2027, 1, 8, 18, 30, 5, tzinfo=timezone(timedelta(hours=8)))
+    path, latest = report_paths(tmp_path / "var", url, "wulian", 2026, at)
+    folder = tmp_path / "var" / "reports" / database_folder(url)
+    assert path == folder / "wulian-2026-20270108T103005Z.html"
+    assert latest == folder / "wulian-2026-latest.html"
+    path.parent.mkdir(parents=True)
+    path.write_text("first run", encoding="utf-8")
+    second, _ = report_paths(tmp_path / "var", url, "wulian", 2026, at.astimezone(UTC))
+    assert second == folder / "wulian-2026-20270108T103005Z-2.html"  # same second: numbered
+    provisional, _ = report_paths(tmp_path / "var", url, "wulian", 2026, at, provisional=True)
+    assert provisional.name == "wulian-2026-20270108T103005Z-暂定.html"
+    other, _ = report_paths(tmp_path / "var", f"sqlite:///{tmp_path / 'x.db'}", "wulian", 2026, at)
+    assert other.parent != path.parent
