@@ -14,7 +14,8 @@ export PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT := false
 export PREFECT_HOME := $(CURDIR)/var/prefect
 export UV_PYTHON_DOWNLOADS := never
 
-# Benchmark sizes: county,city by default; the province is opt-in (make bench SIZE=province).
+# Benchmark sizes: county,city by default; the province and the giant jurisdiction are opt-in
+# (make bench SIZE=province, SIZE=giant).
 SIZE ?= county,city
 
 .PHONY: setup demo test test-fast lint typecheck fmt clean bench docs dist

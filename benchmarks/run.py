@@ -1,13 +1,19 @@
 """`python -m benchmarks.run --size county,city --db sqlite,postgresql`: run, write the results.
 
-Writes benchmarks/results/latest.json (one object per size and backend) and BENCHMARKS.md (the
-machine, then one table row per run, then the extra goals). Prefect runs in local mode with its
-own temporary PREFECT_HOME; its start is timed separately and excluded from the cycle.
+Measures the command line and the portal on the demo county (benchmarks/cli.py, web.py), the
+cycle per size and backend (harness.py), the province and the giant jurisdiction when asked
+(benchmarks/province.py), the tracker and dispatch (extra.py). Writes
+benchmarks/results/latest.json (`machine`, `cli`, `county`, `city`, `province`, `giant`,
+`dispatch`, `web`, `tracker`, and every cycle run under `runs`; a section not measured this time
+keeps the previous run's figures, marked `not_measured_in_this_run`) and BENCHMARKS.md (every goal
+of issues 13 and 12's speed, met or missed and why, then the tables). Prefect runs in local mode
+with its own temporary PREFECT_HOME; its start is timed separately and excluded from the cycle.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -89,13 +95,222 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+SECTIONS = ("cli", "county", "province", "giant", "dispatch", "web")
+NOT_MEASURED = "not measured in this run"
+
+
+def summarise_size(runs: list[dict[str, Any]], size: str) -> dict[str, Any] | None:
+    """latest.json's object for one size: the SQLite run's headline figures, each backend's."""
+    keys = ("total_seconds", "prefect_share", "ratio_to_baseline", "stage_prefect_median_seconds",
+            "stage_prefect_max_seconds", "prefect_start_seconds", "peak_rss_mb",
+            "baseline_agrees", "departments")  # fmt: skip
+    mine = {
+        r["backend"]: {
+            **{k: r.get(k) for k in keys},
+            # the year-end report (HTML and PDF) written in the results stage
+            "report_seconds": r.get("stage_details", {}).get("results", {}).get("report_seconds"),
+        }
+        for r in runs
+        if r["size"] == size
+    }
+    if not mine:
+        return None
+    head = mine.get("sqlite") or next(iter(mine.values()))
+    return {
+        "total": head["total_seconds"],
+        "prefect_share": head["prefect_share"],
+        "ratio_to_baseline": head["ratio_to_baseline"],
+        "stage_prefect_median_seconds": head["stage_prefect_median_seconds"],
+        "stage_prefect_max_seconds": head["stage_prefect_max_seconds"],
+        "backend": "sqlite" if "sqlite" in mine else next(iter(mine)),
+        "by_backend": mine,
+    }
+
+
+def dispatch_figures(extra: dict[str, Any]) -> dict[str, Any] | None:
+    """latest.json's `dispatch`: the 200-message comparison and the 20,000 digests."""
+    smtp, many = extra.get("dispatch_smtp"), extra.get("dispatch_many")
+    if not smtp and not many:
+        return None
+    out: dict[str, Any] = {}
+    if smtp:
+        out.update(
+            messages=smtp["messages"], ratio_to_smtplib=smtp["ratio"],
+            dispatcher_seconds=smtp["dispatcher_seconds"], smtplib_seconds=smtp["smtplib_seconds"],
+            apprise_ratio=smtp["apprise_ratio"],
+        )  # fmt: skip
+    if many:
+        out.update(
+            many_messages=many["messages"], many_seconds=many["seconds"],
+            many_received=many["received"], many_per_message_ms=many["per_message_ms"],
+            many_channels_load_seconds=many["channels_load_seconds"],
+        )  # fmt: skip
+    return out
+
+
+def with_previous(
+    summary: dict[str, Any], previous: dict[str, Any], sections: tuple[str, ...] = SECTIONS
+) -> dict[str, Any]:
+    """Sections not measured this time keep the previous run's figures, marked as such."""
+    before = previous.get("machine", {}).get("commit", "?")
+    for key in sections:
+        if summary.get(key) is None and previous.get(key) is not None:
+            old = dict(previous[key])
+            old.setdefault("not_measured_in_this_run", True)
+            old.setdefault("measured_at_commit", before)
+            summary[key] = old
+    return summary
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _status(ok: bool | None, section: dict[str, Any] | None) -> str:
+    if section is None or ok is None:
+        return NOT_MEASURED
+    if section.get("not_measured_in_this_run"):
+        old = f"at `{section.get('measured_at_commit', '?')}`"
+        return f"{'met' if ok else '**missed**'} ({NOT_MEASURED}; {old})"
+    return "met" if ok else "**missed**"
+
+
+def goals(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(issue, goal, status, measured and why) for every goal of issues 13 and 12 (speed)."""
+    rows: list[tuple[str, str, str, str]] = []
+    cli, county = summary.get("cli"), summary.get("county")
+    if cli:
+        help_imports = cli.get("importtime", {}).get("help", {})
+        listing = cli.get("importtime", {}).get("departments", {})
+        top = ", ".join(f"`{t['module']}` {t['seconds']} s" for t in listing.get("top", [])[:3])
+        listings = cli["listing_seconds"]
+        slowest = max(listings, key=listings.__getitem__)
+        rows.append(("13.1", "`bihuan --help` < 0.3 s", _status(cli["help_seconds"] < 0.3, cli),
+                     f"{cli['help_seconds']} s (median of {cli['repeats']}); imports "
+                     f"{help_imports.get('total_import_seconds')} s of {help_imports.get('modules')} "
+                     f"modules, no Prefect: {not help_imports.get('imports_prefect')}, no tables: "
+                     f"{not help_imports.get('imports_tables')}; the rest is starting Python and "
+                     "the console script"))  # fmt: skip
+        rows.append(("13.1", "listings on the demo database < 0.6 s",
+                     _status(all(v < 0.6 for v in listings.values()), cli),
+                     ", ".join(f"{k} {v} s" for k, v in listings.items())
+                     + f" (slowest: {slowest}). `departments --json` imports "
+                     f"{listing.get('total_import_seconds')} s ({listing.get('modules')} modules; "
+                     f"top: {top}); Prefect imported: {listing.get('imports_prefect')}, all table "
+                     f"classes (`models`) imported: {listing.get('imports_tables')}; "
+                     f"the sign-in's Argon2 check {cli.get('argon2_verify_seconds')} s"))  # fmt: skip
+    else:
+        rows += [("13.1", "`bihuan --help` < 0.3 s", NOT_MEASURED, ""),
+                 ("13.1", "listings on the demo database < 0.6 s", NOT_MEASURED, "")]  # fmt: skip
+    if county:
+        med, worst = (
+            county.get("stage_prefect_median_seconds"),
+            county.get("stage_prefect_max_seconds"),
+        )
+        rows.append(("13.2", "a county stage's Prefect overhead ≤ 0.3 s",
+                     _status(med is not None and med <= 0.3, county),
+                     f"median {med} s, max {worst} s over the nine stages (wall time minus our "
+                     "own functions; in-process runs without the flow heartbeat, as the CLI "
+                     f"runs them); Prefect share of the cycle {county['prefect_share']}"))  # fmt: skip
+        rows.append(("13.2", "the county's whole cycle < 5 s excluding Prefect's start",
+                     _status(county["total"] < 5, county),
+                     f"{county['total']} s on {county['backend']} (of which writing the "
+                     f"year-end report, HTML and PDF: "
+                     f"{county['by_backend'][county['backend']].get('report_seconds')} s)"
+                     + "".join(f"; {b} {v['total_seconds']} s" for b, v in
+                               county["by_backend"].items() if b != county["backend"])))  # fmt: skip
+        rows.append(("13.4", "data work within 3× the plain-SQL baseline",
+                     _status(county["ratio_to_baseline"] <= 3, county),
+                     f"{county['ratio_to_baseline']}× at county"
+                     + "".join(f"; {b} {v['ratio_to_baseline']}×" for b, v in
+                               county["by_backend"].items() if b != county["backend"])
+                     + (f"; city {summary['city']['ratio_to_baseline']}×" if summary.get("city")
+                        else "")
+                     + "; baseline agrees: "
+                     + str(all(v["baseline_agrees"] for v in county["by_backend"].values()))))  # fmt: skip
+    else:
+        rows += [("13.2", "a county stage's Prefect overhead ≤ 0.3 s", NOT_MEASURED, ""),
+                 ("13.2", "the county's whole cycle < 5 s excluding Prefect's start",
+                  NOT_MEASURED, ""),
+                 ("13.4", "data work within 3× the plain-SQL baseline", NOT_MEASURED, "")]  # fmt: skip
+    rows.append(("13.2", "`make test` under 5 minutes", NOT_MEASURED,
+                 "`make bench` does not run the test suite; time `make test` on a quiet machine"))  # fmt: skip
+    prov, giant = summary.get("province"), summary.get("giant")
+    if prov and prov.get("total_seconds") is not None:
+        rows.append(("13.3", "the province's year < 10 minutes",
+                     _status(prov["total_seconds"] < 600, prov),
+                     f"{prov['total_seconds']} s, {prov.get('jurisdictions')} jurisdictions, "
+                     f"{prov.get('departments')} departments, workers {prov.get('workers')}"))  # fmt: skip
+        rss = prov.get("peak_rss_mb")
+        rows.append(("13.3", "every province process < 1 GB",
+                     _status(rss is not None and rss < 1024, prov), f"peak RSS {rss} MB"))  # fmt: skip
+    else:
+        rows += [("13.3", "the province's year < 10 minutes", NOT_MEASURED,
+                  "opt-in: `make bench SIZE=province`"),
+                 ("13.3", "every province process < 1 GB", NOT_MEASURED,
+                  "opt-in: `make bench SIZE=province`")]  # fmt: skip
+    if giant and giant.get("total_seconds") is not None:
+        rows.append(("13.3", "a 10,000-department jurisdiction < 5 minutes and < 2 GB",
+                     _status(giant["total_seconds"] < 300 and giant["peak_rss_mb"] < 2048, giant),
+                     f"{giant['total_seconds']} s, peak RSS {giant['peak_rss_mb']} MB"))  # fmt: skip
+        refused = giant.get("refused_events")
+        rows.append(("13.3", 'no "Refusing to publish event" (small task parameters)',
+                     _status(None if refused is None else refused == 0, giant),
+                     f"{refused} refused"))  # fmt: skip
+    else:
+        rows += [("13.3", "a 10,000-department jurisdiction < 5 minutes and < 2 GB", NOT_MEASURED,
+                  "opt-in: `make bench SIZE=giant`"),
+                 ("13.3", 'no "Refusing to publish event" (small task parameters)', NOT_MEASURED,
+                  "opt-in: `make bench SIZE=giant`")]  # fmt: skip
+    disp = summary.get("dispatch")
+    if disp and disp.get("ratio_to_smtplib") is not None:
+        rows.append(("13.5", "dispatch ≤ 1.2× a bare smtplib loop on 200 messages",
+                     _status(disp["ratio_to_smtplib"] <= 1.2, disp),
+                     f"{disp['ratio_to_smtplib']}× ({disp['dispatcher_seconds']} s vs "
+                     f"{disp['smtplib_seconds']} s; best of interleaved runs; apprise alone "
+                     f"{disp['apprise_ratio']}×)"))  # fmt: skip
+    else:
+        rows.append(("13.5", "dispatch ≤ 1.2× a bare smtplib loop on 200 messages",
+                     NOT_MEASURED, ""))  # fmt: skip
+    if disp and disp.get("many_seconds") is not None:
+        rows.append(("13.5", "20,000 digests to loopback SMTP < 60 s",
+                     _status(disp["many_seconds"] < 60
+                             and disp["many_received"] == disp["many_messages"], disp),
+                     f"{disp['many_seconds']} s for {disp['many_messages']} "
+                     f"({disp['many_per_message_ms']} ms each, {disp['many_received']} received); "
+                     f"loading the 20,000-URL apprise config {disp['many_channels_load_seconds']} s "
+                     "more, once per run"))  # fmt: skip
+    else:
+        rows.append(("13.5", "20,000 digests to loopback SMTP < 60 s", NOT_MEASURED, ""))
+    web = summary.get("web")
+    for what, label, goal in (("item_list", "department item list", 150),
+                              ("board", "board", 150),
+                              ("upload", "report fixed with a 1 MB upload", 300)):  # fmt: skip
+        name = f"portal p95 < {goal} ms, {label}, 50 users"
+        if not web:
+            rows.append(("12", name, NOT_MEASURED, ""))
+            continue
+        w = web[what]
+        solo = web.get("solo_median_ms", {}).get(what)
+        rows.append(("12", name, _status(w["p95_ms"] is not None and w["p95_ms"] < goal, web),
+                     f"p95 {w['p95_ms']} ms, p50 {w['p50_ms']} ms over {w['requests']} requests "
+                     f"with {web['users']} users at once (one bihuan web process); alone: "
+                     f"{solo} ms"))  # fmt: skip
+    return rows
+
+
 def render_markdown(info: dict[str, Any], runs: list[dict[str, Any]], extra: dict[str, Any],
-                    notes: str = "") -> str:  # fmt: skip
+                    notes: str = "", summary: dict[str, Any] | None = None) -> str:  # fmt: skip
+    summary = summary or {}
     lines = [
         "# Benchmarks (性能基准)",
         "",
         "Produced by `make bench` (`python -m benchmarks.run`); raw numbers in "
-        "`benchmarks/results/latest.json`. Method and goals: see the end of this file.",
+        "`benchmarks/results/latest.json`. Method: see the end of this file.",
         "",
         "## Machine",
         "",
@@ -103,14 +318,23 @@ def render_markdown(info: dict[str, Any], runs: list[dict[str, Any]], extra: dic
         f"- CPU: {info['cpu']}; nproc {info['nproc']}; memory {info['memory_gb']} GB",
         f"- Python {info['python']}, SQLite {info['sqlite']}, PostgreSQL {info['postgresql']}, "
         f"Prefect {info['prefect']} (local mode)",
-        "",
-        "## Full cycle per size and backend (seconds; Prefect start excluded)",
-        "",
-        "| size | db | depts | indicators | open items | "
-        + " | ".join(STAGES)
-        + " | total | peak RSS MB | prefect share | baseline s | ratio | agrees |",
-        "|" + "---|" * (5 + len(STAGES) + 6),
     ]
+    if info.get("load"):
+        lines.append(f"- load average when the run started: {info['load']} (a shared machine)")
+    lines += ["", "## Goals (issues 13 and 12), met or missed", "",
+              "| issue | goal | status | measured, and why |", "|---|---|---|---|"]  # fmt: skip
+    for issue, goal, status, why in goals(summary):
+        lines.append(f"| {issue} | {goal} | {status} | {why} |")
+    if runs:
+        lines += [
+            "",
+            "## Full cycle per size and backend (seconds; Prefect start excluded)",
+            "",
+            "| size | db | depts | indicators | open items | "
+            + " | ".join(STAGES)
+            + " | total | peak RSS MB | prefect share | baseline s | ratio | agrees |",
+            "|" + "---|" * (5 + len(STAGES) + 6),
+        ]
     for r in runs:
         lines.append(
             f"| {r['size']} | {r['backend']} | {r['departments']} | {r['indicators']} | "
@@ -120,26 +344,122 @@ def render_markdown(info: dict[str, Any], runs: list[dict[str, Any]], extra: dic
             f"{_fmt(r['prefect_share'])} | {_fmt(r['baseline_seconds'])} | "
             f"{_fmt(r['ratio_to_baseline'])} | {'yes' if r['baseline_agrees'] else 'NO'} |"
         )
+    if runs:
+        lines += ["", "Prefect's part of each stage (wall time minus our own functions), seconds:",
+                  "", "| size | db | " + " | ".join(STAGES) + " |",
+                  "|" + "---|" * (2 + len(STAGES))]  # fmt: skip
+        for r in runs:
+            details = r.get("stage_details", {})
+            lines.append(
+                f"| {r['size']} | {r['backend']} | "
+                + " | ".join(_fmt(details.get(s, {}).get("prefect_seconds")) for s in STAGES)
+                + " |"
+            )
+    province_md = _province_markdown(summary)
+    if province_md:
+        lines += ["", province_md.rstrip()]
+    cli = summary.get("cli")
+    if cli and not cli.get("not_measured_in_this_run"):
+        lines += ["", "## Command line (issue 13.1)", "",
+                  f"Median of {cli['repeats']} runs of each command as a subprocess, on the demo "
+                  f"database, signed in (`--as wangzr`, BIHUAN_PASSWORD): `--help` "
+                  f"{cli['help_seconds']} s; "
+                  + ", ".join(f"`{k}` {v} s" for k, v in cli["listing_seconds"].items()) + ".",
+                  "", "`python -X importtime`, top-level imports by cumulative time:", ""]  # fmt: skip
+        for prof in cli.get("importtime", {}).values():
+            top = ", ".join(f"`{t['module']}` {t['seconds']}" for t in prof["top"][:6])
+            lines.append(
+                f"- `{prof['command'].split(' --db')[0]}`: {prof['total_import_seconds']} s, "
+                f"{prof['modules']} modules (Prefect: {prof['imports_prefect']}, table classes: "
+                f"{prof['imports_tables']}, pandas: {prof['imports_pandas']}, openpyxl: "
+                f"{prof['imports_openpyxl']}); {top}"
+            )
+    web = summary.get("web")
+    if web and not web.get("not_measured_in_this_run"):
+        lines += ["", "## Portal (issue 12, speed)", "",
+                  f"`bihuan web` on the demo county (SQLite), {web['users']} users over loopback "
+                  f"({web['department_users']} department contacts, {web['reader_users']} "
+                  f"office/section/leader/auditor sessions), {web['rounds']} rounds each, "
+                  f"{web['requests']} requests in {web['load_seconds']} s, {web['errors']} errors.",
+                  "", "| request | requests | p50 ms | p95 ms | max ms | alone ms | goal p95 ms |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for what in ("item_list", "board", "upload", "sign_in"):
+            w = web[what]
+            lines.append(
+                f"| {what} | {w['requests']} | {_fmt(w['p50_ms'])} | {_fmt(w['p95_ms'])} | "
+                f"{_fmt(w['max_ms'])} | {_fmt(web.get('solo_median_ms', {}).get(what))} | "
+                f"{web['goals_ms'].get(what, '—')} |"
+            )
     if extra:
         lines += ["", "## Extra measurements", "", "```json", json.dumps(extra, indent=1), "```"]
     if notes:
-        lines += ["", notes]
+        lines += ["", notes.rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def _province_markdown(summary: dict[str, Any]) -> str:
+    """The province helper's own section (benchmarks/province.py), for what was run this time."""
+    prov = summary.get("province")
+    giant = summary.get("giant")
+    prov = None if not prov or prov.get("not_measured_in_this_run") else prov
+    giant = None if not giant or giant.get("not_measured_in_this_run") else giant
+    if not prov and not giant:
+        return ""
+    try:
+        from benchmarks import province as module
+    except ImportError:
+        return ""
+    render = getattr(module, "render_markdown", None)
+    return str(render(prov, giant)) if render else ""
+
+
+def _run_province(sizes: list[str], seed: int, log: Any) -> dict[str, Any]:
+    """`province` and `giant` through benchmarks/province.py, when asked for and present."""
+    out: dict[str, Any] = {}
+    wanted = [s for s in ("province", "giant") if s in sizes]
+    if not wanted:
+        return out
+    try:
+        from benchmarks import province as module
+    except ImportError:
+        log("benchmarks/province.py is not here: province and giant not measured")
+        return out
+    for size in wanted:
+        fn = getattr(module, f"run_{size}", None)
+        if fn is None:
+            log(f"benchmarks.province has no run_{size}: not measured")
+            continue
+        out[size] = fn(seed=seed, log=log)
+    return out
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return ""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the bihuan cycle (see BENCHMARKS.md).")
-    parser.add_argument("--size", default="county,city", help="county, city, province (comma list)")
+    parser.add_argument("--size", default="county,city",
+                        help="county, city, province, giant (comma list)")  # fmt: skip
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql (comma list)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--extra", action=argparse.BooleanOptionalAction, default=True,
-                        help="also run the tracker sweep and the SMTP comparison")  # fmt: skip
+                        help="also run the tracker sweep and the SMTP comparisons")  # fmt: skip
+    parser.add_argument("--cli", action=argparse.BooleanOptionalAction, default=True,
+                        help="time the command line on the demo database")  # fmt: skip
+    parser.add_argument("--web", action=argparse.BooleanOptionalAction, default=True,
+                        help="load the portal with 50 users on the demo database")  # fmt: skip
     parser.add_argument("--tracker-items", type=int, default=1_000_000)
     parser.add_argument("--tracker-db-items", type=int, default=100_000)
+    parser.add_argument("--dispatch-many", type=int, default=20_000, help="0 to skip")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--markdown", type=Path, default=MARKDOWN)
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bihuan-bench-"))
+    load_at_start = _load()
     _prepare_prefect(workdir)
 
     from benchmarks import extra as extras
@@ -148,12 +468,38 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, flush=True)
 
+    previous: dict[str, Any] = {}
+    if args.out.exists():
+        with contextlib.suppress(ValueError):
+            loaded = json.loads(args.out.read_text(encoding="utf-8"))
+            previous = loaded if isinstance(loaded, dict) else {}
+    sizes = [s.strip() for s in args.size.split(",") if s.strip()]
+    summary: dict[str, Any] = {}
+    if args.cli or args.web:
+        from benchmarks import cli as cli_bench
+        from benchmarks import demo_county
+        from benchmarks import web as web_bench
+
+        log("demo county: bihuan demo")
+        demo_url, demo_seconds = demo_county.build(workdir / "demo")
+        log(f"  built in {demo_seconds:.0f} s")
+        if args.cli:
+            summary["cli"] = cli_bench.measure(demo_url, workdir / "demo")
+            log(f"cli: --help {summary['cli']['help_seconds']} s, listings "
+                f"{summary['cli']['listing_seconds']}")  # fmt: skip
+        if args.web:
+            summary["web"] = web_bench.measure(demo_url, workdir / "demo")
+            log("web: p95 ms " + ", ".join(
+                f"{k} {summary['web'][k]['p95_ms']}" for k in ("item_list", "board", "upload")))  # fmt: skip
     runs: list[dict[str, Any]] = []
-    for size in [s.strip() for s in args.size.split(",") if s.strip()]:
+    for size in [s for s in sizes if s in ("county", "city")]:
         for backend in [b.strip() for b in args.db.split(",") if b.strip()]:
             runs.append(
                 run_size(size, backend, workdir / f"{size}-{backend}", seed=args.seed, log=log)
             )
+    summary["county"] = summarise_size(runs, "county")
+    summary["city"] = summarise_size(runs, "city")
+    summary.update(_run_province(sizes, args.seed, log))
     extra: dict[str, Any] = {}
     if args.extra:
         log(f"tracker: plan_reminders over {args.tracker_items:,} items")
@@ -167,25 +513,39 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             db.drop()
         log(f"  {extra['tracker_flow_path_sqlite']}")
-        db = create_database("sqlite", workdir, "dispatch")
-        try:
-            from benchmarks.synth import Size, load
-            from bihuan.app import app_context
-            from bihuan.db import get_engine
+        from benchmarks.synth import Size, load
+        from bihuan.app import app_context
+        from bihuan.db import get_engine
 
-            load(get_engine(db.url), Size("dispatch", 6), policy=app_context(db.url).policy)
-            extra["dispatch_smtp"] = extras.dispatch_comparison(db.url, workdir)
-        finally:
-            db.drop()
-        log(f"  {extra['dispatch_smtp']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(runs, indent=1, default=str) + "\n", encoding="utf-8")
+        for key, fn, n in (
+            ("dispatch_smtp", extras.dispatch_comparison, 200),
+            ("dispatch_many", extras.dispatch_many, args.dispatch_many),
+        ):
+            if not n:
+                continue
+            log(f"dispatch: {key} ({n:,} messages)")
+            db = create_database("sqlite", workdir, key)
+            try:
+                load(get_engine(db.url), Size("dispatch", 6), policy=app_context(db.url).policy)
+                extra[key] = fn(db.url, workdir, n)
+            finally:
+                db.drop()
+            log(f"  {extra[key]}")
+    summary["dispatch"] = dispatch_figures(extra)
     info = machine()
+    info["load"] = load_at_start
+    summary = with_previous(summary, previous)
+    summary = {key: summary.get(key) for key in (*SECTIONS, "city")}
+    out = {"machine": info, **summary, "tracker": {k: v for k, v in extra.items()
+                                                   if k.startswith("tracker")} or None,
+           "runs": runs}  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
     notes = ""
-    goals = REPO / "benchmarks" / "GOALS.md"
-    if goals.exists():
-        notes = goals.read_text(encoding="utf-8")
-    args.markdown.write_text(render_markdown(info, runs, extra, notes), encoding="utf-8")
+    goals_md = REPO / "benchmarks" / "GOALS.md"
+    if goals_md.exists():
+        notes = goals_md.read_text(encoding="utf-8")
+    args.markdown.write_text(render_markdown(info, runs, extra, notes, summary), encoding="utf-8")
     log(f"wrote {args.out} and {args.markdown}")
     return 0 if all(r["baseline_agrees"] for r in runs) else 1
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from benchmarks.harness import run_size
-from benchmarks.run import STAGES, render_markdown
+from benchmarks.run import STAGES, render_markdown, summarise_size
 from benchmarks.synth import Size
 
 REQUIRED = {
@@ -44,3 +44,13 @@ def test_harness_on_a_tiny_jurisdiction(tmp_path: Path) -> None:
                             "python": "3", "sqlite": "3", "postgresql": "16", "prefect": "3"},
                            [result], {})  # fmt: skip
     assert "| tiny | sqlite | 6 | 390 |" in text
+    # every goal is listed, met or missed where this run measured it, and says so where not
+    summary = {"county": summarise_size([result], "tiny")}
+    assert set(summary["county"]) >= {"total", "prefect_share", "ratio_to_baseline"}
+    text = render_markdown({"commit": "x", "date": "d", "cpu": "c", "nproc": 2, "memory_gb": 1,
+                            "python": "3", "sqlite": "3", "postgresql": "16", "prefect": "3"},
+                           [result], {}, summary=summary)  # fmt: skip
+    overhead = next(line for line in text.splitlines() if "Prefect overhead" in line)
+    assert "| met |" in overhead or "| **missed** |" in overhead, overhead
+    web = next(line for line in text.splitlines() if "department item list" in line)
+    assert "not measured in this run" in web, web

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -246,3 +247,72 @@ def test_daily_tracking_run_triggered_from_the_cli_completes(
     sent = rows(app_db, "SELECT kind FROM notification WHERE status = 'sent'")
     assert {k for (k,) in sent} >= {"problem_list"}
     assert any((home / "outbox").rglob("*"))
+
+
+def _flow_run_events(api: str, run_id: UUID, name: str) -> list[dict[str, Any]]:
+    """The server's events named `name` about one flow run."""
+    import httpx
+
+    body = {
+        "filter": {
+            "event": {"name": [name]},
+            "resource": {"id": [f"prefect.flow-run.{run_id}"]},
+        },
+        "limit": 50,
+    }
+    response = httpx.post(f"{api}/events/filter", json=body, timeout=10)
+    response.raise_for_status()
+    return list(response.json()["events"])
+
+
+def test_served_runs_keep_the_flow_heartbeat_and_cli_runs_go_without(
+    prefect_server: tuple[str, Path], served: dict[str, str], app_db: str
+) -> None:
+    """Issue 13.2: a deployment run by `bihuan serve` sends Prefect's flow-run heartbeat (how the
+    server notices a crashed run); the same flow started in-process by the CLI sends none (the
+    heartbeat thread costs every in-process run up to a second, bihuan.runtime)."""
+    api, home = prefect_server
+    office(app_db, "office")
+    served_id = _run_deployment(
+        served,
+        "daily-tracking/daily-tracking",
+        {"as_of": "2022-10-10", "jurisdiction": "juxian", "run_as": "office"},
+    )
+    with prefect_api(api) as client:
+
+        def finished() -> Any:
+            run = client.read_flow_run(served_id)
+            return run if run.state and run.state.is_final() else None
+
+        run = wait_until(finished, timeout=90, what="the served daily-tracking run")
+        assert run.state.is_completed(), f"{run.state}\n{(home / 'serve.log').read_text()[-4000:]}"
+    beats = wait_until(
+        lambda: _flow_run_events(api, served_id, "prefect.flow-run.heartbeat"),
+        timeout=30,
+        what="a heartbeat event of the served run",
+    )
+    assert beats[0]["resource"]["prefect.resource.id"] == f"prefect.flow-run.{served_id}"
+
+    # the CLI: `bihuan track` runs the same flow in its own process, against the same server
+    env = {**served, "BIHUAN_CLI_REQUIRE_PASSWORD": "false"}
+    done = subprocess.run(
+        [str(BIN / "bihuan"), "track", "--as-of", "2022-10-11", "--no-dispatch", "--json",
+         "--as", "office", "--db", app_db, "-j", "juxian"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    with prefect_api(api) as client:
+        [cli_run] = [
+            r
+            for r in client.read_flow_runs(limit=50)
+            if r.name == "track-rectifications-juxian-2022-10-11"
+        ]
+    assert cli_run.deployment_id is None and cli_run.state.is_completed()
+    # once the run's last state change has reached the server's events, so would a heartbeat
+    # sent at its start
+    wait_until(
+        lambda: _flow_run_events(api, cli_run.id, "prefect.flow-run.Completed"),
+        timeout=30,
+        what="the CLI run's Completed event",
+    )
+    assert _flow_run_events(api, cli_run.id, "prefect.flow-run.heartbeat") == []
