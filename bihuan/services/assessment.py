@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from bihuan.clock import utc_now
 from bihuan.core.access import Actor, Permission, Target, listing, visible_department
-from bihuan.core.breakdown import Breakdown, explain
+from bihuan.core.breakdown import Breakdown, explain, with_prose
 from bihuan.core.chain import ChainResult, LinkResult, assess_chains
 from bihuan.core.draw import DrawDepartment, DrawResult, draw_with_policy
 from bihuan.core.scoring import DepartmentScore, score_department
@@ -616,7 +616,8 @@ def score_explanation(
             f"--phase {phase.value}` first"
         )
     view = views[0]
-    breakdown = Breakdown.from_json(view.breakdown)
+    # the prose (rules, attributions, the text) is rendered here, from the stored numbers
+    breakdown = with_prose(Breakdown.from_json(view.breakdown))
     return ScoreExplanation(
         score=_score_row(view), text=explain(breakdown, view.name), breakdown=breakdown
     )

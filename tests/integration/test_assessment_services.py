@@ -140,6 +140,10 @@ def test_scores_are_scoped_by_the_reader(county: str, users: dict[str, Actor]) -
     assert why.score.total == pytest.approx(99.25)
     assert "总分 99.3 分" in why.text
     assert why.breakdown.code == "A01"
+    # stored as numbers and codes; the rules and labels are rendered for the reader
+    assert why.breakdown.indicators and all(i.rule for i in why.breakdown.indicators)
+    assert why.breakdown.component("ledger").label == "主责主业履职成效"
+    assert why.breakdown.total_display == "99.3"
     with pytest.raises(PermissionDenied, match="not of department A01"), uow_for(county) as uow:
         assessment.score_explanation(uow, users["A01"], J, 2022, MID, "A02")
     with pytest.raises(PermissionDenied, match="not of department A01"), uow_for(county) as uow:
