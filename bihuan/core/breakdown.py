@@ -15,6 +15,8 @@ their prose; it is kept as it was.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -170,7 +172,9 @@ class Breakdown(_Model):
         return cls.model_validate(data or {"code": ""})
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_defaults=False)
+        """As stored: values at their defaults left out (a breakdown as scoring makes it has
+        no prose; one that went through with_prose() is for reading, not for storing)."""
+        return self.model_dump(mode="json", exclude_defaults=True)
 
     def component(self, name: Component | str) -> ComponentLine:
         return self.components.get(str(name)) or ComponentLine()
@@ -181,6 +185,41 @@ class Breakdown(_Model):
 
     def failed_indicators(self, below: float) -> list[IndicatorLine]:
         return [i for i in self.indicators if i.failed(below)]
+
+
+# ------------------------------------------------------------------ stored compactly
+
+
+_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+
+
+def _defaults(model: type[BaseModel]) -> dict[str, Any]:
+    found = _DEFAULTS.get(model)
+    if found is None:
+        found = {
+            name: f.default_factory() if f.default_factory is not None else f.default  # type: ignore[call-arg]
+            for name, f in model.model_fields.items()
+            if not f.is_required()
+        }
+        _DEFAULTS[model] = found
+    return found
+
+
+def lean(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    """`values` of a line of `model` without the ones at its defaults (what to_json() keeps)."""
+    defaults = _defaults(model)
+    return {k: v for k, v in values.items() if k not in defaults or v != defaults[k]}
+
+
+def encode(stored: dict[str, Any]) -> str:
+    """The stored breakdown as JSON text: what is written to the column, and hashed."""
+    return json.dumps(stored, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def digest(encoded: str) -> str:
+    """The breakdown's hash (DepartmentAssessment.breakdown_hash): a re-run compares it, not
+    the JSON, to decide whether a stored score changed."""
+    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 # ------------------------------------------------------------------ the prose, on demand

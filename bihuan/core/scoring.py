@@ -75,7 +75,20 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-from bihuan.core.breakdown import Breakdown, explain, indicator_rule
+from bihuan.core.breakdown import (
+    Breakdown,
+    ChainLinkLine,
+    ChainLinkView,
+    ComponentLine,
+    HotlineLine,
+    PartLine,
+    RatingsLine,
+    SectionLine,
+    StaffingCheckLine,
+    explain,
+    indicator_rule,
+    lean,
+)
 from bihuan.core.chain import (
     CentralTaskInput,
     ChainResult,
@@ -205,6 +218,26 @@ class IndicatorScore:
     def rule(self) -> str:
         return indicator_rule(self, self.target_share)
 
+    def compact(self) -> dict[str, Any]:
+        """As stored: the values not at IndicatorLine's defaults (written out for speed: one
+        per indicator of the phase; a test keeps it equal to IndicatorLine's dump)."""
+        out: dict[str, Any] = {"code": self.code}
+        if self.name:
+            out["name"] = self.name
+        if self.section:
+            out["section"] = self.section
+        out["kind"] = self.kind
+        if self.weight != 1.0:
+            out["weight"] = self.weight
+        out["score"] = self.score
+        if self.missing:
+            out["missing"] = True
+        for key in _OPTIONAL_NUMBERS:
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
@@ -223,6 +256,18 @@ class IndicatorScore:
             "trend_score": self.trend_score,
             "target_score": self.target_score,
         }
+
+
+_OPTIONAL_NUMBERS = (
+    "value",
+    "baseline",
+    "target",
+    "level",
+    "direction",
+    "change_pct",
+    "trend_score",
+    "target_score",
+)
 
 
 def score_qualitative(
@@ -697,30 +742,59 @@ class DepartmentScore:
     def component(self, name: str) -> float | None:
         return self.components[name].score
 
+    def compact(self) -> dict[str, Any]:
+        """The breakdown as stored (DepartmentAssessment.breakdown): numbers and codes, values
+        at their defaults left out; equal to ``self.breakdown().to_json()``, built without
+        validating (it is built for every department of a phase)."""
+        out: dict[str, Any] = {"code": self.code}
+        if self.name:
+            out["name"] = self.name
+        if self.total is not None:
+            out["total"] = self.total
+        out["components"] = {
+            name: _compact_component(name, c) for name, c in self.components.items()
+        }
+        if self.indicators:
+            out["indicators"] = [i.compact() for i in self.indicators]
+        return out
+
     def breakdown(self) -> Breakdown:
-        """The typed breakdown down to the indicator (stored in DepartmentAssessment.breakdown):
-        numbers and codes; its prose is rendered when read (bihuan.core.breakdown.with_prose)."""
-        return Breakdown.model_validate(
-            {
-                "code": self.code,
-                "name": self.name,
-                "total": self.total,
-                "components": {
-                    name: {
-                        "score": c.score,
-                        "weight": c.weight,
-                        "effective_weight": c.effective_weight,
-                        **c.details,
-                    }
-                    for name, c in self.components.items()
-                },
-                "indicators": [i.as_dict() for i in self.indicators],
-            }
-        )
+        """The typed breakdown down to the indicator; its prose is rendered when read
+        (bihuan.core.breakdown.with_prose)."""
+        return Breakdown.from_json(self.compact())
 
     def explain(self) -> str:
         """Chinese text answering "why did we get 71.4" (see bihuan.core.breakdown.explain)."""
         return explain(self.breakdown())
+
+
+def _compact_component(name: str, c: ComponentScore) -> dict[str, Any]:
+    """A component as stored, nested lines included, values at their defaults left out."""
+    d = dict(c.details)
+    if "sections" in d:
+        d["sections"] = [lean(SectionLine, x) for x in d["sections"]]
+    if "checks" in d:
+        d["checks"] = [lean(StaffingCheckLine, x) for x in d["checks"]]
+    if "links" in d:
+        d["links"] = [
+            lean(ChainLinkLine, {**x, "chain": [lean(ChainLinkView, v) for v in x["chain"]]})
+            for x in d["links"]
+        ]
+    if "parts" in d:
+        d["parts"] = {k: _compact_part(p) for k, p in d["parts"].items()}
+    return lean(
+        ComponentLine,
+        {"score": c.score, "weight": c.weight, "effective_weight": c.effective_weight, **d},
+    )
+
+
+def _compact_part(part: dict[str, Any]) -> dict[str, Any]:
+    part = dict(part)
+    if part.get("ratings") is not None:
+        part["ratings"] = lean(RatingsLine, part["ratings"])
+    if part.get("hotline") is not None:
+        part["hotline"] = lean(HotlineLine, part["hotline"])
+    return lean(PartLine, part)
 
 
 def carried_deduction(ledger: float | None, carried_items: int, scoring: Scoring) -> float | None:

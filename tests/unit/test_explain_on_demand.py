@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from bihuan.core.breakdown import Breakdown, explain, with_prose
+from bihuan.core.breakdown import Breakdown, encode, explain, with_prose
 from bihuan.core.chain import CentralTaskInput, ChainLinkInput
 from bihuan.core.scoring import (
     DepartmentInput,
@@ -177,3 +177,15 @@ def test_a_breakdown_stored_with_its_prose_still_explains_the_same() -> None:
     for code, old in _before().items():
         stored = Breakdown.from_json(old["breakdown"])
         assert explain(stored) == old["text"], code
+
+
+def test_the_stored_breakdown_is_compact_and_reads_back_whole() -> None:
+    before = _before()
+    for code, score in _scored().items():
+        stored = score.compact()
+        assert Breakdown.from_json(stored).to_json() == stored, code  # chains, parts included
+        assert Breakdown.from_json(stored) == score.breakdown(), code
+        # about half of what was stored with the prose and every default
+        assert len(encode(stored)) < 0.6 * len(
+            json.dumps(before[code]["breakdown"], ensure_ascii=False)
+        ), code
