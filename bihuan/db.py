@@ -28,7 +28,14 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+class EncodedJSON(str):
+    """JSON text already encoded for a JSON column (a stored breakdown is encoded once, for its
+    hash and for the column): written as it is, not encoded again."""
+
+
 def _dumps(value: Any) -> str:
+    if isinstance(value, EncodedJSON):
+        return str(value)
     return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 

@@ -21,7 +21,10 @@ class DepartmentAssessment(SQLModel, table=True):
     staffing: float | None = None
     central_tasks: float | None = None
     satisfaction: float | None = None
+    # numbers and codes only (bihuan/core/breakdown.py); the prose is rendered when read
     breakdown: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # sha-256 of the breakdown as written: what a re-run compares (migration 0012)
+    breakdown_hash: str = Field(default="", max_length=64)
     onsite: bool = False
     as_of: date
     policy_hash: str = Field(default="", max_length=64)

@@ -3,20 +3,31 @@
 Scoring (bihuan/core/scoring.py) writes it, `DepartmentAssessment.breakdown` stores it as JSON
 (`Breakdown.to_json()`), and everything that reads a stored score — findings, the re-check,
 the report, `bihuan scores --department`, the portal — reads it back through
-`Breakdown.from_json()`, never by walking dicts. `explain()` turns it into the Chinese text
-that answers "why did we get 71.4"; it is built when someone asks, not stored.
+`Breakdown.from_json()`, never by walking dicts.
+
+The stored breakdown holds numbers and codes only. The Chinese prose — each indicator's rule
+(`indicator_rule`), each chain link's attribution (`link_attribution`), the labels, and the
+whole "why did we get 71.4" text (`explain`) — is rendered from those numbers when someone asks
+(`with_prose`, used by `services.assessment.score_explanation` for the CLI, the portal and the
+API), never for every department at scoring time. Rows stored before migration 0012 still carry
+their prose; it is kept as it was.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bihuan.vocab import (
     Component,
+    Direction,
     IndicatorKind,
     LinkRole,
+    QualitativeLevel,
     SatisfactionPart,
     StaffingCheckKind,
 )
@@ -43,6 +54,7 @@ class IndicatorLine(_Model):
     change_pct: float | None = None
     trend_score: float | None = None
     target_score: float | None = None
+    # Rendered on read by with_prose(); stored only by versions before migration 0012.
     rule: str = ""
 
     def failed(self, below: float) -> bool:
@@ -82,6 +94,7 @@ class ChainLinkLine(_Model):
     attribution: str = ""
     chain_score: float | None = None
     chain: list[ChainLinkView] = Field(default_factory=list)
+    # attribution: rendered on read by with_prose(); stored only before migration 0012
 
     def own_shortfall(self) -> str:
         for view in self.chain:
@@ -132,11 +145,13 @@ class ComponentLine(_Model):
     indicator_mean: float | None = None
     carried_items: int = 0
     carried_penalty: float = 0.0
+    target_share: float | None = None  # of a target in a quantitative indicator's score
     # staffing
     checks: list[StaffingCheckLine] = Field(default_factory=list)
     not_assessed: list[str] = Field(default_factory=list)
     # central tasks
     links: list[ChainLinkLine] = Field(default_factory=list)
+    attribution_below: float | None = None  # a link below this delivered % is responsible
     # satisfaction
     min_raters: int = 0
     parts: dict[str, PartLine] = Field(default_factory=dict)
@@ -157,7 +172,9 @@ class Breakdown(_Model):
         return cls.model_validate(data or {"code": ""})
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_defaults=False)
+        """As stored: values at their defaults left out (a breakdown as scoring makes it has
+        no prose; one that went through with_prose() is for reading, not for storing)."""
+        return self.model_dump(mode="json", exclude_defaults=True)
 
     def component(self, name: Component | str) -> ComponentLine:
         return self.components.get(str(name)) or ComponentLine()
@@ -170,13 +187,197 @@ class Breakdown(_Model):
         return [i for i in self.indicators if i.failed(below)]
 
 
-# ------------------------------------------------------------------ the explanation ("why 71.4")
+# ------------------------------------------------------------------ stored compactly
+
+
+_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+
+
+def _defaults(model: type[BaseModel]) -> dict[str, Any]:
+    found = _DEFAULTS.get(model)
+    if found is None:
+        found = {
+            name: f.default_factory() if f.default_factory is not None else f.default  # type: ignore[call-arg]
+            for name, f in model.model_fields.items()
+            if not f.is_required()
+        }
+        _DEFAULTS[model] = found
+    return found
+
+
+def lean(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    """`values` of a line of `model` without the ones at its defaults (what to_json() keeps)."""
+    defaults = _defaults(model)
+    return {k: v for k, v in values.items() if k not in defaults or v != defaults[k]}
+
+
+def encode(stored: dict[str, Any]) -> str:
+    """The stored breakdown as JSON text: what is written to the column, and hashed."""
+    return json.dumps(stored, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def digest(encoded: str) -> str:
+    """The breakdown's hash (DepartmentAssessment.breakdown_hash): a re-run compares it, not
+    the JSON, to decide whether a stored score changed."""
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+# ------------------------------------------------------------------ the prose, on demand
+
+
+class IndicatorFacts(Protocol):
+    """What an indicator's rule is written from (an IndicatorLine or a scoring.IndicatorScore)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def missing(self) -> bool: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def baseline(self) -> float | None: ...
+    @property
+    def target(self) -> float | None: ...
+    @property
+    def level(self) -> str | None: ...
+    @property
+    def direction(self) -> str | None: ...
+    @property
+    def change_pct(self) -> float | None: ...
+    @property
+    def trend_score(self) -> float | None: ...
+    @property
+    def target_score(self) -> float | None: ...
+
+
+def indicator_rule(line: IndicatorFacts, target_share: float | None) -> str:
+    """The short Chinese explanation of one indicator's score, from its stored numbers.
+
+    `target_share` is the share of the target score (``[scoring.quantitative] target_share``,
+    stored once per breakdown), needed only for a quantitative indicator with a target."""
+    from bihuan.core.scoring import _num, _pct
+
+    if line.kind == IndicatorKind.QUALITATIVE.value:
+        if line.level is None:
+            return "未报送,得0分"
+        return f"{QualitativeLevel(line.level).label},得分{_num(line.score)}"
+    if line.missing or line.value is None:
+        return "未报送数据,得0分"
+    trend = line.trend_score if line.trend_score is not None else line.score
+    baseline, value = line.baseline, line.value
+    if baseline is None or baseline == 0:
+        why = "上年无数据" if baseline is None else "上年为0"
+        trend_text = f"{why},趋势得分按{_num(trend)}分计"
+    else:
+        change = line.change_pct or 0.0
+        lower = line.direction == Direction.LOWER_BETTER.value
+        # change_pct is stored the way that counts (improvement > 0); the raw move is its sign
+        raw = -change if lower else change
+        moved = "持平" if raw == 0 else f"{'提高' if raw > 0 else '下降'}{_num(abs(raw))}%"
+        better = ""
+        if lower and raw != 0:
+            better = f"(越低越好,{'改善' if change > 0 else '退步'}{_num(abs(change))}%)"
+        trend_text = (
+            f"上年{_num(baseline)},本年{_num(value)},较上年{moved}{better},趋势得分{_num(trend)}"
+        )
+    if line.target is None:
+        return f"{trend_text},得分{_num(trend)}"
+    share = target_share if target_share is not None else _DEFAULT_TARGET_SHARE
+    return (
+        f"{trend_text};目标{_num(line.target)},目标得分{_num(line.target_score or 0.0)};"
+        f"得分 = 目标得分×{_pct(share)} + 趋势得分×{_pct(1 - share)} = {_num(line.score)}"
+    )
+
+
+# The policy's defaults, for a breakdown that does not say (it then carries its prose anyway).
+_DEFAULT_TARGET_SHARE = 0.5
+_DEFAULT_ATTRIBUTION_BELOW = 80.0
+
+
+def _fmt1(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def link_attribution(
+    *,
+    role: str,
+    missing: bool,
+    delivered_pct: float,
+    responsible: bool,
+    shortfall: str,
+    chain_score: float | None,
+    attribution_below: float,
+    responsible_departments: Sequence[str],
+) -> str:
+    """A Chinese sentence on one link's share of its chain's shortfall (链条式评估)."""
+    label = LinkRole(role).label
+    own = "未报送完成情况,按0%计" if missing else f"本环节完成{_fmt1(delivered_pct)}%"
+    chain_part = f"链条得分{_fmt1(chain_score or 0.0)}"
+    if responsible:
+        why = f",低于归责线{_fmt1(attribution_below)}%,链条短板归责于本环节"
+        if shortfall:
+            why += f"(短板:{shortfall})"
+        return f"{label}{own}{why};{chain_part}。"
+    if chain_score is not None and chain_score < 100.0:
+        others = "、".join(responsible_departments)
+        tail = f"短板归责于:{others}" if others else "各环节均不低于归责线,不归责到具体环节"
+        return f"{label}{own},未低于归责线{_fmt1(attribution_below)}%;{chain_part},{tail}。"
+    return f"{label}{own};{chain_part},链条全面完成。"
+
+
+def _link_text(link: ChainLinkLine, attribution_below: float | None) -> str:
+    if link.attribution:  # stored before migration 0012
+        return link.attribution
+    return link_attribution(
+        role=link.role,
+        missing=link.missing,
+        delivered_pct=link.score,
+        responsible=link.responsible,
+        shortfall=link.own_shortfall(),
+        chain_score=link.chain_score,
+        attribution_below=(
+            _DEFAULT_ATTRIBUTION_BELOW if attribution_below is None else attribution_below
+        ),
+        responsible_departments=[v.department for v in link.chain if v.responsible],
+    )
+
+
+def with_prose(b: Breakdown) -> Breakdown:
+    """The breakdown as people read it: labels, the total as displayed, each indicator's rule
+    and each chain link's attribution rendered from the stored numbers (prose a row stored
+    before migration 0012 already carries is kept)."""
+    from bihuan.core.scoring import display
+
+    ledger = b.component(Component.LEDGER)
+    components = {}
+    for name, c in b.components.items():
+        update: dict[str, Any] = {"label": c.label or Component(name).label}
+        if name == Component.CENTRAL_TASKS.value:
+            update["links"] = [
+                link.model_copy(update={"attribution": _link_text(link, c.attribution_below)})
+                for link in c.links
+            ]
+        components[name] = c.model_copy(update=update)
+    indicators = [
+        i if i.rule else i.model_copy(update={"rule": indicator_rule(i, ledger.target_share)})
+        for i in b.indicators
+    ]
+    return b.model_copy(
+        update={
+            "total_display": b.total_display or display(b.total),
+            "components": components,
+            "indicators": indicators,
+        }
+    )
 
 
 def explain(b: Breakdown, name: str = "") -> str:
     """Chinese text answering "why did we get 71.4": the total, then each component."""
     from bihuan.core.scoring import _num, _pct, display
 
+    b = with_prose(b)
     title = f"{name or b.name}({b.code})" if (name or b.name) else b.code
     if b.total is None:
         return f"{title}本阶段无任何评估内容,不计总分。"

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bihuan.core.breakdown import link_attribution
 from bihuan.policy import ChainRule
 from bihuan.vocab import LinkRole
 
@@ -113,8 +114,23 @@ class LinkResult:
     score: float
     missing: bool
     responsible: bool
-    attribution: str
     chain: ChainResult = field(repr=False)
+
+    @property
+    def attribution(self) -> str:
+        """A Chinese sentence on this link's share of the chain's shortfall (rendered when read:
+        bihuan.core.breakdown.link_attribution)."""
+        own = next((v for v in self.chain.links if v.department == self.department), None)
+        return link_attribution(
+            role=self.role,
+            missing=self.missing,
+            delivered_pct=self.score,
+            responsible=self.responsible,
+            shortfall=own.shortfall if own else "",
+            chain_score=self.chain.score,
+            attribution_below=self.chain.threshold,
+            responsible_departments=self.chain.responsible,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,7 +141,6 @@ class LinkResult:
             "score": self.score,
             "missing": self.missing,
             "responsible": self.responsible,
-            "attribution": self.attribution,
             "chain_score": self.chain.score,
             "chain": [link.as_dict() for link in self.chain.links],
         }
@@ -133,10 +148,6 @@ class LinkResult:
 
 def _clamp(value: float) -> float:
     return min(100.0, max(0.0, value))
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 def assess_chain(task: CentralTaskInput, rule: ChainRule) -> tuple[ChainResult, list[LinkResult]]:
@@ -189,29 +200,11 @@ def assess_chain(task: CentralTaskInput, rule: ChainRule) -> tuple[ChainResult, 
             score=v.delivered_pct,
             missing=v.missing,
             responsible=v.responsible,
-            attribution=_attribution(v, chain),
             chain=chain,
         )
         for v in views
     ]
     return chain, results
-
-
-def _attribution(view: LinkView, chain: ChainResult) -> str:
-    """A Chinese sentence on this link's share of the chain's shortfall."""
-    label = ROLE_LABELS[view.role]
-    own = "未报送完成情况,按0%计" if view.missing else f"本环节完成{_fmt(view.delivered_pct)}%"
-    chain_part = f"链条得分{_fmt(chain.score or 0.0)}"
-    if view.responsible:
-        why = f",低于归责线{_fmt(chain.threshold)}%,链条短板归责于本环节"
-        if view.shortfall:
-            why += f"(短板:{view.shortfall})"
-        return f"{label}{own}{why};{chain_part}。"
-    if chain.has_shortfall:
-        others = "、".join(chain.responsible)
-        tail = f"短板归责于:{others}" if others else "各环节均不低于归责线,不归责到具体环节"
-        return f"{label}{own},未低于归责线{_fmt(chain.threshold)}%;{chain_part},{tail}。"
-    return f"{label}{own};{chain_part},链条全面完成。"
 
 
 def assess_chains(

@@ -71,11 +71,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-from bihuan.core.breakdown import Breakdown, explain
+from bihuan.core.breakdown import (
+    Breakdown,
+    ChainLinkLine,
+    ChainLinkView,
+    ComponentLine,
+    HotlineLine,
+    PartLine,
+    RatingsLine,
+    SectionLine,
+    StaffingCheckLine,
+    explain,
+    indicator_rule,
+    lean,
+)
 from bihuan.core.chain import (
     CentralTaskInput,
     ChainResult,
@@ -181,12 +194,12 @@ class IndicatorInput:
 
 @dataclass(frozen=True)
 class IndicatorScore:
-    """The score of one indicator with its inputs and a short Chinese explanation (rule)."""
+    """The score of one indicator with its inputs; `rule` is its short Chinese explanation,
+    rendered when read (bihuan.core.breakdown.indicator_rule), not when scored."""
 
     code: str
     kind: str
     score: float
-    rule: str
     missing: bool = False
     value: float | None = None
     baseline: float | None = None
@@ -199,6 +212,31 @@ class IndicatorScore:
     name: str = ""
     section: str = ""
     weight: float = 1.0
+    target_share: float | None = None  # of the target score, when the indicator has a target
+
+    @property
+    def rule(self) -> str:
+        return indicator_rule(self, self.target_share)
+
+    def compact(self) -> dict[str, Any]:
+        """As stored: the values not at IndicatorLine's defaults (written out for speed: one
+        per indicator of the phase; a test keeps it equal to IndicatorLine's dump)."""
+        out: dict[str, Any] = {"code": self.code}
+        if self.name:
+            out["name"] = self.name
+        if self.section:
+            out["section"] = self.section
+        out["kind"] = self.kind
+        if self.weight != 1.0:
+            out["weight"] = self.weight
+        out["score"] = self.score
+        if self.missing:
+            out["missing"] = True
+        for key in _OPTIONAL_NUMBERS:
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -217,8 +255,19 @@ class IndicatorScore:
             "change_pct": self.change_pct,
             "trend_score": self.trend_score,
             "target_score": self.target_score,
-            "rule": self.rule,
         }
+
+
+_OPTIONAL_NUMBERS = (
+    "value",
+    "baseline",
+    "target",
+    "level",
+    "direction",
+    "change_pct",
+    "trend_score",
+    "target_score",
+)
 
 
 def score_qualitative(
@@ -232,17 +281,15 @@ def score_qualitative(
 ) -> IndicatorScore:
     """Score a qualitative indicator (定性) from its level; None (not submitted) scores 0."""
     if level is None:
-        score, text = 0.0, "未报送,得0分"
+        score = 0.0
     elif level in LEVEL_LABELS:
         score = float(getattr(rule, level))
-        text = f"{LEVEL_LABELS[level]},得分{_num(score)}"
     else:
         raise ValueError(f"indicator {code}: unknown qualitative level {level!r}")
     return IndicatorScore(
         code=code,
         kind=QUALITATIVE,
         score=score,
-        rule=text,
         missing=level is None,
         level=level,
         name=name,
@@ -286,68 +333,52 @@ def score_quantitative(
         baseline = _finite(baseline, f"indicator {code}: value of {year - 1}")
     if target is not None:
         target = _finite(target, f"indicator {code}: target")
-    result = IndicatorScore(
-        code=code,
-        kind=QUANTITATIVE,
-        score=0.0,
-        rule="未报送数据,得0分",
-        missing=True,
-        baseline=baseline,
-        target=target,
-        direction=direction,
-        name=name,
-        section=section,
-        weight=weight,
-    )
     if value is None:
-        return result
+        return IndicatorScore(
+            code=code,
+            kind=QUANTITATIVE,
+            score=0.0,
+            missing=True,
+            baseline=baseline,
+            target=target,
+            direction=direction,
+            name=name,
+            section=section,
+            weight=weight,
+        )
     value = _finite(value, f"indicator {code}: value")
 
     change: float | None = None
     if baseline is None or baseline == 0:
         trend = float(rule.no_baseline)
-        why = "上年无数据" if baseline is None else "上年为0"
-        trend_text = f"{why},趋势得分按{_num(trend)}分计"
     else:
         # Capped so that a near-zero baseline cannot overflow to infinity (not valid JSON).
         raw = max(-_CHANGE_CAP, min(_CHANGE_CAP, (value - baseline) / abs(baseline) * 100.0))
         change = -raw if direction == LOWER else raw
         trend = _clamp(rule.at_par + rule.points_per_percent * change)
-        moved = "持平" if raw == 0 else f"{'提高' if raw > 0 else '下降'}{_num(abs(raw))}%"
-        better = ""
-        if direction == LOWER and raw != 0:
-            better = f"(越低越好,{'改善' if change > 0 else '退步'}{_num(abs(change))}%)"
-        trend_text = (
-            f"上年{_num(baseline)},本年{_num(value)},较上年{moved}{better},趋势得分{_num(trend)}"
-        )
 
-    if target is None:
-        return replace(
-            result,
-            score=trend,
-            rule=f"{trend_text},得分{_num(trend)}",
-            missing=False,
-            value=value,
-            change_pct=change,
-            trend_score=trend,
-        )
-    target_points = _target_score(value, target, direction)
-    share = rule.target_share
-    # clamped: a blend of two scores within 0–100 can leave it by a rounding step
-    score = _clamp(share * target_points + (1 - share) * trend)
-    text = (
-        f"{trend_text};目标{_num(target)},目标得分{_num(target_points)};"
-        f"得分 = 目标得分×{_pct(share)} + 趋势得分×{_pct(1 - share)} = {_num(score)}"
-    )
-    return replace(
-        result,
+    target_points: float | None = None
+    score = trend
+    if target is not None:
+        target_points = _target_score(value, target, direction)
+        share = rule.target_share
+        # clamped: a blend of two scores within 0–100 can leave it by a rounding step
+        score = _clamp(share * target_points + (1 - share) * trend)
+    return IndicatorScore(
+        code=code,
+        kind=QUANTITATIVE,
         score=score,
-        rule=text,
-        missing=False,
         value=value,
+        baseline=baseline,
+        target=target,
+        direction=direction,
         change_pct=change,
         trend_score=trend,
         target_score=target_points,
+        name=name,
+        section=section,
+        weight=weight,
+        target_share=None if target is None else rule.target_share,
     )
 
 
@@ -711,31 +742,59 @@ class DepartmentScore:
     def component(self, name: str) -> float | None:
         return self.components[name].score
 
+    def compact(self) -> dict[str, Any]:
+        """The breakdown as stored (DepartmentAssessment.breakdown): numbers and codes, values
+        at their defaults left out; equal to ``self.breakdown().to_json()``, built without
+        validating (it is built for every department of a phase)."""
+        out: dict[str, Any] = {"code": self.code}
+        if self.name:
+            out["name"] = self.name
+        if self.total is not None:
+            out["total"] = self.total
+        out["components"] = {
+            name: _compact_component(name, c) for name, c in self.components.items()
+        }
+        if self.indicators:
+            out["indicators"] = [i.compact() for i in self.indicators]
+        return out
+
     def breakdown(self) -> Breakdown:
-        """The typed breakdown down to the indicator (stored in DepartmentAssessment.breakdown)."""
-        return Breakdown.model_validate(
-            {
-                "code": self.code,
-                "name": self.name,
-                "total": self.total,
-                "total_display": self.total_display,
-                "components": {
-                    name: {
-                        "label": COMPONENT_LABELS[name],
-                        "score": c.score,
-                        "weight": c.weight,
-                        "effective_weight": c.effective_weight,
-                        **c.details,
-                    }
-                    for name, c in self.components.items()
-                },
-                "indicators": [i.as_dict() for i in self.indicators],
-            }
-        )
+        """The typed breakdown down to the indicator; its prose is rendered when read
+        (bihuan.core.breakdown.with_prose)."""
+        return Breakdown.from_json(self.compact())
 
     def explain(self) -> str:
         """Chinese text answering "why did we get 71.4" (see bihuan.core.breakdown.explain)."""
         return explain(self.breakdown())
+
+
+def _compact_component(name: str, c: ComponentScore) -> dict[str, Any]:
+    """A component as stored, nested lines included, values at their defaults left out."""
+    d = dict(c.details)
+    if "sections" in d:
+        d["sections"] = [lean(SectionLine, x) for x in d["sections"]]
+    if "checks" in d:
+        d["checks"] = [lean(StaffingCheckLine, x) for x in d["checks"]]
+    if "links" in d:
+        d["links"] = [
+            lean(ChainLinkLine, {**x, "chain": [lean(ChainLinkView, v) for v in x["chain"]]})
+            for x in d["links"]
+        ]
+    if "parts" in d:
+        d["parts"] = {k: _compact_part(p) for k, p in d["parts"].items()}
+    return lean(
+        ComponentLine,
+        {"score": c.score, "weight": c.weight, "effective_weight": c.effective_weight, **d},
+    )
+
+
+def _compact_part(part: dict[str, Any]) -> dict[str, Any]:
+    part = dict(part)
+    if part.get("ratings") is not None:
+        part["ratings"] = lean(RatingsLine, part["ratings"])
+    if part.get("hotline") is not None:
+        part["hotline"] = lean(HotlineLine, part["hotline"])
+    return lean(PartLine, part)
 
 
 def carried_deduction(ledger: float | None, carried_items: int, scoring: Scoring) -> float | None:
@@ -789,6 +848,7 @@ def score_department(
             "indicator_mean": ledger.score,
             "carried_items": department.carried_items,
             "carried_penalty": scoring.carried_penalty,
+            "target_share": scoring.quantitative.target_share,
         },
         "staffing": {
             "checks": [
@@ -796,7 +856,10 @@ def score_department(
             ],
             "not_assessed": list(staffing.not_assessed),
         },
-        "central_tasks": {"links": [link.as_dict() for link in central.links]},
+        "central_tasks": {
+            "links": [link.as_dict() for link in central.links],
+            "attribution_below": scoring.chain.attribution_below,
+        },
         "satisfaction": {
             "min_raters": satisfaction.min_raters,
             "parts": {p.name: p.as_dict() for p in satisfaction.parts},

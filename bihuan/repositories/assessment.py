@@ -24,7 +24,7 @@ from bihuan.core.scoring import (
     SatisfactionInput,
     StaffingCheckInput,
 )
-from bihuan.db import table, upsert
+from bihuan.db import EncodedJSON, table, upsert
 from bihuan.repositories.ledger import Scope
 from bihuan.vocab import (
     FindingCategory,
@@ -68,6 +68,7 @@ ASSESSMENT_UPDATE = (
     "central_tasks",
     "satisfaction",
     "breakdown",
+    "breakdown_hash",
     "onsite",
     "as_of",
     "policy_hash",
@@ -115,10 +116,10 @@ class DrawPool:
 
 @dataclass(frozen=True)
 class StoredScore:
-    """What a re-run compares a new score with."""
+    """What a re-run compares a new score with (the breakdown by its hash, never its JSON)."""
 
     total: float
-    breakdown: dict[str, Any]
+    breakdown_hash: str
     onsite: bool
     policy_hash: str
 
@@ -631,25 +632,25 @@ class AssessmentRepo:
     def stored_scores(self, phase_id: int, department_ids: Sequence[int]) -> dict[int, StoredScore]:
         da = table(DepartmentAssessment)
         return {
-            row.department_id: StoredScore(
-                total=row.total,
-                breakdown=row.breakdown,
-                onsite=row.onsite,
-                policy_hash=row.policy_hash,
-            )
-            for row in self.session.execute(
+            dept_id: StoredScore(total, breakdown_hash, onsite, policy_hash)
+            for dept_id, total, breakdown_hash, onsite, policy_hash in self.session.execute(
                 select(
-                    da.c.department_id, da.c.total, da.c.breakdown, da.c.onsite, da.c.policy_hash
+                    da.c.department_id,
+                    da.c.total,
+                    da.c.breakdown_hash,
+                    da.c.onsite,
+                    da.c.policy_hash,
                 ).where(da.c.phase_id == phase_id, da.c.department_id.in_(list(department_ids)))
             )
         }
 
     def save_scores(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Bulk upsert of DepartmentAssessment rows on (phase, department)."""
+        """Bulk upsert of DepartmentAssessment rows on (phase, department); a row's
+        "breakdown" is its JSON text as hashed (breakdown.encode), written without re-encoding."""
         upsert(
             self.session,
             DepartmentAssessment,
-            rows,
+            [{**row, "breakdown": EncodedJSON(row["breakdown"])} for row in rows],
             keys=["phase_id", "department_id"],
             update=ASSESSMENT_UPDATE,
         )

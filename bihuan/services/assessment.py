@@ -20,7 +20,8 @@ from pydantic import BaseModel
 
 from bihuan.clock import utc_now
 from bihuan.core.access import Actor, Permission, Target, listing, visible_department
-from bihuan.core.breakdown import Breakdown, explain
+from bihuan.core.breakdown import Breakdown, encode, explain, with_prose
+from bihuan.core.breakdown import digest as breakdown_digest
 from bihuan.core.chain import ChainResult, LinkResult, assess_chains
 from bihuan.core.draw import DrawDepartment, DrawResult, draw_with_policy
 from bihuan.core.scoring import DepartmentScore, score_department
@@ -436,7 +437,8 @@ def store_scores(
     as_of: date,
 ) -> BatchScores:
     """Upsert the batch's assessments, with their on-site flag from the stored draw; rows whose
-    result did not change are left untouched (a re-run changes nothing)."""
+    result did not change (same total, breakdown hash, on-site flag and policy) are left
+    untouched, so a re-run writes nothing; the changed ones go in one bulk upsert."""
     jur = _run_cycle(uow, actor, jurisdiction, f"store the {year} {phase.value} scores")
     scope = _existing_scope(uow, jur, year, phase)
     # everything by the batch's own departments: a batch never reads the whole phase
@@ -447,33 +449,37 @@ def store_scores(
     now = utc_now()
     rows, out = [], []
     for s in scores:
-        # the explanation is built from the breakdown when someone asks (score_explanation),
-        # not stored for every department
-        breakdown = s.breakdown().to_json()
+        # numbers and codes only: the explanation is rendered when someone asks for it
+        # (score_explanation); a re-run compares the breakdown's hash, never its JSON
+        encoded = encode(s.compact())
+        digest = breakdown_digest(encoded)
         total = s.total if s.total is not None else 0.0
-        row = {
-            "phase_id": scope.phase_id,
-            "department_id": ids[s.code],
-            "total": total,
-            "ledger": s.component("ledger"),
-            "staffing": s.component("staffing"),
-            "central_tasks": s.component("central_tasks"),
-            "satisfaction": s.component("satisfaction"),
-            "breakdown": breakdown,
-            "onsite": s.code in onsite,
-            "as_of": as_of,
-            "policy_hash": phash,
-            "computed_at": now,
-        }
+        is_onsite = s.code in onsite
         old = existing.get(ids[s.code])
         if not (
             old is not None
             and old.total == total
-            and old.breakdown == breakdown
-            and old.onsite == row["onsite"]
+            and old.breakdown_hash == digest
+            and old.onsite == is_onsite
             and old.policy_hash == phash
         ):
-            rows.append(row)
+            rows.append(
+                {
+                    "phase_id": scope.phase_id,
+                    "department_id": ids[s.code],
+                    "total": total,
+                    "ledger": s.component("ledger"),
+                    "staffing": s.component("staffing"),
+                    "central_tasks": s.component("central_tasks"),
+                    "satisfaction": s.component("satisfaction"),
+                    "breakdown": encoded,
+                    "breakdown_hash": digest,
+                    "onsite": is_onsite,
+                    "as_of": as_of,
+                    "policy_hash": phash,
+                    "computed_at": now,
+                }
+            )
         out.append(
             ScoreRow(
                 code=s.code,
@@ -485,10 +491,10 @@ def store_scores(
                 staffing=s.component("staffing"),
                 central_tasks=s.component("central_tasks"),
                 satisfaction=s.component("satisfaction"),
-                onsite=s.code in onsite,
+                onsite=is_onsite,
             )
         )
-    uow.assessment.save_scores(rows)
+    uow.assessment.save_scores(rows)  # only the changed rows, in one bulk statement
     return BatchScores(rows=out, changed=len(rows))
 
 
@@ -616,7 +622,8 @@ def score_explanation(
             f"--phase {phase.value}` first"
         )
     view = views[0]
-    breakdown = Breakdown.from_json(view.breakdown)
+    # the prose (rules, attributions, the text) is rendered here, from the stored numbers
+    breakdown = with_prose(Breakdown.from_json(view.breakdown))
     return ScoreExplanation(
         score=_score_row(view), text=explain(breakdown, view.name), breakdown=breakdown
     )

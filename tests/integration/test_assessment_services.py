@@ -4,6 +4,7 @@ refused action changes nothing while a done one is audited under the real user."
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -140,6 +141,10 @@ def test_scores_are_scoped_by_the_reader(county: str, users: dict[str, Actor]) -
     assert why.score.total == pytest.approx(99.25)
     assert "总分 99.3 分" in why.text
     assert why.breakdown.code == "A01"
+    # stored as numbers and codes; the rules and labels are rendered for the reader
+    assert why.breakdown.indicators and all(i.rule for i in why.breakdown.indicators)
+    assert why.breakdown.component("ledger").label == "主责主业履职成效"
+    assert why.breakdown.total_display == "99.3"
     with pytest.raises(PermissionDenied, match="not of department A01"), uow_for(county) as uow:
         assessment.score_explanation(uow, users["A01"], J, 2022, MID, "A02")
     with pytest.raises(PermissionDenied, match="not of department A01"), uow_for(county) as uow:
@@ -276,3 +281,43 @@ def submitted(url: str, code: str) -> tuple[float | None, str | None]:
             {"c": code},
         ).one()
     return row[0], row[1]
+
+
+def _stored_rows(url: str) -> dict[str, tuple[str, str, Any]]:
+    """code -> (breakdown as stored text, breakdown_hash, computed_at) of the phase's scores."""
+    with get_engine(url).connect() as conn:
+        return {
+            code: (raw, digest, at)
+            for code, raw, digest, at in conn.execute(
+                text(
+                    "SELECT d.code, CAST(a.breakdown AS TEXT), a.breakdown_hash, a.computed_at "
+                    "FROM departmentassessment a JOIN department d ON d.id = a.department_id"
+                )
+            )
+        }
+
+
+def test_scores_are_stored_compactly_and_a_rerun_compares_hashes(
+    county: str, users: dict[str, Actor]
+) -> None:
+    run_phase(county, users["office"])
+    first = _stored_rows(county)
+    assert set(first) == {"A01", "A02", "B01"}
+    for code, (raw, digest, _) in first.items():
+        assert digest == hashlib.sha256(raw.encode()).hexdigest(), code  # the text as hashed
+        assert "得分" not in raw and "归责" not in raw and '"rule"' not in raw  # no prose
+        assert '"missing":false' not in raw  # values at their defaults are left out
+
+    # one department's input changes: only its row is written again
+    with get_engine(county).begin() as conn:
+        conn.execute(text("UPDATE indicator SET weight = 3 WHERE code = 'A01-S1-01'"))
+    assert run_phase(county, users["office"])[3].changed == 1
+    second = _stored_rows(county)
+    assert second["A01"][1] != first["A01"][1] and second["A01"][2] != first["A01"][2]
+    assert {c: second[c] for c in ("A02", "B01")} == {c: first[c] for c in ("A02", "B01")}
+
+    # a score stored before migration 0012 (no hash) is rewritten once, then left alone
+    with get_engine(county).begin() as conn:
+        conn.execute(text("UPDATE departmentassessment SET breakdown_hash = ''"))
+    assert run_phase(county, users["office"])[3].changed == 3
+    assert run_phase(county, users["office"])[3].changed == 0

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bihuan.core.breakdown import Breakdown
+from bihuan.core.breakdown import Breakdown, digest, encode
 from bihuan.core.chain import CentralTaskInput, ChainLinkInput
 from bihuan.core.scoring import (
     COMPONENTS,
@@ -559,3 +559,18 @@ def test_department_total_bounded_and_deterministic(department: DepartmentInput)
     effective = sum(c.effective_weight for c in first.components.values())
     assert effective == pytest.approx(1) or first.total is None
     json.dumps(first.breakdown().to_json())
+
+
+@settings(max_examples=150)
+@given(department=departments)
+def test_the_stored_breakdown_is_the_typed_one_without_its_defaults(
+    department: DepartmentInput,
+) -> None:
+    """compact() (written out for speed) stores exactly what Breakdown.to_json() would."""
+    score = score_department(department, year=2022, scoring=SCORING)
+    stored = score.compact()
+    assert Breakdown.from_json(stored).to_json() == stored
+    assert json.loads(encode(stored)) == stored
+    assert digest(encode(stored)) == digest(
+        encode(score_department(department, year=2022, scoring=SCORING).compact())
+    )
