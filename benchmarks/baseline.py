@@ -342,8 +342,10 @@ def compute(url: str, policy: Policy, *, year: int, jurisdiction: str) -> Baseli
         )
         if policy.board.scope == "all":
             green, red = policy.board.places(len(rows))
-        else:  # per category: the same counts in each (a share would differ per category)
+        elif policy.board.share("green") is None and policy.board.share("red") is None:
             green, red = policy.board.count("green", 0), policy.board.count("red", 0)
+        else:  # the baseline's one statement takes the same counts for every category
+            raise NotImplementedError("baseline: board shares with scope = category")
         board = {
             code: (int(rank), colour)
             for code, rank, colour in db.rows(BOARD, {"green": green, "red": red})

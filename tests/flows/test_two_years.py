@@ -113,9 +113,10 @@ CANNOT = [
 def county(tmp_path: Path, db_url: str, use_db: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     config = shutil.copytree(ROOT / "config", tmp_path / "config")
     policy = (config / "policy.toml").read_text(encoding="utf-8")
-    assert "green = 10\nred = 10" in policy
+    assert 'green = "top 16%"\nred = "bottom 16%"' in policy
     (config / "policy.toml").write_text(
-        policy.replace("green = 10\nred = 10", "green = 2\nred = 2"), encoding="utf-8"
+        policy.replace('green = "top 16%"\nred = "bottom 16%"', "green = 2\nred = 2"),
+        encoding="utf-8",
     )
     monkeypatch.setenv("BIHUAN_CONFIG_DIR", str(config))
     monkeypatch.setenv("BIHUAN_HOME", str(tmp_path))

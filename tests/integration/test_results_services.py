@@ -166,9 +166,10 @@ def _write_county(url: str) -> tuple[dict[str, int], dict[str, int]]:
 def county(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> County:
     config = shutil.copytree(ROOT / "config", tmp_path / "config")
     policy = (config / "policy.toml").read_text(encoding="utf-8")
-    assert "green = 10\nred = 10" in policy
+    assert 'green = "top 16%"\nred = "bottom 16%"' in policy
     (config / "policy.toml").write_text(
-        policy.replace("green = 10\nred = 10", "green = 1\nred = 1"), encoding="utf-8"
+        policy.replace('green = "top 16%"\nred = "bottom 16%"', "green = 1\nred = 1"),
+        encoding="utf-8",
     )
     monkeypatch.setenv("BIHUAN_CONFIG_DIR", str(config))
     monkeypatch.setenv("BIHUAN_HOME", str(tmp_path))

@@ -28,7 +28,8 @@ def edit(pattern: str, repl: str) -> str:
 
 def test_the_shipped_policy_is_valid() -> None:
     policy = load_policy(REPO / "config")
-    assert policy.board.green == 10 and policy.board.red == 10
+    assert policy.board.green == "top 16%" and policy.board.red == "bottom 16%"
+    assert policy.board.places(62) == (10, 10)  # Ju County's top ten and bottom ten
     assert policy.points_for(2022).economic == 20 and policy.points_for(2022).non_economic == 60
     with pytest.raises(PolicyGap) as gap:  # a year not configured is no other year's points
         policy.points_for(2030)
@@ -53,25 +54,25 @@ BAD_CASES = [
     ),
     (
         "board size negative",
-        edit(r"^green = 10", "green = -1"),
+        edit(r'^green = "top 16%"', "green = -1"),
         "board.green",
         "greater than or equal",
     ),
     (
         "board size neither a count nor a share",
-        edit(r"^green = 10", 'green = "ten"'),
+        edit(r'^green = "top 16%"', 'green = "ten"'),
         "board.green",
         'a share ("top 15%")',
     ),
     (
         "green share at the bottom",
-        edit(r"^green = 10", 'green = "bottom 15%"'),
+        edit(r'^green = "top 16%"', 'green = "bottom 15%"'),
         "board.green",
         'the top of the board: "top',
     ),
     (
         "shares covering every department",
-        edit(r"^green = 10\nred = 10", 'green = "top 60%"\nred = "bottom 40%"'),
+        edit(r'^green = "top 16%"\nred = "bottom 16%"', 'green = "top 60%"\nred = "bottom 40%"'),
         "board",
         "together cover every department",
     ),
@@ -174,7 +175,7 @@ def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_listed_not_only_the_first(tmp_path: Path) -> None:
-    text = edit(r"^green = 10", "green = -1").replace('scope = "all"', 'scope = "nope"')
+    text = edit(r'^green = "top 16%"', "green = -1").replace('scope = "all"', 'scope = "nope"')
     with pytest.raises(PolicyError) as caught:
         load_policy(write(tmp_path, text))
     assert {k for k, _ in caught.value.problems} >= {"board.green", "board.scope"}
@@ -183,7 +184,7 @@ def test_every_problem_is_listed_not_only_the_first(tmp_path: Path) -> None:
 def test_a_bad_policy_stops_any_command_with_exit_code_2(tmp_path: Path) -> None:
     config = tmp_path / "config"
     shutil.copytree(REPO / "config", config)
-    (config / "policy.toml").write_text(edit(r"^red = 10", "red = -3"), encoding="utf-8")
+    (config / "policy.toml").write_text(edit(r'^red = "bottom 16%"', "red = -3"), encoding="utf-8")
     proc = subprocess.run(
         [str(REPO / ".venv" / "bin" / "bihuan"), "departments", "--db", str(tmp_path / "x.db")],
         capture_output=True,
@@ -216,7 +217,10 @@ def test_board_sizes_as_counts_or_shares(
     tmp_path: Path, green: str, red: str, departments: int, expected: tuple[int, int]
 ) -> None:
     policy = load_policy(
-        write(tmp_path, edit(r"^green = 10\nred = 10", f"green = {green}\nred = {red}"))
+        write(
+            tmp_path,
+            edit(r'^green = "top 16%"\nred = "bottom 16%"', f"green = {green}\nred = {red}"),
+        )
     )
     assert policy.board.places(departments) == expected
 
@@ -243,7 +247,10 @@ def test_a_board_that_does_not_fit_the_county_names_the_keys(
     tmp_path: Path, green: str, red: str, departments: int, words: str
 ) -> None:
     policy = load_policy(
-        write(tmp_path, edit(r"^green = 10\nred = 10", f"green = {green}\nred = {red}"))
+        write(
+            tmp_path,
+            edit(r'^green = "top 16%"\nred = "bottom 16%"', f"green = {green}\nred = {red}"),
+        )
     )
     with pytest.raises(PolicyGap) as gap:
         policy.board.places(departments)

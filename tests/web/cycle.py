@@ -21,7 +21,6 @@ from bihuan.core.breakdown import (
     StaffingCheckLine,
 )
 from bihuan.db import session_scope, table, upsert
-from bihuan.policy import Board
 from bihuan.services import identity, problems, results
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import Component, PhaseKind
@@ -132,10 +131,7 @@ def add_cycle(url: str, office: str = "office") -> None:
                 }
             )
         upsert(session, DepartmentAssessment, rows, keys=["phase_id", "department_id"])
-    app = app_for(url)
-    # three departments: the default 10 green and 10 red places do not fit them (refused)
-    app.__dict__["policy"] = app.policy.model_copy(update={"board": Board(green=1, red=1)})
-    with UnitOfWork(app) as uow:
+    with UnitOfWork(app_for(url)) as uow:
         actor = identity.actor_for(uow, office)
         problems.raise_findings(uow, "juxian", YEAR, MID, actor, ASSESSED_ON)
         # mid-year only: a provisional board (暂定), as before the year-end assessment
