@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.web")
     parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--db", help="a demo SQLite file to copy (default: build the demo)")
     args = parser.parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="bihuan-bench-web-"))
