@@ -388,7 +388,8 @@ class AssessmentRepo:
             )
             .outerjoin(hist, and_(hist.c.indicator_id == ind.c.id, hist.c.year == last_year))
             .where(ind.c.cycle_id == scope.cycle_id, ind.c.department_id.in_(ids))
-            .order_by(ind.c.code)
+            # by department first, so the (cycle, department) index drives the query
+            .order_by(ind.c.department_id, ind.c.code)
         ).all()
         out: dict[int, list[IndicatorInput]] = defaultdict(list)
         for (
