@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, enum_col, utc_now
@@ -33,7 +33,12 @@ class IndicatorBase(SQLModel):
 class Indicator(IndicatorBase, table=True):
     """A measurable key task (重点工作任务) of a business section, for one year."""
 
-    __table_args__ = (UniqueConstraint("cycle_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "code"),
+        # scoring loads a batch of departments' indicators (migration 0012): without it a
+        # batch scans the whole cycle's indicators, quadratic in the jurisdiction's size
+        Index("ix_indicator_cycle_department", "cycle_id", "department_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     department_id: int = Field(foreign_key="department.id", index=True)

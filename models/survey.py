@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import enum_col
@@ -21,7 +21,11 @@ from models.enums import PublicLevel
 class TownRating(SQLModel, table=True):
     """A town's rating of a county department (镇街道评县直) on five dimensions, 1–5."""
 
-    __table_args__ = (UniqueConstraint("phase_id", "town_id", "department_id"),)
+    __table_args__ = (
+        UniqueConstraint("phase_id", "town_id", "department_id"),
+        # scoring loads a batch of departments' ratings of a phase (migration 0012)
+        Index("ix_townrating_phase_department", "phase_id", "department_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     phase_id: int = Field(foreign_key="phase.id", index=True)
     town_id: int = Field(foreign_key="town.id")
@@ -46,6 +50,7 @@ class PeerBallot(SQLModel, table=True):
 class PeerRating(SQLModel, table=True):
     """An anonymous department-to-department rating (县直部门互评) on five dimensions, 1–5."""
 
+    __table_args__ = (Index("ix_peerrating_phase_ratee", "phase_id", "ratee_department_id"),)
     id: str = Field(primary_key=True, max_length=32)
     phase_id: int = Field(foreign_key="phase.id", index=True)
     ratee_department_id: int = Field(foreign_key="department.id", index=True)
@@ -60,7 +65,10 @@ class PeerRating(SQLModel, table=True):
 class PublicRating(SQLModel, table=True):
     """A citizen's rating (人民群众评满意) from the app survey."""
 
-    __table_args__ = (UniqueConstraint("phase_id", "response_key"),)
+    __table_args__ = (
+        UniqueConstraint("phase_id", "response_key"),
+        Index("ix_publicrating_phase_department", "phase_id", "department_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     phase_id: int = Field(foreign_key="phase.id", index=True)
     department_id: int = Field(foreign_key="department.id", index=True)
@@ -72,7 +80,10 @@ class PublicRating(SQLModel, table=True):
 class HotlineCase(SQLModel, table=True):
     """A 12345 government hotline case (12345政务热线受理件)."""
 
-    __table_args__ = (UniqueConstraint("cycle_id", "case_no"),)
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "case_no"),
+        Index("ix_hotlinecase_cycle_department", "cycle_id", "department_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     department_id: int = Field(foreign_key="department.id", index=True)

@@ -8,9 +8,10 @@ province's assessment is a fixed number of queries per 50 departments.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, null, select, update
@@ -58,6 +59,7 @@ from models import (
     TownRating,
 )
 
+_NO_HISTORY: Mapping[int, float] = MappingProxyType({})
 TOWN_DIMS = ("overall", "efficiency", "policy_effect", "guidance", "unblocking")
 PEER_DIMS = ("style", "efficiency", "quality", "cooperation", "one_go")
 # What a stored score is compared on to decide whether a re-run changed it.
@@ -355,19 +357,13 @@ class AssessmentRepo:
         ]
 
     def _indicators(self, scope: Scope, ids: list[int]) -> dict[int, list[IndicatorInput]]:
+        """The batch's indicators with this phase's submission and last year's value (the only
+        prior year scoring compares with, 纵向比对), in one query fetched at once."""
         ind, sec = table(Indicator), table(BusinessSection)
         sub, hist = table(Submission), table(IndicatorHistory)
-        history: dict[int, dict[int, float]] = defaultdict(dict)
-        for ind_id, year, value in self.session.execute(
-            select(hist.c.indicator_id, hist.c.year, hist.c.value)
-            .join(ind, ind.c.id == hist.c.indicator_id)
-            .where(ind.c.cycle_id == scope.cycle_id, ind.c.department_id.in_(ids))
-        ):
-            history[ind_id][year] = value
-        out: dict[int, list[IndicatorInput]] = defaultdict(list)
-        for row in self.session.execute(
+        last_year = scope.year - 1
+        rows = self.session.execute(
             select(
-                ind.c.id,
                 ind.c.department_id,
                 ind.c.code,
                 ind.c.name,
@@ -378,6 +374,7 @@ class AssessmentRepo:
                 sec.c.code.label("section"),
                 sub.c.value,
                 sub.c.level,
+                hist.c.value.label("last_year"),
             )
             .join(sec, sec.c.id == ind.c.section_id)
             .outerjoin(
@@ -389,21 +386,37 @@ class AssessmentRepo:
                     sub.c.submitted_on <= scope.phase.window_end,
                 ),
             )
+            .outerjoin(hist, and_(hist.c.indicator_id == ind.c.id, hist.c.year == last_year))
             .where(ind.c.cycle_id == scope.cycle_id, ind.c.department_id.in_(ids))
-            .order_by(ind.c.code)
-        ):
-            out[row.department_id].append(
+            # by department first, so the (cycle, department) index drives the query
+            .order_by(ind.c.department_id, ind.c.code)
+        ).all()
+        out: dict[int, list[IndicatorInput]] = defaultdict(list)
+        for (
+            dept_id,
+            code,
+            name,
+            kind,
+            weight,
+            direction,
+            target,
+            section,
+            value,
+            level,
+            prior,
+        ) in rows:
+            out[dept_id].append(
                 IndicatorInput(
-                    code=row.code,
-                    kind=row.kind,
-                    name=row.name,
-                    section=row.section,
-                    weight=row.weight,
-                    direction=row.direction,
-                    target=row.target,
-                    value=row.value,
-                    level=row.level,
-                    history=history.get(row.id, {}),
+                    code=code,
+                    kind=kind,
+                    name=name,
+                    section=section,
+                    weight=weight,
+                    direction=direction,
+                    target=target,
+                    value=value,
+                    level=level,
+                    history=_NO_HISTORY if prior is None else {last_year: prior},
                 )
             )
         return out
@@ -415,7 +428,7 @@ class AssessmentRepo:
             select(
                 sc.c.department_id, sc.c.kind, sc.c.problems, sc.c.problem_type, sc.c.note
             ).where(sc.c.phase_id == scope.phase_id, sc.c.department_id.in_(ids))
-        ):
+        ).all():
             out[dept_id].append(StaffingCheckInput(kind, problems, ptype, note))
         return out
 
@@ -426,7 +439,7 @@ class AssessmentRepo:
             select(tr.c.department_id, *[tr.c[d] for d in TOWN_DIMS]).where(
                 tr.c.phase_id == scope.phase_id, tr.c.department_id.in_(ids)
             )
-        ):
+        ).all():
             out[row[0]].append(tuple(row[1:]))
         return out
 
@@ -437,7 +450,7 @@ class AssessmentRepo:
             select(pr.c.ratee_department_id, *[pr.c[d] for d in PEER_DIMS]).where(
                 pr.c.phase_id == scope.phase_id, pr.c.ratee_department_id.in_(ids)
             )
-        ):
+        ).all():
             out[row[0]].append(tuple(row[1:]))
         return out
 
@@ -464,7 +477,7 @@ class AssessmentRepo:
                 hc.c.received_on <= cutoff,
                 hc.c.department_id.in_(ids),
             )
-        ):
+        ).all():
             if due_on <= cutoff:
                 out[dept_id].append(closed_on is not None and closed_on <= due_on)
         return out

@@ -1,4 +1,5 @@
-"""breakdown hash: a re-run compares a stored score's breakdown by its hash, not its JSON
+"""breakdown hash: a re-run compares a stored score's breakdown by its hash, not its JSON;
+indexes by (phase or cycle, department) for loading a scoring batch's inputs
 
 Revision ID: 0012
 Revises: 0009
@@ -29,8 +30,23 @@ def upgrade() -> None:
             server_default="",
         ),
     )
+    # A scoring batch loads its departments' rows of the phase (or cycle): with only one-column
+    # indexes SQLite walks the whole phase's rows for every batch.
+    for name, tbl, columns in INDEXES:
+        op.create_index(name, tbl, columns)
+
+
+INDEXES = (
+    ("ix_indicator_cycle_department", "indicator", ["cycle_id", "department_id"]),
+    ("ix_townrating_phase_department", "townrating", ["phase_id", "department_id"]),
+    ("ix_peerrating_phase_ratee", "peerrating", ["phase_id", "ratee_department_id"]),
+    ("ix_publicrating_phase_department", "publicrating", ["phase_id", "department_id"]),
+    ("ix_hotlinecase_cycle_department", "hotlinecase", ["cycle_id", "department_id"]),
+)
 
 
 def downgrade() -> None:
+    for name, tbl, _columns in INDEXES:
+        op.drop_index(name, table_name=tbl)
     with op.batch_alter_table("departmentassessment") as batch:
         batch.drop_column("breakdown_hash")
