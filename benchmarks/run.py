@@ -129,7 +129,10 @@ def render_markdown(info: dict[str, Any], runs: list[dict[str, Any]], extra: dic
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the bihuan cycle (see BENCHMARKS.md).")
-    parser.add_argument("--size", default="county,city", help="county, city, province (comma list)")
+    parser.add_argument("--size", default="county,city",
+                        help="county, city, province, giant (comma list)")  # fmt: skip
+    parser.add_argument("--counties", type=int, default=136,
+                        help="province: how many counties (136 = Shandong)")  # fmt: skip
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql (comma list)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--extra", action=argparse.BooleanOptionalAction, default=True,
@@ -149,7 +152,17 @@ def main(argv: list[str] | None = None) -> int:
         print(message, flush=True)
 
     runs: list[dict[str, Any]] = []
+    sections: dict[str, Any] = {}  # province and giant (benchmarks/province.py)
     for size in [s.strip() for s in args.size.split(",") if s.strip()]:
+        if size in ("province", "giant"):
+            from benchmarks import province
+
+            sections[size] = (
+                province.run_province(counties=args.counties, seed=args.seed, log=log)
+                if size == "province"
+                else province.run_giant(seed=args.seed, log=log)
+            )
+            continue
         for backend in [b.strip() for b in args.db.split(",") if b.strip()]:
             runs.append(
                 run_size(size, backend, workdir / f"{size}-{backend}", seed=args.seed, log=log)
@@ -179,12 +192,17 @@ def main(argv: list[str] | None = None) -> int:
             db.drop()
         log(f"  {extra['dispatch_smtp']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(runs, indent=1, default=str) + "\n", encoding="utf-8")
+    payload: Any = {"runs": runs, **sections} if sections else runs
+    args.out.write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
     info = machine()
     notes = ""
     goals = REPO / "benchmarks" / "GOALS.md"
     if goals.exists():
         notes = goals.read_text(encoding="utf-8")
+    if sections:
+        from benchmarks.province import render_markdown as province_markdown
+
+        notes = province_markdown(sections.get("province"), sections.get("giant")) + "\n" + notes
     args.markdown.write_text(render_markdown(info, runs, extra, notes), encoding="utf-8")
     log(f"wrote {args.out} and {args.markdown}")
     return 0 if all(r["baseline_agrees"] for r in runs) else 1
