@@ -14,9 +14,10 @@ export PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT := false
 export PREFECT_HOME := $(CURDIR)/var/prefect
 export UV_PYTHON_DOWNLOADS := never
 
-# Benchmark sizes: county,city by default; the province and the giant jurisdiction are opt-in
-# (make bench SIZE=province, SIZE=giant).
+# Benchmark sizes: county,city by default; the province (136 counties on a Prefect work pool,
+# COUNTIES=N for fewer) and the giant jurisdiction are opt-in (make bench SIZE=province).
 SIZE ?= county,city
+COUNTIES ?= 136
 
 .PHONY: setup demo test test-fast lint typecheck fmt clean bench docs dist
 
@@ -68,4 +69,4 @@ dist: | $(UV)
 		--output-file dist/constraints.txt
 
 bench: setup
-	$(BIN)/python -m benchmarks.run --size $(SIZE)
+	$(BIN)/python -m benchmarks.run --size $(SIZE) --counties $(COUNTIES)

@@ -175,8 +175,11 @@ def warm_up_prefect() -> float:
     return time.perf_counter() - started
 
 
-def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
-    """(name, call, rows it handled) for each stage, in the order of the year."""
+def _stages(
+    jurisdiction: str = JURISDICTION, run_as: str = BENCH_OFFICE
+) -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
+    """(name, call, rows it handled) for each stage, in the order of the year (the province
+    benchmark's county flow runs the same stages for its own jurisdiction)."""
     from flows.assess import assess
     from flows.collect import collect_indicators
     from flows.dispatch import dispatch_notifications
@@ -187,7 +190,7 @@ def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
     from models import PhaseKind
 
     mid, end = PhaseKind.MID_YEAR, PhaseKind.YEAR_END
-    as_office = {"jurisdiction": JURISDICTION, "run_as": BENCH_OFFICE}
+    as_office = {"jurisdiction": jurisdiction, "run_as": run_as}
     after_mid, after_end = date(YEAR, 7, 1), date(YEAR + 1, 1, 5)
     return [
         ("collect_mid_year", lambda: collect_indicators(**as_office, year=YEAR, phase=mid,
@@ -197,16 +200,16 @@ def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
          lambda: assess(**as_office, year=YEAR, phase=mid, as_of=after_mid, seed=1),
          lambda s: s.departments),
         ("problem_lists",
-         lambda: issue_problem_lists(jurisdiction=JURISDICTION, run_as=BENCH_OFFICE, year=YEAR,
+         lambda: issue_problem_lists(jurisdiction=jurisdiction, run_as=run_as, year=YEAR,
                                      phase=mid, as_of=date(YEAR, 7, 2),
-                                     auto_approve=BENCH_OFFICE, wait_for_approval=False),
+                                     auto_approve=run_as, wait_for_approval=False),
          lambda s: s.items_created),
         # Two months on, every item is due or overdue: the heaviest day the tracker can have.
-        ("track", lambda: track_rectifications(jurisdiction=JURISDICTION, run_as=BENCH_OFFICE,
+        ("track", lambda: track_rectifications(jurisdiction=jurisdiction, run_as=run_as,
                                                as_of=date(YEAR, 9, 1), dispatch=False),
          lambda s: s.active_items),
-        ("dispatch", lambda: dispatch_notifications(jurisdiction=JURISDICTION,
-                                                    run_as=BENCH_OFFICE, as_of=date(YEAR, 9, 1)),
+        ("dispatch", lambda: dispatch_notifications(jurisdiction=jurisdiction,
+                                                    run_as=run_as, as_of=date(YEAR, 9, 1)),
          lambda s: s.sent),
         ("collect_year_end", lambda: collect_indicators(**as_office, year=YEAR, phase=end,
                                                         as_of=after_end),
@@ -214,10 +217,10 @@ def _stages() -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
         ("assess_year_end",
          lambda: assess(**as_office, year=YEAR, phase=end, as_of=after_end, seed=1),
          lambda s: s.departments),
-        ("results", lambda: results(jurisdiction=JURISDICTION, run_as=BENCH_OFFICE, year=YEAR,
+        ("results", lambda: results(jurisdiction=jurisdiction, run_as=run_as, year=YEAR,
                                     as_of=after_end),
          lambda s: s.departments),
-        ("recheck", lambda: recheck(jurisdiction=JURISDICTION, run_as=BENCH_OFFICE, year=YEAR + 1,
+        ("recheck", lambda: recheck(jurisdiction=jurisdiction, run_as=run_as, year=YEAR + 1,
                                     as_of=date(YEAR + 1, 1, 12)),
          lambda s: s.prior_items),
     ]  # fmt: skip

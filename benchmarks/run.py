@@ -413,7 +413,7 @@ def _province_markdown(summary: dict[str, Any]) -> str:
     return str(render(prov, giant)) if render else ""
 
 
-def _run_province(sizes: list[str], seed: int, log: Any) -> dict[str, Any]:
+def _run_province(sizes: list[str], seed: int, log: Any, counties: int = 136) -> dict[str, Any]:
     """`province` and `giant` through benchmarks/province.py, when asked for and present."""
     out: dict[str, Any] = {}
     wanted = [s for s in ("province", "giant") if s in sizes]
@@ -429,7 +429,9 @@ def _run_province(sizes: list[str], seed: int, log: Any) -> dict[str, Any]:
         if fn is None:
             log(f"benchmarks.province has no run_{size}: not measured")
             continue
-        out[size] = fn(seed=seed, log=log)
+        out[size] = fn(seed=seed, log=log, counties=counties) if size == "province" else fn(
+            seed=seed, log=log
+        )
     return out
 
 
@@ -444,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the bihuan cycle (see BENCHMARKS.md).")
     parser.add_argument("--size", default="county,city",
                         help="county, city, province, giant (comma list)")  # fmt: skip
+    parser.add_argument("--counties", type=int, default=136,
+                        help="province: how many counties (136 = Shandong)")  # fmt: skip
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql (comma list)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--extra", action=argparse.BooleanOptionalAction, default=True,
@@ -499,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     summary["county"] = summarise_size(runs, "county")
     summary["city"] = summarise_size(runs, "city")
-    summary.update(_run_province(sizes, args.seed, log))
+    summary.update(_run_province(sizes, args.seed, log, args.counties))
     extra: dict[str, Any] = {}
     if args.extra:
         log(f"tracker: plan_reminders over {args.tracker_items:,} items")

@@ -1,7 +1,9 @@
 """Synthetic jurisdictions for the benchmarks: seeded rows written straight into the tables.
 
 Every size is ONE jurisdiction (the flows work on one jurisdiction per run), so "city" is a
-jurisdiction of 620 departments (10 counties' worth) and "province" one of 10,000. Rows bypass
+jurisdiction of 620 departments (10 counties' worth) and "giant" one of 10,000; the province
+benchmark (benchmarks/province.py) calls `load` once per county into the same database (each
+call numbers its rows after the ones already there). Rows bypass
 the xlsx importer: they are generated in chunks and written with SQLAlchemy Core bulk inserts
 (executemany), so loading a province takes seconds to minutes, not hours, and never holds the
 whole data set in memory. The shapes match what the importer writes (enum values, dates, keys).
@@ -89,7 +91,7 @@ class Size:
 SIZES = {
     "county": Size("county", 62),
     "city": Size("city", 620),
-    "province": Size("province", 10_000),
+    "giant": Size("giant", 10_000),
 }
 
 
@@ -141,11 +143,17 @@ def load(
     seed: int = 7,
     jurisdiction: str = "bench",
 ) -> LoadSummary:
-    """Write a synthetic jurisdiction of `size` into an empty, migrated database."""
+    """Write a synthetic jurisdiction of `size` into a migrated database (empty, or holding
+    other jurisdictions written by `load`: explicit ids continue after the largest there)."""
     rng = random.Random(seed)
     w = _Writer(engine)
     now = utc_now()
     n = size.departments
+    base = _id_bases(engine)
+    jid, cid = base["jurisdiction"] + 1, base["cycle"] + 1
+    d0, s0, t0 = base["department"], base["businesssection"], base["town"]
+    c0, i0 = base["commissioner"], base["indicator"]
+    k0, l0, team0 = base["centraltask"], base["centraltasklink"], base["assessmentteam"]
     windows = {
         "mid-year": (policy.phases.mid_year.opens.on(year), policy.phases.mid_year.closes.on(year)),
         "year-end": (policy.phases.year_end.opens.on(year), policy.phases.year_end.closes.on(year)),
@@ -153,25 +161,25 @@ def load(
 
     w.write(
         table(Jurisdiction),
-        [{"id": 1, "code": jurisdiction, "name": f"基准测试{size.name}", "level": size.name,
+        [{"id": jid, "code": jurisdiction, "name": f"基准测试{jurisdiction}", "level": "county",
           "created_at": now}],
     )  # fmt: skip
-    w.write(table(Cycle), [{"id": 1, "jurisdiction_id": 1, "year": year, "created_at": now}])
+    w.write(table(Cycle), [{"id": cid, "jurisdiction_id": jid, "year": year, "created_at": now}])
     w.write(
         table(Phase),
         [
-            {"id": i, "cycle_id": 1, "kind": kind, "window_start": windows[kind][0],
-             "window_end": windows[kind][1]}
+            {"id": base["phase"] + i, "cycle_id": cid, "kind": kind,
+             "window_start": windows[kind][0], "window_end": windows[kind][1]}
             for i, kind in enumerate(PHASES, start=1)
         ],
     )  # fmt: skip
-    phase_id = {"mid-year": 1, "year-end": 2}
+    phase_id = {"mid-year": base["phase"] + 1, "year-end": base["phase"] + 2}
     w.write(
         table(AssessmentTeam),
         [
-            {"id": 1, "jurisdiction_id": 1, "code": "T1", "name": "经济部门监管评估小组",
+            {"id": team0 + 1, "jurisdiction_id": jid, "code": "T1", "name": "经济部门监管评估小组",
              "category": "economic"},
-            {"id": 2, "jurisdiction_id": 1, "code": "T2", "name": "非经济部门监管评估小组",
+            {"id": team0 + 2, "jurisdiction_id": jid, "code": "T2", "name": "非经济部门监管评估小组",
              "category": "non_economic"},
         ],
     )  # fmt: skip
@@ -184,9 +192,9 @@ def load(
         table(Department),
         (
             {
-                "id": i + 1,
-                "jurisdiction_id": 1,
-                "team_id": 1 if economic[i] else 2,
+                "id": d0 + i + 1,
+                "jurisdiction_id": jid,
+                "team_id": team0 + (1 if economic[i] else 2),
                 "code": codes[i],
                 "name": f"部门{i + 1:05d}",
                 "category": "economic" if economic[i] else "non_economic",
@@ -204,7 +212,7 @@ def load(
     w.write(
         table(BusinessSection),
         (
-            {"id": i * SECTIONS + s + 1, "department_id": i + 1, "code": f"S{s + 1}",
+            {"id": s0 + i * SECTIONS + s + 1, "department_id": d0 + i + 1, "code": f"S{s + 1}",
              "name": f"业务科室{s + 1}", "active": True}
             for i in range(n)
             for s in range(SECTIONS)
@@ -212,15 +220,17 @@ def load(
     )  # fmt: skip
     w.write(
         table(Town),
-        [{"id": t + 1, "jurisdiction_id": 1, "code": f"Z{t + 1:02d}", "name": f"第{t + 1}镇"}
+        [{"id": t0 + t + 1, "jurisdiction_id": jid, "code": f"Z{t + 1:02d}",
+          "name": f"第{t + 1}镇"}
          for t in range(TOWNS)],
     )  # fmt: skip
     inspectors = max(6, n // 5)
     w.write(
         table(Commissioner),
         [
-            {"id": c + 1, "jurisdiction_id": 1, "code": f"C{c + 1:05d}", "name": f"专员{c + 1}",
-             "team_id": 1 + c % 2, "former_department_id": (c * 7) % n + 1 if c % 4 == 0 else None,
+            {"id": c0 + c + 1, "jurisdiction_id": jid, "code": f"C{c + 1:05d}",
+             "name": f"专员{c + 1}", "team_id": team0 + 1 + c % 2,
+             "former_department_id": d0 + (c * 7) % n + 1 if c % 4 == 0 else None,
              "active": True}
             for c in range(inspectors)
         ],
@@ -235,14 +245,14 @@ def load(
     def indicators() -> Iterator[dict[str, Any]]:
         for i in range(n):
             for k in range(per_dept):
-                ind_id = i * per_dept + k + 1
+                ind_id = i0 + i * per_dept + k + 1
                 s = k // TASKS_PER_SECTION
                 quant = k % 5 < 2
                 row: dict[str, Any] = {
                     "id": ind_id,
-                    "cycle_id": 1,
-                    "department_id": i + 1,
-                    "section_id": i * SECTIONS + s + 1,
+                    "cycle_id": cid,
+                    "department_id": d0 + i + 1,
+                    "section_id": s0 + i * SECTIONS + s + 1,
                     "code": f"{codes[i]}-S{s + 1}-{k % TASKS_PER_SECTION + 1:02d}",
                     "name": f"重点工作任务{k + 1}",
                     "kind": "quantitative" if quant else "qualitative",
@@ -321,7 +331,7 @@ def load(
         (
             {
                 "phase_id": phase_id[kind],
-                "department_id": i + 1,
+                "department_id": d0 + i + 1,
                 "kind": check,
                 **(
                     {"problems": rng.choice((1, 1, 2, 3)), "problem_type": rng.choice(PROBLEMS),
@@ -345,13 +355,13 @@ def load(
         links += [(t + 1, m) for m in members]
     w.write(
         table(CentralTask),
-        [{"id": t + 1, "cycle_id": 1, "code": f"Z{t + 1:05d}", "name": f"中心工作{t + 1}",
+        [{"id": k0 + t + 1, "cycle_id": cid, "code": f"Z{t + 1:05d}", "name": f"中心工作{t + 1}",
           "target": ""} for t in range(tasks)],
     )  # fmt: skip
     w.write(
         table(CentralTaskLink),
         [
-            {"id": k + 1, "task_id": t, "department_id": m + 1,
+            {"id": l0 + k + 1, "task_id": k0 + t, "department_id": d0 + m + 1,
              "role": "lead" if k % 4 == 0 else "cooperating", "duty": ""}
             for k, (t, m) in enumerate(links)
         ],
@@ -359,7 +369,7 @@ def load(
     w.write(
         table(CentralTaskResult),
         (
-            {"phase_id": phase_id[kind], "link_id": k + 1,
+            {"phase_id": phase_id[kind], "link_id": l0 + k + 1,
              "delivered_pct": round(min(100.0, max(20.0, rng.gauss(60 + 40 * quality[m], 8))), 1),
              "shortfall": ""}
             for kind in PHASES
@@ -378,7 +388,8 @@ def load(
             for t in range(TOWNS):
                 for i in range(n):
                     a, b, c, d, e = dims(2.4 + 2.4 * quality[i], 5)
-                    yield {"phase_id": phase_id[kind], "town_id": t + 1, "department_id": i + 1,
+                    yield {"phase_id": phase_id[kind], "town_id": t0 + t + 1,
+                           "department_id": d0 + i + 1,
                            "overall": a, "efficiency": b, "policy_effect": c, "guidance": d,
                            "unblocking": e, "rated_on": start + timedelta(days=t % 20)}  # fmt: skip
 
@@ -392,7 +403,7 @@ def load(
                     ratee = (i + 1 + j * 7) % n
                     a, b, c, d, e = dims(2.8 + 2.0 * quality[ratee], 5)
                     yield {"id": f"{rng.getrandbits(128):032x}", "phase_id": phase_id[kind],
-                           "ratee_department_id": ratee + 1, "style": a, "efficiency": b,
+                           "ratee_department_id": d0 + ratee + 1, "style": a, "efficiency": b,
                            "quality": c, "cooperation": d, "one_go": e,
                            "rated_on": start + timedelta(days=j)}  # fmt: skip
 
@@ -408,7 +419,7 @@ def load(
                     serial += 1
                     r = rng.random()
                     level = LEVELS[0] if r < 0.3 + 0.6 * q else LEVELS[1] if r < 0.95 else LEVELS[2]
-                    yield {"phase_id": phase_id[kind], "department_id": i + 1,
+                    yield {"phase_id": phase_id[kind], "department_id": d0 + i + 1,
                            "response_key": f"WX{serial:09d}", "level": level,
                            "rated_on": start + timedelta(days=serial % 28)}  # fmt: skip
 
@@ -429,13 +440,31 @@ def load(
                     closed = due + timedelta(days=rng.randint(1, 20))
                 if closed is not None and closed > date(year, 12, 31):
                     closed = None
-                yield {"cycle_id": 1, "department_id": i + 1, "case_no": f"RX{serial:09d}",
+                yield {"cycle_id": cid, "department_id": d0 + i + 1,
+                       "case_no": f"RX{serial:09d}",
                        "received_on": received, "due_on": due, "closed_on": closed,
                        "satisfaction": None, "sampled_on": None, "check_note": ""}  # fmt: skip
 
     w.write(table(HotlineCase), hotline())
     _advance_sequences(engine)
     return LoadSummary(jurisdiction=jurisdiction, year=year, departments=n, rows=w.rows)
+
+
+EXPLICIT_IDS = (
+    "jurisdiction", "cycle", "phase", "assessmentteam", "department", "businesssection", "town",
+    "commissioner", "indicator", "centraltask", "centraltasklink",
+)  # fmt: skip
+
+
+def _id_bases(engine: Engine) -> dict[str, int]:
+    """The largest id of each table `load` writes explicit ids into (0 when empty)."""
+    from models import metadata
+
+    with engine.connect() as conn:
+        return {
+            name: int(conn.execute(select(func.max(metadata.tables[name].c.id))).scalar() or 0)
+            for name in EXPLICIT_IDS
+        }
 
 
 def _advance_sequences(engine: Engine) -> None:
