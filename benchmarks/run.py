@@ -429,8 +429,10 @@ def _run_province(sizes: list[str], seed: int, log: Any, counties: int = 136) ->
         if fn is None:
             log(f"benchmarks.province has no run_{size}: not measured")
             continue
-        out[size] = fn(seed=seed, log=log, counties=counties) if size == "province" else fn(
-            seed=seed, log=log
+        out[size] = (
+            fn(seed=seed, log=log, counties=counties)
+            if size == "province"
+            else fn(seed=seed, log=log)
         )
     return out
 
