@@ -297,7 +297,7 @@ def test_bihuan_demo_command(tmp_path: Path) -> None:
         "COLUMNS": "120",
     }
     cmd = [BIHUAN, "demo", "--db", str(db), "--departments", "10"]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "部门 departments" in out and "履职台账 indicators" in out
@@ -323,7 +323,7 @@ def test_bihuan_demo_command(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
         check=False,
     )
     assert again.returncode == 0, again.stderr
