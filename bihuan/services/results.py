@@ -270,9 +270,11 @@ def _annual_scores(
 
 
 def _stored_board(uow: UnitOfWork, jurisdiction_id: int, year: int) -> list[core.BoardRow] | None:
-    """A year's stored board, or None when there was no cycle or no board that year."""
+    """A year's stored board, or None when there was no cycle or no board that year. A
+    provisional board (暂定, computed before the year-end assessment) is no board for this:
+    "red two years running" and its staffing freeze rest on final boards only."""
     cycle = uow.ledger.cycle(jurisdiction_id, year)
-    if cycle is None or cycle.id is None:
+    if cycle is None or cycle.id is None or uow.results.board_is_provisional(cycle.id):
         return None
     return uow.results.board(cycle.id) or None
 

@@ -623,6 +623,13 @@ def test_results_before_the_year_end_assessment_refuse_or_are_provisional(
     assert "综合情况报告（暂定）</h1>" in render_report(data)
     assert report_markdown(data).startswith("# 五莲县2026年度部门履职监管评估综合情况（暂定）")
 
+    # next year's consequences ("red two years running") do not rest on a provisional board
+    def last_year(uow: Any) -> Any:
+        jur = uow.jurisdictions.require("wulian")
+        return results_service._stored_board(uow, jur.id, 2026)
+
+    assert run(c.url, last_year, readonly=True) is None
+
     # the year-end assessment runs: --provisional is refused, the final board replaces it
     score_six(c.url, "year-end")
     with pytest.raises(UserError, match="has run: the results are final"):
