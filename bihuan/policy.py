@@ -120,6 +120,21 @@ class QuantitativeRule(_Strict):
     points_per_percent: float = Field(default=2.0, gt=0, le=100)
     no_baseline: Score = 80
     target_share: Share = 0.5
+    # Units of a level or a rate (比率、水平类), not of an amount that adds up over the year: a
+    # quantitative indicator in one of them is not cumulative unless its 累计指标 column says so;
+    # any other unit (件, 万元, 人次 …) is cumulative unless the column says 否.
+    rate_units: tuple[str, ...] = (
+        "%",
+        "％",
+        "‰",
+        "分",
+        "天",
+        "日",
+        "个工作日",
+        "工作日",
+        "名",
+        "倍",
+    )
 
     @field_validator("at_par")
     @classmethod

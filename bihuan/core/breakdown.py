@@ -44,10 +44,13 @@ class IndicatorLine(_Model):
     trend_score: float | None = None
     target_score: float | None = None
     rule: str = ""
+    # False for a cumulative indicator at mid-year with no same-period value or mid-year
+    # target: nothing like-for-like to compare with, so it cannot fail.
+    compared: bool = True
 
     def failed(self, below: float) -> bool:
-        """Not submitted, or scored below the findings threshold."""
-        return self.missing or self.score < below
+        """Not submitted, or compared and scored below the findings threshold."""
+        return self.missing or (self.compared and self.score < below)
 
 
 class SectionLine(_Model):

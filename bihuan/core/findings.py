@@ -53,6 +53,9 @@ class IndicatorFact:
     name: str
     score: float
     missing: bool
+    # False: a cumulative indicator at mid-year with nothing of the same period to compare
+    # with (no 同期值, no 年中目标); it is never failed against a full-year value.
+    compared: bool = True
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ def derive_findings(
         )
     else:
         for ind in facts.indicators:
-            if not ind.missing and ind.score >= rules.indicator_fail_below:
+            if not ind.missing and (not ind.compared or ind.score >= rules.indicator_fail_below):
                 continue
             severity = Severity.HIGH if ind.score < rules.high_severity_below else Severity.MEDIUM
             title = (

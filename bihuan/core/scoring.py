@@ -17,7 +17,10 @@ when lower is better. Trend score = 80 + 2 points per 1 % of improvement, kept w
 (no_baseline). With a target: target score = 100 × value ÷ target (higher is better) or
 100 × target ÷ value (lower is better; a value of 0 scores 100), kept within 0–100, and the
 indicator score = 50 % target score + 50 % trend score (target_share). A missing submission
-scores 0 and is marked missing.
+scores 0 and is marked missing. At mid-year like is compared with like: the same-period value
+(同期值) and the mid-year target (年中目标) replace last year's value and the full-year target; a
+cumulative indicator (累计指标) with neither is compared with no full-year figure (trend score
+no_baseline, no target, never failed).
 与上年数值比较:变化率 =(本年−上年)÷|上年|×100%,越低越好的指标反向计算;趋势得分 = 80 +
 每改善1%加2分(每退步1%减2分),最低0分、最高100分;上年无数据或为0的,趋势得分按80分计;设有
 目标值的,目标得分 = 本年值÷目标值×100(越低越好的为目标值÷本年值×100,本年值为0得100分),
@@ -177,6 +180,12 @@ class IndicatorInput:
     value: float | None = None
     level: str | None = None
     history: Mapping[int, float] = field(default_factory=dict)
+    # Mid-year like with like (年中同口径比较): set by the shell for a mid-year phase.
+    mid_year: bool = False
+    unit: str = ""
+    cumulative: bool | None = None  # None: decided by the unit (rate_units)
+    same_period: float | None = None
+    mid_year_target: float | None = None
 
 
 @dataclass(frozen=True)
@@ -199,10 +208,14 @@ class IndicatorScore:
     name: str = ""
     section: str = ""
     weight: float = 1.0
+    # False: a cumulative indicator at mid-year with nothing of the same period to compare
+    # with; scored as having no baseline and never failed (no finding).
+    compared: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
+            "compared": self.compared,
             "name": self.name,
             "section": self.section,
             "kind": self.kind,
@@ -265,6 +278,23 @@ def _target_score(value: float, target: float, direction: str) -> float:
     return 0.0 if target <= 0 else _clamp(100.0 * target / value)
 
 
+def is_cumulative(unit: str, cumulative: bool | None, rule: QuantitativeRule) -> bool:
+    """Whether a quantitative indicator's value adds up over the year (累计指标): the ledger's
+    累计指标 column when given, else every unit but a rate or level unit (rate_units)."""
+    if cumulative is not None:
+        return cumulative
+    return unit.strip() not in rule.rate_units
+
+
+@dataclass(frozen=True)
+class MidYear:
+    """What a mid-year assessment compares a quantitative indicator with (年中同口径比较)."""
+
+    cumulative: bool
+    same_period: float | None = None
+    target: float | None = None
+
+
 def score_quantitative(
     value: float | None,
     history: Mapping[int, float],
@@ -277,11 +307,31 @@ def score_quantitative(
     name: str = "",
     section: str = "",
     weight: float = 1.0,
+    mid_year: MidYear | None = None,
 ) -> IndicatorScore:
-    """Score a quantitative indicator (定量) against last year's value and its target, if any."""
+    """Score a quantitative indicator (定量) against last year's value and its target, if any.
+
+    At mid-year (`mid_year` given) like is compared with like: the same-period value (同期值)
+    replaces last year's and the mid-year target (年中目标) the full-year one; a cumulative
+    indicator without them is compared with neither full-year figure (no baseline, no target,
+    and `compared` False so that it is never failed), while a rate keeps both."""
     if direction not in (HIGHER, LOWER):
         raise ValueError(f"indicator {code}: unknown direction {direction!r}")
     baseline = history.get(year - 1)
+    last, target_word = "上年", "目标"
+    compared = True
+    if mid_year is not None:
+        if mid_year.same_period is not None:
+            baseline, last = mid_year.same_period, "上年同期"
+        elif mid_year.cumulative:
+            baseline, last = None, "上年同期"
+        if mid_year.target is not None:
+            target, target_word = mid_year.target, "年中目标"
+        elif mid_year.cumulative:
+            target = None
+        compared = not (
+            mid_year.cumulative and mid_year.same_period is None and mid_year.target is None
+        )
     if baseline is not None:
         baseline = _finite(baseline, f"indicator {code}: value of {year - 1}")
     if target is not None:
@@ -298,15 +348,19 @@ def score_quantitative(
         name=name,
         section=section,
         weight=weight,
+        compared=compared,
     )
     if value is None:
         return result
     value = _finite(value, f"indicator {code}: value")
 
     change: float | None = None
-    if baseline is None or baseline == 0:
+    if not compared:
         trend = float(rule.no_baseline)
-        why = "上年无数据" if baseline is None else "上年为0"
+        trend_text = f"累计指标,年中无同期值和年中目标,不与全年数值比较,趋势得分按{_num(trend)}分计"
+    elif baseline is None or baseline == 0:
+        trend = float(rule.no_baseline)
+        why = f"{last}无数据" if baseline is None else f"{last}为0"
         trend_text = f"{why},趋势得分按{_num(trend)}分计"
     else:
         # Capped so that a near-zero baseline cannot overflow to infinity (not valid JSON).
@@ -317,8 +371,10 @@ def score_quantitative(
         better = ""
         if direction == LOWER and raw != 0:
             better = f"(越低越好,{'改善' if change > 0 else '退步'}{_num(abs(change))}%)"
+        now = "本期" if mid_year is not None else "本年"
         trend_text = (
-            f"上年{_num(baseline)},本年{_num(value)},较上年{moved}{better},趋势得分{_num(trend)}"
+            f"{last}{_num(baseline)},{now}{_num(value)},较{last}{moved}{better},"
+            f"趋势得分{_num(trend)}"
         )
 
     if target is None:
@@ -336,7 +392,7 @@ def score_quantitative(
     # clamped: a blend of two scores within 0–100 can leave it by a rounding step
     score = _clamp(share * target_points + (1 - share) * trend)
     text = (
-        f"{trend_text};目标{_num(target)},目标得分{_num(target_points)};"
+        f"{trend_text};{target_word}{_num(target)},目标得分{_num(target_points)};"
         f"得分 = 目标得分×{_pct(share)} + 趋势得分×{_pct(1 - share)} = {_num(score)}"
     )
     return replace(
@@ -380,6 +436,15 @@ def score_indicator(indicator: IndicatorInput, *, year: int, scoring: Scoring) -
             name=name,
             section=section,
             weight=weight,
+            mid_year=MidYear(
+                cumulative=is_cumulative(
+                    indicator.unit, indicator.cumulative, scoring.quantitative
+                ),
+                same_period=indicator.same_period,
+                target=indicator.mid_year_target,
+            )
+            if indicator.mid_year
+            else None,
         )
     raise ValueError(f"indicator {indicator.code}: unknown kind {indicator.kind!r}")
 

@@ -364,6 +364,7 @@ class AssessmentRepo:
         ):
             history[ind_id][year] = value
         out: dict[int, list[IndicatorInput]] = defaultdict(list)
+        mid_year = scope.phase.kind == PhaseKind.MID_YEAR.value
         for row in self.session.execute(
             select(
                 ind.c.id,
@@ -374,6 +375,10 @@ class AssessmentRepo:
                 ind.c.weight,
                 ind.c.direction,
                 ind.c.target,
+                ind.c.unit,
+                ind.c.cumulative,
+                ind.c.same_period_value,
+                ind.c.mid_year_target,
                 sec.c.code.label("section"),
                 sub.c.value,
                 sub.c.level,
@@ -403,6 +408,11 @@ class AssessmentRepo:
                     value=row.value,
                     level=row.level,
                     history=history.get(row.id, {}),
+                    mid_year=mid_year,
+                    unit=row.unit or "",
+                    cumulative=row.cumulative,
+                    same_period=row.same_period_value,
+                    mid_year_target=row.mid_year_target,
                 )
             )
         return out

@@ -206,7 +206,8 @@ class FindingsRepo:
                 submission_missing=dept_id in missing,
                 window=window,
                 indicators=[
-                    IndicatorFact(i.code, i.name, i.score, i.missing) for i in breakdown.indicators
+                    IndicatorFact(i.code, i.name, i.score, i.missing, i.compared)
+                    for i in breakdown.indicators
                 ],
                 staffing=staffing.get(dept_id, []),
                 satisfaction=satisfaction,
