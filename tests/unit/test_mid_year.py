@@ -102,7 +102,7 @@ def test_a_rate_keeps_its_full_year_comparison_at_mid_year() -> None:
 
 
 def test_a_missing_cumulative_value_is_still_missing() -> None:
-    assert findings_for(cases_handled(value=None)) == ["mid-year:indicator:D01-S1-01"]
+    assert findings_for(cases_handled(value=None)) == ["mid-year:submission"]
 
 
 @pytest.mark.parametrize(
@@ -123,3 +123,41 @@ def test_is_cumulative(unit: str, column: bool | None, expected: bool) -> None:
 
 def test_config_rate_units_load() -> None:
     assert "%" in load_policy(REPO / "config").scoring.quantitative.rate_units
+
+
+# ------------------------------------------------------------ missing submissions (issue 10.5)
+
+
+def _facts(missing: int, *, whole: bool = False, failing: int = 0) -> DepartmentFacts:
+    inds = [IndicatorFact(f"D01-S1-{n:02d}", f"任务{n}", 0.0, True) for n in range(1, missing + 1)]
+    inds += [
+        IndicatorFact(f"D01-S2-{n:02d}", f"任务{n}", 20.0, False) for n in range(1, failing + 1)
+    ]
+    inds += [IndicatorFact("D01-S3-01", "达标任务", 95.0, False)]
+    return DepartmentFacts(
+        code="D01", submission_missing=whole, window="2022-06-01至2022-06-30", indicators=inds
+    )
+
+
+def test_a_missing_submission_is_one_finding_listing_the_indicators() -> None:
+    [f] = derive_findings(_facts(13, whole=True), phase="mid-year", rules=RULES, office="县委编办")
+    assert f.key == "mid-year:submission" and f.category == "missing_submission"
+    assert f.evidence["indicators"] == [f"D01-S1-{n:02d}" for n in range(1, 14)]
+    assert "未报送履职成效材料" in f.title and "涉及13项指标:D01-S1-01、" in f.title
+
+
+def test_indicators_left_out_are_one_finding_beside_the_failed_ones() -> None:
+    found = derive_findings(_facts(3, failing=2), phase="year-end", rules=RULES, office="县委编办")
+    assert [f.key for f in found] == [
+        "year-end:submission",
+        "year-end:indicator:D01-S2-01",
+        "year-end:indicator:D01-S2-02",
+    ]
+    assert "部分指标未报送" in found[0].title
+    assert found[0].title.endswith("涉及3项指标:D01-S1-01、D01-S1-02、D01-S1-03")
+
+
+def test_a_long_list_is_cut_to_the_title_column_and_kept_whole_in_the_evidence() -> None:
+    [f] = derive_findings(_facts(200), phase="mid-year", rules=RULES, office="县委编办")
+    assert len(f.title) <= 300 and f.title.endswith("等200项")
+    assert len(f.evidence["indicators"]) == 200
