@@ -21,7 +21,9 @@ Rules, as a coordinator would say them:
 - last year's item carried by the re-check (上年度问题未整改到位) → a serious finding.
 
 Keys: ``<phase>:<rule>:<subject>`` (e.g. ``mid-year:indicator:D01-S1-03``). At year-end a finding
-whose mid-year twin still has an open rectification item is not raised again (``open_subjects``).
+whose mid-year twin still has an open rectification item is not raised again, nor, in any phase,
+one whose subject an agreed cannot-solve item covers while its alternative stands
+(``open_subjects``, gathered by the shell).
 """
 
 from __future__ import annotations
