@@ -488,6 +488,7 @@ def show_outcome(run: DemoRun) -> None:
     """What happened: the board, findings, rectification items by state, notifications sent,
     reminders in var/outbox/, and where the reports are."""
     from bihuan.db import session_scope, table
+    from bihuan.vocab import NotificationKind, label
     from models import (
         BoardEntry,
         Consequence,
@@ -561,7 +562,10 @@ def show_outcome(run: DemoRun) -> None:
     )
     run.console.print(
         "notifications 通知: "
-        + ", ".join(f"{kind}/{LABELS.get(st, st)} {k}" for kind, st, k in sorted(notes))
+        + ", ".join(
+            f"{label(kind, NotificationKind)}/{LABELS.get(st, st)} {k}"
+            for kind, st, k in sorted(notes)
+        )
     )
     outbox = run.ctx.settings.outbox_dir
     files = len(list(outbox.glob("*.txt"))) if outbox.exists() else 0
