@@ -59,8 +59,9 @@ class DeploymentSpec:
 def deployment_specs(
     policy: Policy, *, jurisdictions: Sequence[str] = (), run_as: str = ""
 ) -> list[DeploymentSpec]:
-    """The four scheduled deployments, with cron strings from config/policy.toml [schedules],
-    each scheduled for every jurisdiction given and run as the office user `run_as`."""
+    """The four scheduled deployments, with cron strings from config/policy.toml [schedules]
+    (the assessment runs derived from [phases]: after each window closes), each scheduled for
+    every jurisdiction given and run as the office user `run_as`."""
     s = policy.schedules
     approval = {"wait_for_approval": True, "approval_timeout_hours": 72}
     specs = [
@@ -68,7 +69,7 @@ def deployment_specs(
             name="mid-year-assessment",
             flow_name="mid-year-assessment",
             entrypoint="flows/scheduled.py:mid_year_assessment",
-            cron=s.mid_year,
+            cron=s.assessment_cron("mid-year", policy.phases),
             timezone=s.timezone,
             description="年中评估: collection, assessment, problem lists awaiting approval",
             parameters=dict(approval),
@@ -77,7 +78,7 @@ def deployment_specs(
             name="year-end-assessment",
             flow_name="year-end-assessment",
             entrypoint="flows/scheduled.py:year_end_assessment",
-            cron=s.year_end,
+            cron=s.assessment_cron("year-end", policy.phases),
             timezone=s.timezone,
             description="年底评估: collection, assessment, problem lists awaiting approval",
             parameters=dict(approval),

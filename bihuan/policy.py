@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from datetime import date
+from datetime import date, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -94,6 +94,16 @@ class Phases(_Strict):
     mid_year: PhaseWindow = Field(alias="mid-year")
     year_end: PhaseWindow = Field(alias="year-end")
 
+    def window(self, kind: str) -> PhaseWindow:
+        """The window of a phase by its PhaseKind value ("mid-year" / "year-end")."""
+        return self.mid_year if kind == "mid-year" else self.year_end
+
+    def assessed_year(self, kind: str, day: date) -> int:
+        """The year whose `kind` window a run on `day` assesses: the latest one opened by then
+        (a year-end run on 1 January assesses the year just ended)."""
+        opens = self.window(kind).opens
+        return day.year if (day.month, day.day) >= (opens.month, opens.day) else day.year - 1
+
 
 class DrawPolicy(_Strict):
     """Double-random on-site draw (双随机): random departments, random inspectors."""
@@ -140,6 +150,21 @@ class QuantitativeRule(_Strict):
     points_per_percent: float = Field(default=2.0, gt=0, le=100)
     no_baseline: Score = 80
     target_share: Share = 0.5
+    # Units of a level or a rate (比率、水平类), not of an amount that adds up over the year: a
+    # quantitative indicator in one of them is not cumulative unless its 累计指标 column says so;
+    # any other unit (件, 万元, 人次 …) is cumulative unless the column says 否.
+    rate_units: tuple[str, ...] = (
+        "%",
+        "％",
+        "‰",
+        "分",
+        "天",
+        "日",
+        "个工作日",
+        "工作日",
+        "名",
+        "倍",
+    )
 
     @field_validator("at_par")
     @classmethod
@@ -393,15 +418,21 @@ class Calendar(_Strict):
 
 class Schedules(_Strict):
     timezone: str = "Asia/Shanghai"
-    mid_year: str = "0 18 30 6 *"
-    year_end: str = "0 18 31 12 *"
+    # The assessment runs: left out, each is derived from its phase window, `after_close_days`
+    # after the window closes at `assessment_time`, so missing submissions are known (a run on
+    # the closing day would see every late department's indicators as merely not yet in).
+    # Given, a cron must name one day after the close (checked against [phases]).
+    mid_year: str | None = None
+    year_end: str | None = None
+    after_close_days: int = Field(default=1, ge=1, le=60)
+    assessment_time: str = "09:00"
     track: str = "0 9 * * *"
     recheck: str = "0 9 10 1 *"
 
     @field_validator("mid_year", "year_end", "track", "recheck")
     @classmethod
-    def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
             raise ValueError(f"expected a five-field cron expression, got {value!r}")
         return value
 
@@ -415,6 +446,71 @@ class Schedules(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("assessment_time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        try:
+            hour, minute = (int(part) for part in value.split(":"))
+            time(hour, minute)
+        except ValueError:
+            raise ValueError(f"expected HH:MM such as 09:00, got {value!r}") from None
+        return value
+
+    def run_day(self, window: PhaseWindow) -> MonthDay:
+        """The month-day `after_close_days` after the window closes (in a common year, so that
+        the schedule exists every year)."""
+        closes = date(
+            2001,
+            window.closes.month,
+            min(window.closes.day, 28 if window.closes.month == 2 else 31),
+        )
+        day = closes + timedelta(days=self.after_close_days)
+        return MonthDay(month=day.month, day=day.day)
+
+    def assessment_cron(self, kind: str, phases: Phases) -> str:
+        """The cron of a phase's assessment run: configured, or derived from its window."""
+        given = self.mid_year if kind == "mid-year" else self.year_end
+        if given is not None:
+            return given
+        day = self.run_day(phases.window(kind))
+        hour, minute = (int(part) for part in self.assessment_time.split(":"))
+        return f"{minute} {hour} {day.day} {day.month} *"
+
+
+def _cron_day(cron: str) -> MonthDay | None:
+    """The one month-day a cron names (minute hour day month *), or None for any other."""
+    _, _, day, month, weekday = cron.split()
+    if not (day.isdigit() and month.isdigit()) or weekday != "*":
+        return None
+    try:
+        return MonthDay(month=int(month), day=int(day))
+    except ValidationError:
+        return None
+
+
+def check_assessment_schedule(schedules: Schedules, phases: Phases) -> list[str]:
+    """Why a configured assessment cron does not fall after its window closes (none: [])."""
+    problems = []
+    for kind, key in (("mid-year", "mid_year"), ("year-end", "year_end")):
+        cron = getattr(schedules, key)
+        if cron is None:
+            continue
+        window = phases.window(kind)
+        day = _cron_day(cron)
+        closes, opens = window.closes, window.opens
+        md = None if day is None else (day.month, day.day)
+        after = md is not None and (
+            md > (closes.month, closes.day) or md < (opens.month, opens.day)
+        )
+        if not after:
+            problems.append(
+                f"schedules.{key} = {cron!r} must run on one day after the {kind} window closes "
+                f"([phases.{kind}] closes = {closes.month:02d}-{closes.day:02d}), so that missing "
+                f"submissions are known; leave it out to run {schedules.after_close_days} day(s) "
+                "after the close"
+            )
+    return problems
 
 
 class Office(_Strict):
@@ -472,6 +568,13 @@ class Policy(_Strict):
     reminders: Reminders = Reminders()
     calendar: Calendar = Calendar()
     schedules: Schedules = Schedules()
+
+    @model_validator(mode="after")
+    def _runs_after_the_windows(self) -> Policy:
+        problems = check_assessment_schedule(self.schedules, self.phases)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("points")
     @classmethod

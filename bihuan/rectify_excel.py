@@ -36,7 +36,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from bihuan.core.access import Actor
-from bihuan.core.rectification import Action
+from bihuan.core.rectification import Action, TransitionError
 from bihuan.errors import ConflictError, PermissionDenied, UserError
 from bihuan.ingest.cells import Formula, normalise_code, safe_row
 from bihuan.ingest.issues import ImportIssue, ReadError, Severity
@@ -548,10 +548,12 @@ def _prepare(
         except StaleItem as exc:
             _stale(book, r, exc)
             continue
-        except UserError as exc:
-            # the state machine's reason is in English (bihuan/core/rectification.py); keep it
-            # as the detail for whoever helps the department
-            book.err(r.raw, "status", f"当前状态下不能这样填报, 请联系编办 (详情: {exc})")
+        except TransitionError as exc:
+            # the state machine's reason, in Chinese (its labels, never its codes)
+            book.err(r.raw, "status", f"当前状态下不能这样填报: {exc.zh}; 如有疑问请联系编办")
+            continue
+        except UserError:
+            book.err(r.raw, "status", "当前状态下不能这样填报, 请联系编办")
             continue
         department = department or p.loaded.department_code
         prepared.append((r, p))

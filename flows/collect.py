@@ -27,7 +27,7 @@ def _summary_markdown(s: CollectionResult) -> str:
     missing = "、".join(s.missing) if s.missing else "无"
     state = "已结束" if s.closed else "进行中"
     return (
-        f"# {s.year}年{s.phase_label}指标采集 (indicator collection)\n\n"
+        f"# {s.year}年{s.phase_label}指标采集\n\n"
         f"- 集中评估窗口: {s.window_start} 至 {s.window_end} ({state})\n"
         f"- 截至 {s.as_of}: 应报送部门 {s.departments} 个, 已报送 {s.submitted} 个, "
         f"待报送 {s.requested} 个, 未报送 {len(s.missing)} 个\n"

@@ -1,7 +1,9 @@
 """Scheduled entry points: the flows the deployments run, with "this year" resolved at run time.
 
 A cron schedule cannot know which year it is, so these wrappers take `year: int | None = None`,
-meaning the year of `as_of` (default: today in Asia/Shanghai), and call the stage flows in order.
+meaning the year of `as_of` (default: today in Asia/Shanghai) — for an assessment, the year whose
+phase window last opened by then, since the run falls after the window closes (the year-end run
+on 1 January assesses the year just ended) — and call the stage flows in order.
 Every one names its jurisdiction and the user it runs as (`run_as`, an office service account)
 as parameters, so Prefect records which county a run processed and who it acted for; the
 deployments set both (bihuan/deployments.py). A run that fails tells the office through the
@@ -115,7 +117,9 @@ def _assessment(
     seed: int | None,
 ) -> ProblemSummary:
     day = resolve_as_of(as_of)
-    y = year or day.year
+    # the run falls after the window closes, for year-end in the next January: it assesses the
+    # year whose window last opened
+    y = year or flow_app(jurisdiction).policy.phases.assessed_year(phase.value, day)
     annual_cycle(
         jurisdiction=jurisdiction, run_as=run_as, year=y, phase=phase, as_of=day, seed=seed
     )
@@ -144,8 +148,8 @@ def mid_year_assessment(
 ) -> ProblemSummary:
     """Mid-year assessment (年中评估) of `jurisdiction`, run as the office user `run_as`:
     collection, assessment, then the problem lists, which wait for a coordinator's approval in
-    the flow-run page's form unless `auto_approve` names one. `year` defaults to the year of
-    `as_of` (today in Asia/Shanghai)."""
+    the flow-run page's form unless `auto_approve` names one. `year` defaults to the year whose
+    mid-year window last opened by `as_of` (today in Asia/Shanghai)."""
     return _assessment(
         PhaseKind.MID_YEAR,
         jurisdiction,

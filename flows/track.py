@@ -15,7 +15,9 @@ from prefect.cache_policies import NO_CACHE
 
 import bihuan.services.tracking as tracking_service
 from bihuan.core.access import Permission
-from bihuan.services.notifications import DispatchReport
+from bihuan.core.reminders import describe_step
+from bihuan.policy import Policy
+from bihuan.services.notifications import DispatchReport, recipient_label
 from bihuan.services.tracking import TrackSummary
 from bihuan.services.uow import UnitOfWork
 from flows.common import flow_app, resolve_as_of, run_actor
@@ -40,49 +42,73 @@ def plan_and_record(jurisdiction: str, run_as: str, as_of: date) -> TrackSummary
     return summary
 
 
-def _artifacts(summary: TrackSummary, dispatched: DispatchReport | None) -> None:
+# What a tracker run planned, per kind of step, in the summary's words (by_step keys).
+STEP_KINDS = {
+    "pre": "到期前提醒",
+    "due": "到期当日提醒",
+    "overdue": "逾期催办",
+    "escalate": "升级提醒",
+}
+
+
+def notice_rows(summary: TrackSummary, policy: Policy) -> list[dict[str, object]]:
+    """The day's notices as the artifact's table: steps and recipients in Chinese."""
+    return [
+        {
+            "事项 item": r.item,
+            "部门 department": r.department,
+            "部门名称 name": r.department_name,
+            "提醒 step": describe_step(r.step),
+            "补发 skipped": "、".join(describe_step(s) for s in r.skipped),
+            "层级 level": r.level_label,
+            "升级 escalated": "是" if r.escalated else "",
+            "收件人 recipients": "、".join(
+                recipient_label(policy, summary.jurisdiction, t) for t in r.recipients
+            ),
+        }
+        for r in summary.rows[:ARTIFACT_ROWS]
+    ]
+
+
+def summary_markdown(summary: TrackSummary, dispatched: DispatchReport | None) -> str:
+    """The run's summary artifact (Chinese labels only)."""
     day = summary.as_of.isoformat()
-    if summary.rows:
-        create_table_artifact(
-            key="track-rectifications-notices",
-            table=[
-                {
-                    "item": r.item,
-                    "department": r.department,
-                    "department_name": r.department_name,
-                    "step": r.step,
-                    "skipped": ", ".join(r.skipped),
-                    "level": r.level_label,
-                    "escalated": r.escalated,
-                    "recipients": ", ".join(r.recipients),
-                }
-                for r in summary.rows[:ARTIFACT_ROWS]
-            ],
-            description=f"整改提醒 {summary.jurisdiction} {day}: {summary.notices} notices"
-            + (f" (first {ARTIFACT_ROWS} shown)" if summary.notices > ARTIFACT_ROWS else ""),
-        )
-    steps = "、".join(f"{k} {v}" for k, v in sorted(summary.by_step.items())) or "无"
+    steps = (
+        "、".join(f"{STEP_KINDS.get(k, k)} {v}" for k, v in sorted(summary.by_step.items())) or "无"
+    )
     sent = ""
     if dispatched is not None:
         sent = (
             f"- 发送: 已发送 {dispatched.sent}, 待重试 {dispatched.retrying}, "
             f"配置错误 {dispatched.failed}, 已停止重试 {dispatched.dead}\n"
         )
+    return (
+        f"# 整改跟踪 {summary.jurisdiction} {day}\n\n"
+        f"- 上次运行: {summary.last_run or '无'}; 在办整改事项: {summary.active_items}\n"
+        f"- 今日提醒: {summary.notices} 项 ({steps}); 层级上升: {summary.escalated} 项\n"
+        f"- 每日汇总: {summary.digests} 份"
+        + (
+            f", 补充汇总 {summary.supplementary_digests} 份"
+            if summary.supplementary_digests
+            else ""
+        )
+        + "\n"
+        + sent
+    )
+
+
+def _artifacts(summary: TrackSummary, dispatched: DispatchReport | None) -> None:
+    day = summary.as_of.isoformat()
+    if summary.rows:
+        create_table_artifact(
+            key="track-rectifications-notices",
+            table=notice_rows(summary, flow_app(summary.jurisdiction).policy),
+            description=f"整改提醒 {summary.jurisdiction} {day}: {summary.notices} notices"
+            + (f" (first {ARTIFACT_ROWS} shown)" if summary.notices > ARTIFACT_ROWS else ""),
+        )
     create_markdown_artifact(
         key="track-rectifications-summary",
-        markdown=(
-            f"# 整改跟踪 {summary.jurisdiction} {day}\n\n"
-            f"- 上次运行: {summary.last_run or '无'}; 在办整改事项: {summary.active_items}\n"
-            f"- 今日提醒: {summary.notices} 项 ({steps}); 层级上升: {summary.escalated} 项\n"
-            f"- 每日汇总: {summary.digests} 份"
-            + (
-                f", 补充汇总 {summary.supplementary_digests} 份"
-                if summary.supplementary_digests
-                else ""
-            )
-            + "\n"
-            + sent
-        ),
+        markdown=summary_markdown(summary, dispatched),
         description=f"track-rectifications {summary.jurisdiction} {day}",
     )
 

@@ -28,6 +28,12 @@ class IndicatorBase(SQLModel):
     target: float | None = None
     weight: float = 1.0
     source_document: str = Field(default="", max_length=300)
+    # Mid-year like with like (年中同口径比较): last year's value at the same point of the year
+    # (同期值) and a mid-year target (年中目标); `cumulative` (累计指标) says the value adds up over
+    # the year, None leaves it to the unit rule of [scoring.quantitative] rate_units.
+    same_period_value: float | None = None
+    mid_year_target: float | None = None
+    cumulative: bool | None = None
 
 
 class Indicator(IndicatorBase, table=True):

@@ -275,7 +275,7 @@ def notifications(
                 r.id,
                 r.business_date,
                 r.department,
-                r.recipient_tag,
+                r.recipient_label,
                 r.kind_label,
                 r.status_label,
                 r.attempts,

@@ -56,10 +56,18 @@ class IndicatorLine(_Model):
     target_score: float | None = None
     # Rendered on read by with_prose(); stored only by versions before migration 0012.
     rule: str = ""
+    # False for a cumulative indicator at mid-year with no same-period value or mid-year
+    # target: nothing like-for-like to compare with, so it cannot fail.
+    compared: bool = True
+    # a mid-year score (本期), against the same period last year (上年同期) and/or a mid-year
+    # target (年中目标): what the prose names
+    mid_year: bool = False
+    same_period: bool = False
+    mid_year_target: bool = False
 
     def failed(self, below: float) -> bool:
-        """Not submitted, or scored below the findings threshold."""
-        return self.missing or self.score < below
+        """Not submitted, or compared and scored below the findings threshold."""
+        return self.missing or (self.compared and self.score < below)
 
 
 class SectionLine(_Model):
@@ -250,6 +258,14 @@ class IndicatorFacts(Protocol):
     def trend_score(self) -> float | None: ...
     @property
     def target_score(self) -> float | None: ...
+    @property
+    def compared(self) -> bool: ...
+    @property
+    def mid_year(self) -> bool: ...
+    @property
+    def same_period(self) -> bool: ...
+    @property
+    def mid_year_target(self) -> bool: ...
 
 
 def indicator_rule(line: IndicatorFacts, target_share: float | None) -> str:
@@ -267,8 +283,12 @@ def indicator_rule(line: IndicatorFacts, target_share: float | None) -> str:
         return "未报送数据,得0分"
     trend = line.trend_score if line.trend_score is not None else line.score
     baseline, value = line.baseline, line.value
-    if baseline is None or baseline == 0:
-        why = "上年无数据" if baseline is None else "上年为0"
+    last = "上年同期" if line.same_period else "上年"
+    now = "本期" if line.mid_year else "本年"
+    if not line.compared:
+        trend_text = f"累计指标,年中无同期值和年中目标,不与全年数值比较,趋势得分按{_num(trend)}分计"
+    elif baseline is None or baseline == 0:
+        why = f"{last}无数据" if baseline is None else f"{last}为0"
         trend_text = f"{why},趋势得分按{_num(trend)}分计"
     else:
         change = line.change_pct or 0.0
@@ -280,13 +300,15 @@ def indicator_rule(line: IndicatorFacts, target_share: float | None) -> str:
         if lower and raw != 0:
             better = f"(越低越好,{'改善' if change > 0 else '退步'}{_num(abs(change))}%)"
         trend_text = (
-            f"上年{_num(baseline)},本年{_num(value)},较上年{moved}{better},趋势得分{_num(trend)}"
+            f"{last}{_num(baseline)},{now}{_num(value)},较{last}{moved}{better},"
+            f"趋势得分{_num(trend)}"
         )
     if line.target is None:
         return f"{trend_text},得分{_num(trend)}"
     share = target_share if target_share is not None else _DEFAULT_TARGET_SHARE
+    target_word = "年中目标" if line.mid_year_target else "目标"
     return (
-        f"{trend_text};目标{_num(line.target)},目标得分{_num(line.target_score or 0.0)};"
+        f"{trend_text};{target_word}{_num(line.target)},目标得分{_num(line.target_score or 0.0)};"
         f"得分 = 目标得分×{_pct(share)} + 趋势得分×{_pct(1 - share)} = {_num(line.score)}"
     )
 

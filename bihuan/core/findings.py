@@ -7,10 +7,12 @@ so a re-run finds the same keys and never duplicates a finding.
 
 Rules, as a coordinator would say them:
 
-- the department did not submit in the window → one serious finding (材料未按时报送), and no
-  per-indicator findings on top of it;
-- an indicator scoring below ``indicator_fail_below`` (60), or not submitted → a finding;
-  serious (严重) below ``high_severity_below`` (30), otherwise ordinary (一般);
+- the department did not submit in the window, or left indicators out → one serious finding
+  per department and phase (材料未按时报送 / 部分指标未报送) listing the indicators, never one
+  per indicator;
+- a submitted indicator scoring below ``indicator_fail_below`` (60) → a finding; serious (严重)
+  below ``high_severity_below`` (30), otherwise ordinary (一般); a cumulative indicator not
+  compared at mid-year (no 同期值 / 年中目标) is never failed;
 - a staffing check with problems → a finding per check; serious from 2 problems on;
 - satisfaction below ``satisfaction_low_below`` (70) → a finding (suppressed parts never count);
 - more than ``hotline_late_share_above`` (10 %) of at least ``hotline_min_cases`` 12345 cases
@@ -19,7 +21,9 @@ Rules, as a coordinator would say them:
 - last year's item carried by the re-check (上年度问题未整改到位) → a serious finding.
 
 Keys: ``<phase>:<rule>:<subject>`` (e.g. ``mid-year:indicator:D01-S1-03``). At year-end a finding
-whose mid-year twin still has an open rectification item is not raised again (``open_subjects``).
+whose mid-year twin still has an open rectification item is not raised again, nor, in any phase,
+one whose subject an agreed cannot-solve item covers while its alternative stands
+(``open_subjects``, gathered by the shell).
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ class IndicatorFact:
     name: str
     score: float
     missing: bool
+    # False: a cumulative indicator at mid-year with nothing of the same period to compare
+    # with (no 同期值, no 年中目标); it is never failed against a full-year value.
+    compared: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,25 @@ class FindingDraft:
         return self.key.split(":", 1)[1]
 
 
+# Finding.title holds 300 characters: the indicator list is cut to fit, the full list is kept
+# in the evidence.
+TITLE_MAX = 300
+
+
+def _listed(codes: Sequence[str], room: int) -> str:
+    """`,涉及N项指标:A、B、C` cut to `room` characters (`…等N项` when cut)."""
+    if not codes:
+        return ""
+    head = f",涉及{len(codes)}项指标:"
+    shown: list[str] = []
+    for code in codes:
+        if len(head) + len("、".join([*shown, code])) + len(f"等{len(codes)}项") > room:
+            break
+        shown.append(code)
+    more = "" if len(shown) == len(codes) else f"等{len(codes)}项"
+    return head + "、".join(shown) + more
+
+
 def _draft(
     facts: DepartmentFacts,
     office: str,
@@ -152,7 +178,15 @@ def derive_findings(
     `office` is who the department reports its rectification to (policy.office_name)."""
     label = PHASE_LABELS.get(phase, phase)
     out: list[FindingDraft] = []
-    if facts.submission_missing:
+    unsent = [ind for ind in facts.indicators if ind.missing]
+    if facts.submission_missing or unsent:
+        # One finding per department and phase, listing the indicators, however many.
+        codes = [ind.code for ind in unsent]
+        what = (
+            f"{label}集中评估期内({facts.window})未报送履职成效材料"
+            if facts.submission_missing
+            else f"{label}集中评估期内({facts.window})部分指标未报送完成情况"
+        )
         out.append(
             _draft(
                 facts,
@@ -163,19 +197,17 @@ def derive_findings(
                 category=FindingCategory.MISSING_SUBMISSION,
                 severity=Severity.HIGH,
                 source=f"{label}指标采集",
-                title=f"{label}集中评估期内({facts.window})未报送履职成效材料",
-                evidence={"window": facts.window},
+                title=what + _listed(codes, TITLE_MAX - len(what)),
+                evidence={"window": facts.window, "indicators": codes},
             )
         )
-    else:
+    if not facts.submission_missing:
         for ind in facts.indicators:
-            if not ind.missing and ind.score >= rules.indicator_fail_below:
+            if ind.missing or not ind.compared or ind.score >= rules.indicator_fail_below:
                 continue
             severity = Severity.HIGH if ind.score < rules.high_severity_below else Severity.MEDIUM
             title = (
-                f"未报送“{ind.name}”({ind.code})完成情况"
-                if ind.missing
-                else f"“{ind.name}”({ind.code})得分{ind.score:.1f},低于{rules.indicator_fail_below:g}分"
+                f"“{ind.name}”({ind.code})得分{ind.score:.1f},低于{rules.indicator_fail_below:g}分"
             )
             out.append(
                 _draft(

@@ -77,6 +77,13 @@ class RecheckDecision:
         return self.outcome in ("carried", "recurring")
 
 
+def _phase_label(finding_key: str) -> str:
+    """年中 / 年底 from a finding key (`<phase>:…`, or `carried:<year>:<phase>:…`), else ""."""
+    parts = finding_key.split(":")
+    phase = parts[2] if parts[0] == "carried" and len(parts) > 2 else parts[0]
+    return PhaseKind(phase).label if phase in {p.value for p in PhaseKind} else ""
+
+
 def carried_key(year: int, finding_key: str) -> str:
     """The new year's finding key of a carried item: stable, and within the column's length."""
     key = f"carried:{year}:{finding_key}"
@@ -91,12 +98,14 @@ def decide(item: PriorItem, results: Mapping[str, bool]) -> RecheckDecision:
     status_label = _STATUS_LABELS.get(item.status, item.status)
 
     def carry(outcome: Outcome, reason: str, lineage: str) -> RecheckDecision:
+        # Chinese only: the lineage goes into the department's documents, so the phase is
+        # named by its label, never by the finding key (mid-year:indicator:…)
         return RecheckDecision(
             item.item_id,
             item.department_code,
             outcome,
             reason,
-            lineage=f"{lineage}: {item.finding_key}",
+            lineage=lineage.replace("年问题", f"年{_phase_label(item.finding_key)}问题", 1),
             new_finding_key=carried_key(item.year, item.finding_key),
         )
 

@@ -66,7 +66,13 @@ CLOSED = frozenset({S.VERIFIED_CLOSED, S.CANNOT_SOLVE})
 
 
 class TransitionError(UserError):
-    """A move the table or the rules do not allow; the message says what is allowed instead."""
+    """A move the table or the rules do not allow; the message says what is allowed instead.
+    `zh` says the same in Chinese, with labels only, for a department (its workbook, the
+    portal)."""
+
+    def __init__(self, message: str, zh: str = "") -> None:
+        super().__init__(message)
+        self.zh = zh or message
 
 
 def allowed_actions(status: Status) -> list[Action]:
@@ -162,44 +168,60 @@ def apply(
     target = TRANSITIONS.get((item.status, action))
     if target is None:
         allowed = ", ".join(allowed_actions(item.status)) or "none (the item is closed)"
+        moves = "、".join(f"“{a.label}”" for a in allowed_actions(item.status))
         raise TransitionError(
             f"item {item.id}: cannot {action.value} ({action.label}) an item that is "
-            f"{_describe(item.status)}; allowed: {allowed}"
+            f"{_describe(item.status)}; allowed: {allowed}",
+            zh=f"整改事项{item.id}当前为“{item.status.label}”, 不能“{action.label}”; "
+            + (f"可以: {moves}" if moves else "该事项已办结"),
         )
     if role is not Role.COORDINATOR and action in COORDINATOR_ONLY:
         raise TransitionError(
             f"item {item.id}: a department cannot {action.value} ({action.label}); "
-            "only a coordinator of the office (编办) may"
+            "only a coordinator of the office (编办) may",
+            zh=f"“{action.label}”只能由编办办理",
         )
     if not actor.strip():
-        raise TransitionError(f"item {item.id}: say who acts (actor is empty)")
+        raise TransitionError(f"item {item.id}: say who acts (actor is empty)", zh="请注明经办人")
     if as_of < item.issued_on:
         raise TransitionError(
-            f"item {item.id}: {as_of} is before the item was issued on {item.issued_on}"
+            f"item {item.id}: {as_of} is before the item was issued on {item.issued_on}",
+            zh=f"日期{as_of}早于整改事项{item.id}的下发日期{item.issued_on}",
         )
     reason = reason.strip()
     evidence = tuple(e for e in evidence if e.strip())
 
-    def need(ok: bool, what: str) -> None:
+    def need(ok: bool, what: str, zh: str) -> None:
         if not ok:
-            raise TransitionError(f"item {item.id}: {action.value} ({action.label}) needs {what}")
+            raise TransitionError(
+                f"item {item.id}: {action.value} ({action.label}) needs {what}",
+                zh=f"“{action.label}”需要{zh}",
+            )
 
     changes: dict[str, object] = {"status": target, "version": item.version + 1}
     details: dict[str, str] = {}
     if action in DEPARTMENT_ACTIONS:
         changes["last_response_on"] = as_of
     if action is Action.REPORT_FIXED:
-        need(bool(evidence), "evidence (at least one file or document reference)")
+        need(
+            bool(evidence),
+            "evidence (at least one file or document reference)",
+            "佐证材料(至少一个文件或文件名)",
+        )
     elif action in (Action.VERIFY_REJECT, Action.DENY_CANNOT_SOLVE, Action.REOPEN):
-        need(bool(reason), "a note saying why (reason)")
+        need(bool(reason), "a note saying why (reason)", "说明理由")
     elif action is Action.REQUEST_CANNOT_SOLVE:
-        need(bool(explanation.strip()), "a policy explanation (政策解释)")
-        need(bool(alternative.strip()), "an agreed alternative measure (替代措施)")
+        need(bool(explanation.strip()), "a policy explanation (政策解释)", "政策解释")
+        need(bool(alternative.strip()), "an agreed alternative measure (替代措施)", "替代措施")
         changes["explanation"] = explanation.strip()
         changes["alternative"] = alternative.strip()
     elif action is Action.EXTEND:
-        need(bool(reason), "a reason for the extension")
-        need(extend_by is not None and extend_by >= 1, "extend_by: at least 1 working day")
+        need(bool(reason), "a reason for the extension", "延期理由")
+        need(
+            extend_by is not None and extend_by >= 1,
+            "extend_by: at least 1 working day",
+            "至少延期1个工作日",
+        )
         if cal is None:
             raise ValueError("extend needs the working-day calendar (cal=)")
         assert extend_by is not None
@@ -208,7 +230,9 @@ def apply(
             short = cal.workdays_between(new_deadline, as_of)
             raise TransitionError(
                 f"item {item.id}: extending by {extend_by} working days gives {new_deadline}, "
-                f"already past on {as_of}; extend by at least {extend_by + short} working days"
+                f"already past on {as_of}; extend by at least {extend_by + short} working days",
+                zh=f"延期{extend_by}个工作日后为{new_deadline}, 在{as_of}已经过期; "
+                f"请至少延期{extend_by + short}个工作日",
             )
         changes["deadline"] = new_deadline
         changes["extensions"] = item.extensions + 1
@@ -221,17 +245,29 @@ def apply(
             "extension_no": str(item.extensions + 1),
         }
     elif action is Action.REQUEST_EXTENSION:
-        need(item.extension_request_days is None, "no extension request pending (one is)")
-        need(bool(reason), "a reason for the extension (延期理由)")
-        need(extend_by is not None and extend_by >= 1, "extend_by: at least 1 working day")
+        need(
+            item.extension_request_days is None,
+            "no extension request pending (one is)",
+            "没有待审核的延期申请(已有一项在审核中)",
+        )
+        need(bool(reason), "a reason for the extension (延期理由)", "延期理由")
+        need(
+            extend_by is not None and extend_by >= 1,
+            "extend_by: at least 1 working day",
+            "至少延期1个工作日",
+        )
         assert extend_by is not None
         changes["extension_request_days"] = extend_by
         changes["extension_requested_on"] = as_of
         changes["extension_request_reason"] = reason
         details = {"extend_by": str(extend_by)}
     elif action is Action.DECLINE_EXTENSION:
-        need(item.extension_request_days is not None, "a pending extension request (none is)")
-        need(bool(reason), "a note saying why (reason)")
+        need(
+            item.extension_request_days is not None,
+            "a pending extension request (none is)",
+            "一项待审核的延期申请(目前没有)",
+        )
+        need(bool(reason), "a note saying why (reason)", "说明理由")
         details = {"requested_days": str(item.extension_request_days)}
     if item.extension_request_days is not None and (
         action in (Action.EXTEND, Action.DECLINE_EXTENSION) or target not in _WORKING

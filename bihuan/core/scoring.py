@@ -17,7 +17,10 @@ when lower is better. Trend score = 80 + 2 points per 1 % of improvement, kept w
 (no_baseline). With a target: target score = 100 × value ÷ target (higher is better) or
 100 × target ÷ value (lower is better; a value of 0 scores 100), kept within 0–100, and the
 indicator score = 50 % target score + 50 % trend score (target_share). A missing submission
-scores 0 and is marked missing.
+scores 0 and is marked missing. At mid-year like is compared with like: the same-period value
+(同期值) and the mid-year target (年中目标) replace last year's value and the full-year target; a
+cumulative indicator (累计指标) with neither is compared with no full-year figure (trend score
+no_baseline, no target, never failed).
 与上年数值比较:变化率 =(本年−上年)÷|上年|×100%,越低越好的指标反向计算;趋势得分 = 80 +
 每改善1%加2分(每退步1%减2分),最低0分、最高100分;上年无数据或为0的,趋势得分按80分计;设有
 目标值的,目标得分 = 本年值÷目标值×100(越低越好的为目标值÷本年值×100,本年值为0得100分),
@@ -73,7 +76,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from bihuan.core.breakdown import (
     Breakdown,
@@ -190,6 +193,12 @@ class IndicatorInput:
     value: float | None = None
     level: str | None = None
     history: Mapping[int, float] = field(default_factory=dict)
+    # Mid-year like with like (年中同口径比较): set by the shell for a mid-year phase.
+    mid_year: bool = False
+    unit: str = ""
+    cumulative: bool | None = None  # None: decided by the unit (rate_units)
+    same_period: float | None = None
+    mid_year_target: float | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,14 @@ class IndicatorScore:
     section: str = ""
     weight: float = 1.0
     target_share: float | None = None  # of the target score, when the indicator has a target
+    # False: a cumulative indicator at mid-year with nothing of the same period to compare
+    # with; scored as having no baseline and never failed (no finding).
+    compared: bool = True
+    # what a mid-year score compared with (年中同口径): the phase, the same period last year
+    # (上年同期) as the baseline, a mid-year target (年中目标) as the target — for the prose
+    mid_year: bool = False
+    same_period: bool = False
+    mid_year_target: bool = False
 
     @property
     def rule(self) -> str:
@@ -232,6 +249,11 @@ class IndicatorScore:
         out["score"] = self.score
         if self.missing:
             out["missing"] = True
+        for key in ("mid_year", "same_period", "mid_year_target"):
+            if getattr(self, key):
+                out[key] = True
+        if not self.compared:
+            out["compared"] = False
         for key in _OPTIONAL_NUMBERS:
             value = getattr(self, key)
             if value is not None:
@@ -241,6 +263,7 @@ class IndicatorScore:
     def as_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
+            "compared": self.compared,
             "name": self.name,
             "section": self.section,
             "kind": self.kind,
@@ -312,6 +335,30 @@ def _target_score(value: float, target: float, direction: str) -> float:
     return 0.0 if target <= 0 else _clamp(100.0 * target / value)
 
 
+def is_cumulative(unit: str, cumulative: bool | None, rule: QuantitativeRule) -> bool:
+    """Whether a quantitative indicator's value adds up over the year (累计指标): the ledger's
+    累计指标 column when given, else every unit but a rate or level unit (rate_units)."""
+    if cumulative is not None:
+        return cumulative
+    return unit.strip() not in rule.rate_units
+
+
+@dataclass(frozen=True)
+class MidYear:
+    """What a mid-year assessment compares a quantitative indicator with (年中同口径比较)."""
+
+    cumulative: bool
+    same_period: float | None = None
+    target: float | None = None
+
+
+class _Compared(NamedTuple):
+    compared: bool
+    mid_year: bool
+    same_period: bool
+    mid_year_target: bool
+
+
 def score_quantitative(
     value: float | None,
     history: Mapping[int, float],
@@ -324,11 +371,32 @@ def score_quantitative(
     name: str = "",
     section: str = "",
     weight: float = 1.0,
+    mid_year: MidYear | None = None,
 ) -> IndicatorScore:
-    """Score a quantitative indicator (定量) against last year's value and its target, if any."""
+    """Score a quantitative indicator (定量) against last year's value and its target, if any.
+
+    At mid-year (`mid_year` given) like is compared with like: the same-period value (同期值)
+    replaces last year's and the mid-year target (年中目标) the full-year one; a cumulative
+    indicator without them is compared with neither full-year figure (no baseline, no target,
+    and `compared` False so that it is never failed), while a rate keeps both."""
     if direction not in (HIGHER, LOWER):
         raise ValueError(f"indicator {code}: unknown direction {direction!r}")
     baseline = history.get(year - 1)
+    compared, same_period, mid_year_target = True, False, False
+    if mid_year is not None:
+        if mid_year.same_period is not None:
+            baseline, same_period = mid_year.same_period, True
+        elif mid_year.cumulative:
+            baseline, same_period = None, True
+        if mid_year.target is not None:
+            target, mid_year_target = mid_year.target, True
+        elif mid_year.cumulative:
+            target = None
+        compared = not (
+            mid_year.cumulative and mid_year.same_period is None and mid_year.target is None
+        )
+    # what was compared with what, for the prose (bihuan.core.breakdown.indicator_rule)
+    facts = _Compared(compared, mid_year is not None, same_period, mid_year_target)
     if baseline is not None:
         baseline = _finite(baseline, f"indicator {code}: value of {year - 1}")
     if target is not None:
@@ -345,11 +413,15 @@ def score_quantitative(
             name=name,
             section=section,
             weight=weight,
+            compared=facts.compared,
+            mid_year=facts.mid_year,
+            same_period=facts.same_period,
+            mid_year_target=facts.mid_year_target,
         )
     value = _finite(value, f"indicator {code}: value")
 
     change: float | None = None
-    if baseline is None or baseline == 0:
+    if not compared or baseline is None or baseline == 0:
         trend = float(rule.no_baseline)
     else:
         # Capped so that a near-zero baseline cannot overflow to infinity (not valid JSON).
@@ -379,6 +451,10 @@ def score_quantitative(
         section=section,
         weight=weight,
         target_share=None if target is None else rule.target_share,
+        compared=facts.compared,
+        mid_year=facts.mid_year,
+        same_period=facts.same_period,
+        mid_year_target=facts.mid_year_target,
     )
 
 
@@ -411,6 +487,15 @@ def score_indicator(indicator: IndicatorInput, *, year: int, scoring: Scoring) -
             name=name,
             section=section,
             weight=weight,
+            mid_year=MidYear(
+                cumulative=is_cumulative(
+                    indicator.unit, indicator.cumulative, scoring.quantitative
+                ),
+                same_period=indicator.same_period,
+                target=indicator.mid_year_target,
+            )
+            if indicator.mid_year
+            else None,
         )
     raise ValueError(f"indicator {indicator.code}: unknown kind {indicator.kind!r}")
 

@@ -14,7 +14,7 @@ quality plus a small per-year noise; the one or two departments made consistentl
 the bottom in every year.
 
 Mid-year quantitative values are reported on a full-year basis (按全年口径折算), so they compare
-with prior years like the year-end values do. Towns rate every department in both phases.
+with prior years like the year-end values do (the ledger marks them 累计指标 否). Towns rate every department in both phases.
 """
 
 from __future__ import annotations
@@ -468,6 +468,8 @@ def generate_rows(
             metric = ind.metric
             s = series[ind.code] = value_series(county, ind, year)
             row["unit"] = metric.unit
+            # reported on a full-year basis at mid-year too (below): not cumulative (累计指标 否)
+            row["cumulative"] = "否"
             row["direction"] = (
                 Direction.LOWER_BETTER if metric.lower_better else Direction.HIGHER_BETTER
             ).label

@@ -353,6 +353,9 @@ TARGETS: dict[str, _Target] = {
             "target": "target",
             "weight": "weight",
             "source_document": "source_document",
+            "cumulative": "cumulative",
+            "same_period_value": "same_period_value",
+            "mid_year_target": "mid_year_target",
         },
         lambda ids: _c(Indicator).cycle_id == ids.cycle,
         lambda v, ids: {
@@ -367,6 +370,9 @@ TARGETS: dict[str, _Target] = {
             "target": v.get("target"),
             "weight": _v(v, "weight", 1.0),
             "source_document": _v(v, "source_document"),
+            "cumulative": v.get("cumulative"),
+            "same_period_value": v.get("same_period_value"),
+            "mid_year_target": v.get("mid_year_target"),
         },
     ),
     "indicator_history": _Target(

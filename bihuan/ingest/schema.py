@@ -173,6 +173,28 @@ SHEETS: tuple[Sheet, ...] = (
             Column("target", "目标值", ColType.FLOAT, False, "定量指标的目标值, 可空"),
             Column("weight", "权重", ColType.FLOAT, False, "默认 1", min=0, max=100),
             Column("source_document", "依据文件", required=False, note="三定规定、权责清单等"),
+            Column(
+                "cumulative",
+                "累计指标",
+                ColType.BOOL,
+                False,
+                "是/否: 数值随全年累加的定量指标(件数、金额等)为是; 空则按计量单位判断"
+                " (% ‰ 分 天 等比率、水平类单位为否, 其余为是; 政策 [scoring.quantitative] rate_units)",
+            ),
+            Column(
+                "same_period_value",
+                "同期值",
+                ColType.FLOAT,
+                False,
+                "上年同期(年中)数值, 年中评估与之比较; 可空",
+            ),
+            Column(
+                "mid_year_target",
+                "年中目标",
+                ColType.FLOAT,
+                False,
+                "年中评估的目标值; 可空(累计指标年中不与全年目标比较)",
+            ),
         ),
         ("code",),
     ),

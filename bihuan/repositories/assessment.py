@@ -362,6 +362,7 @@ class AssessmentRepo:
         ind, sec = table(Indicator), table(BusinessSection)
         sub, hist = table(Submission), table(IndicatorHistory)
         last_year = scope.year - 1
+        mid_year = scope.phase.kind == PhaseKind.MID_YEAR.value
         rows = self.session.execute(
             select(
                 ind.c.department_id,
@@ -371,6 +372,10 @@ class AssessmentRepo:
                 ind.c.weight,
                 ind.c.direction,
                 ind.c.target,
+                ind.c.unit,
+                ind.c.cumulative,
+                ind.c.same_period_value,
+                ind.c.mid_year_target,
                 sec.c.code.label("section"),
                 sub.c.value,
                 sub.c.level,
@@ -400,6 +405,10 @@ class AssessmentRepo:
             weight,
             direction,
             target,
+            unit,
+            cumulative,
+            same_period,
+            mid_year_target,
             section,
             value,
             level,
@@ -417,6 +426,11 @@ class AssessmentRepo:
                     value=value,
                     level=level,
                     history=_NO_HISTORY if prior is None else {last_year: prior},
+                    mid_year=mid_year,
+                    unit=unit or "",
+                    cumulative=cumulative,
+                    same_period=same_period,
+                    mid_year_target=mid_year_target,
                 )
             )
         return out

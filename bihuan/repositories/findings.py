@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlmodel import Session
 
 from bihuan.clock import utc_now
@@ -27,6 +39,7 @@ from bihuan.core.findings import (
 )
 from bihuan.core.problem_lists import PlannedItem, Proposed
 from bihuan.db import table, upsert
+from bihuan.repositories.recheck import ITEM, LAPSED  # a lapsed alternative's audit row
 from bihuan.vocab import (
     FindingCategory,
     FindingStatus,
@@ -37,6 +50,7 @@ from bihuan.vocab import (
     SubmissionStatus,
 )
 from models import (
+    AuditLog,
     Cycle,
     Department,
     DepartmentAssessment,
@@ -56,6 +70,15 @@ CHUNK = 5_000
 ISSUED_REASON = "问题清单审核下发"
 # Items in these statuses are finished; a subject with such an item may be raised again.
 CLOSED = (RectificationStatus.VERIFIED_CLOSED.value, RectificationStatus.CANNOT_SOLVE.value)
+
+
+def subject_of(key: str) -> str:
+    """A finding key without its phase (`<rule>:<subject>`); for a carried finding
+    (`carried:<year>:<phase>:<rule>:<subject>`) the subject of the finding it carries."""
+    parts = key.split(":", 3)
+    if parts[0] == "carried" and len(parts) == 4:
+        return parts[3]
+    return key.split(":", 1)[1] if ":" in key else key
 
 
 @dataclass(frozen=True)
@@ -206,7 +229,8 @@ class FindingsRepo:
                 submission_missing=dept_id in missing,
                 window=window,
                 indicators=[
-                    IndicatorFact(i.code, i.name, i.score, i.missing) for i in breakdown.indicators
+                    IndicatorFact(i.code, i.name, i.score, i.missing, i.compared)
+                    for i in breakdown.indicators
                 ],
                 staffing=staffing.get(dept_id, []),
                 satisfaction=satisfaction,
@@ -253,10 +277,14 @@ class FindingsRepo:
     def open_subjects(self, ref: PhaseRef) -> dict[int, frozenset[str]]:
         """Per department, the subjects not to raise again: those of this cycle's findings of
         the other phase whose items are still open (a year-end run does not repeat what mid-year
-        put on the ledger), and those the re-check carried from last year (the carried finding
-        stands for a problem that came back; raising it twice would count it twice)."""
+        put on the ledger), those the re-check carried from last year (the carried finding
+        stands for a problem that came back; raising it twice would count it twice), and those
+        of an item agreed as cannot be solved (无法解决, with its alternative) in this cycle or
+        an earlier year, while the alternative stands (no `alternative_lapsed` audit row)."""
         f, ri = self.f, self.ri
         out: dict[int, set[str]] = defaultdict(set)
+        for dept_id, key in self._standing_alternatives(ref):
+            out[dept_id].add(key)
         for dept_id, key in self.session.execute(
             select(f.c.department_id, f.c.key)
             .join(ri, ri.c.finding_id == f.c.id)
@@ -279,6 +307,30 @@ class FindingsRepo:
             if len(parts) == 4 and parts[0] == "carried":
                 out[dept_id].add(parts[3])
         return {k: frozenset(v) for k, v in out.items()}
+
+    def _standing_alternatives(self, ref: PhaseRef) -> list[tuple[int, str]]:
+        """(department id, subject) of the cannot-solve items of the jurisdiction up to this
+        cycle whose agreed alternative was not recorded as lapsed."""
+        f, ri, c, a = self.f, self.ri, table(Cycle), table(AuditLog)
+        lapsed = select(a.c.entity_key).where(
+            a.c.jurisdiction_id == ref.jurisdiction_id,
+            a.c.action == LAPSED,
+            a.c.entity == ITEM,
+        )
+        return [
+            (dept_id, subject_of(key))
+            for dept_id, key in self.session.execute(
+                select(f.c.department_id, f.c.key)
+                .join(ri, ri.c.finding_id == f.c.id)
+                .join(c, c.c.id == f.c.cycle_id)
+                .where(
+                    c.c.jurisdiction_id == ref.jurisdiction_id,
+                    c.c.year <= ref.year,
+                    ri.c.status == RectificationStatus.CANNOT_SOLVE.value,
+                    cast(ri.c.id, String).not_in(lapsed),
+                )
+            )
+        ]
 
     def count(self, cycle_id: int) -> int:
         f = self.f

@@ -67,6 +67,7 @@ from bihuan.core.outbox import (
 )
 from bihuan.core.reminders import LEADERSHIP_TAG, describe_step, digest_key, parse_notice_key
 from bihuan.errors import UserError
+from bihuan.policy import Policy
 from bihuan.repositories.notifications import (
     DueRef,
     MessageContent,
@@ -75,7 +76,7 @@ from bihuan.repositories.notifications import (
 )
 from bihuan.services.authz import require
 from bihuan.services.uow import UnitOfWork
-from bihuan.vocab import NotificationKind, NotificationStatus, label
+from bihuan.vocab import EscalationLevel, NotificationKind, NotificationStatus, label
 from notifications.tags import contact_tags, head_tag
 
 DEFAULT_LIMIT = 200
@@ -226,6 +227,7 @@ class NotificationRow(BaseModel):
     key: str
     department: str | None
     recipient_tag: str
+    recipient_label: str  # who the tag is, in Chinese (编办领导, 机关职能运行监管办公室, …)
     kind: str
     kind_label: str
     subject: str
@@ -606,6 +608,22 @@ def failures_by_department(problems: Sequence[DeliveryProblem]) -> list[Departme
 # ------------------------------------------------------------------ listing, re-sending
 
 
+def recipient_label(policy: Policy, jurisdiction: str, tag: str) -> str:
+    """Who an apprise tag reaches, as the office reads it: the leadership (编办领导), the office
+    itself, a supervising section by its name, a department's head (D05主要负责人); a
+    department's contact tag is shown as it is (its code)."""
+    if tag == LEADERSHIP_TAG:
+        return EscalationLevel.LEADERSHIP.label
+    if tag == policy.office.alert_tag:
+        return policy.office_name(jurisdiction)
+    for section in policy.findings.sections.values():
+        if tag == section.tag:
+            return section.name
+    if tag.endswith("-head"):
+        return f"{tag.removesuffix('-head').upper()}主要负责人"
+    return tag
+
+
 def list_notifications(
     uow: UnitOfWork,
     actor: Actor,
@@ -653,6 +671,7 @@ def list_notifications(
                 key=r.key,
                 department=r.department,
                 recipient_tag=r.recipient_tag,
+                recipient_label=recipient_label(uow.policy, jurisdiction, r.recipient_tag),
                 kind=r.kind,
                 kind_label=label(r.kind, NotificationKind),
                 subject=r.subject,

@@ -391,16 +391,21 @@ def _progress(
         allowed = ", ".join(allowed_actions(item.status)) or "none (the item is closed)"
         raise TransitionError(
             f"item {item.id}: cannot record progress ({PROGRESS_LABEL}) on an item that is "
-            f"'{item.status.value}' ({item.status.label}); allowed: {allowed}"
+            f"'{item.status.value}' ({item.status.label}); allowed: {allowed}",
+            zh=f"整改事项{item.id}当前为“{item.status.label}”, 不能{PROGRESS_LABEL}; "
+            "只有“整改中”的事项可以报告整改进展",
         )
     if not actor.strip():
-        raise TransitionError(f"item {item.id}: say who acts (actor is empty)")
+        raise TransitionError(f"item {item.id}: say who acts (actor is empty)", zh="请注明经办人")
     if as_of < item.issued_on:
         raise TransitionError(
-            f"item {item.id}: {as_of} is before the item was issued on {item.issued_on}"
+            f"item {item.id}: {as_of} is before the item was issued on {item.issued_on}",
+            zh=f"日期{as_of}早于整改事项{item.id}的下发日期{item.issued_on}",
         )
     if not reason.strip():
-        raise TransitionError(f"item {item.id}: a progress report needs the progress text")
+        raise TransitionError(
+            f"item {item.id}: a progress report needs the progress text", zh="请填写整改进展"
+        )
     new = replace(item, last_response_on=as_of, version=item.version + 1)
     # Event.action is typed as the core's Action; the move's own name travels beside it.
     event = Event(

@@ -43,12 +43,25 @@ SHEETS: dict[str, list[list[object]]] = {
         ["C4", "周四", "", ""],
     ],
     "indicators": [
-        ["code", "department", "section", "name", "kind", "unit", "direction", "target", "weight"],
-        ["A01-S1-01", "A01", "S1", "重点项目投资额", "定量", "万元", "越高越好", "", "1"],
-        ["A01-S1-02", "A01", "S1", "制定年度改革方案", "定性", "", "", "", "1"],
-        ["A02-S1-01", "A02", "S1", "三公经费支出", "定量", "万元", "越低越好", "40", "1"],
-        ["A02-S1-02", "A02", "S1", "预算绩效管理办法", "定性", "", "", "", "1"],
-        ["B01-S1-01", "B01", "S1", "课后服务实施方案", "定性", "", "", "", "1"],
+        # 累计指标 否: the mid-year values below are full-year figures (按全年口径), compared
+        # with last year's and the target as the hand computations in the tests expect
+        [
+            "code",
+            "department",
+            "section",
+            "name",
+            "kind",
+            "unit",
+            "direction",
+            "target",
+            "weight",
+            "cumulative",
+        ],
+        ["A01-S1-01", "A01", "S1", "重点项目投资额", "定量", "万元", "越高越好", "", "1", "否"],
+        ["A01-S1-02", "A01", "S1", "制定年度改革方案", "定性", "", "", "", "1", ""],
+        ["A02-S1-01", "A02", "S1", "三公经费支出", "定量", "万元", "越低越好", "40", "1", "否"],
+        ["A02-S1-02", "A02", "S1", "预算绩效管理办法", "定性", "", "", "", "1", ""],
+        ["B01-S1-01", "B01", "S1", "课后服务实施方案", "定性", "", "", "", "1", ""],
     ],
     "indicator_history": [
         ["indicator", "year", "value"],

@@ -452,6 +452,7 @@ def test_cli_lists_without_secrets_and_resend_requeues_after_a_fix(
         "key",
         "department",
         "recipient_tag",
+        "recipient_label",
         "kind",
         "kind_label",
         "subject",

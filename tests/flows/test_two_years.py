@@ -247,7 +247,7 @@ def test_two_years_recheck_board_sanctions_and_report(county: str, tmp_path: Pat
             "mid-year:indicator:D06-S1-02",
         ),
     ]
-    assert "2022年问题延续" in carried[0][2] and "2022年问题复发" in carried[1][2]
+    assert "2022年年中问题延续" in carried[0][2] and "2022年年中问题复发" in carried[1][2]
     # last year's rows keep their status; the carried one gained a history event
     old = dict(
         rows(

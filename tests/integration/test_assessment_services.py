@@ -321,3 +321,62 @@ def test_scores_are_stored_compactly_and_a_rerun_compares_hashes(
         conn.execute(text("UPDATE departmentassessment SET breakdown_hash = ''"))
     assert run_phase(county, users["office"])[3].changed == 3
     assert run_phase(county, users["office"])[3].changed == 0
+
+
+# ------------------------------------------------------------------ mid-year like with like
+
+
+def _cumulative_county(folder: Path, same_period: object) -> Path:
+    """The small county with A01-S1-01 (重点项目投资额, 万元) left to the unit rule, so it is
+    cumulative: its mid-year 50 is half a year's investment, against 100 for the whole of 2021."""
+    import csv
+
+    from tests.flows.small_county import SHEETS
+
+    sheets = {key: [list(r) for r in rows] for key, rows in SHEETS.items()}
+    header = sheets["indicators"][0]
+    header.append("same_period_value")
+    for row in sheets["indicators"][1:]:
+        row.append("")
+        if row[0] == "A01-S1-01":
+            row[header.index("cumulative")] = ""
+            row[-1] = same_period
+    for row in sheets["submissions"][1:]:
+        if row[:2] == ["年中", "A01-S1-01"]:
+            row[2] = 50
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, rows in sheets.items():
+        with (folder / f"{key}.csv").open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(rows)
+    return folder
+
+
+def test_mid_year_compares_a_cumulative_indicator_only_with_its_same_period_value(
+    db_url: str, tmp_path: Path
+) -> None:
+    from bihuan.services import problems
+
+    import_path(
+        db_url, _cumulative_county(tmp_path / "a", ""), year=2022, jurisdiction=J, actor="t"
+    )
+    actor = office(db_url)
+
+    def keys() -> set[str]:
+        run_phase(db_url, actor)
+        with uow_for(db_url) as uow:
+            problems.raise_findings(uow, J, 2022, MID, actor, DAY)
+        with uow_for(db_url, readonly=True) as uow:
+            found = problems.list_findings(uow, actor, J, 2022, MID)
+        return {f.key for f in found}
+
+    # no 同期值: 50 is not failed against last year's full 100 (it would score 0)
+    assert "mid-year:indicator:A01-S1-01" not in keys()
+    with uow_for(db_url, readonly=True) as uow:
+        why = assessment.score_explanation(uow, actor, J, 2022, MID, "A01")
+    [line] = [i for i in why.breakdown.indicators if i.code == "A01-S1-01"]
+    assert not line.compared and line.score == 80 and "不与全年数值比较" in why.text
+    # the corrected ledger gives last June's 80: −37.5 %, trend 5, a finding
+    import_path(
+        db_url, _cumulative_county(tmp_path / "b", 80), year=2022, jurisdiction=J, actor="t"
+    )
+    assert "mid-year:indicator:A01-S1-01" in keys()

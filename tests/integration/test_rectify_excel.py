@@ -31,6 +31,7 @@ from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import UserRole
 from models import AuditLog, Finding
 from tests.users import TODAY, app_for, make_user
+from tests.vocab_leaks import leaked_codes
 
 from .rectify_items import REPO_CONFIG, make_items, snapshot
 from .test_rectify import audits, events, item_row
@@ -352,13 +353,15 @@ def test_cannot_solve_without_explanation_and_wrong_state_are_reported(
     assert (issue.row, issue.column) == (2, "政策解释") and "请填写“政策解释”" in issue.message
     # a date before the item was issued is refused by the state machine, named on its row
     fill(a02, {items["central:CT1"]: {"政策解释": "省级事权"}})
-    with pytest.raises(ResponsesRejected, match="before the item was issued") as exc:
+    with pytest.raises(ResponsesRejected, match="早于整改事项") as exc:
         import_(sqlite_db, a02, a02_user, as_of=date(2022, 7, 1))
     ((issue),) = exc.value.issues
     assert (issue.row, issue.column) == (
         2,
         "当前状态",
     ) and "当前状态下不能这样填报" in issue.message
+    # in Chinese for the department's contact: no English reason, no code (issue 10.6)
+    assert "before" not in issue.message and not leaked_codes(issue.message)
 
 
 def test_stale_version_in_the_workbook_is_a_conflict(

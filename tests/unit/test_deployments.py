@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bihuan.deployments import build_deployments, deployment_specs
-from bihuan.policy import load_policy
+from bihuan.policy import PolicyError, load_policy
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = load_policy(REPO / "config")
@@ -25,7 +25,9 @@ def test_specs_take_cron_and_time_zone_from_the_schedules_section() -> None:
         "january-recheck-and-results",
     }
     assert specs["daily-tracking"].cron == "30 8 * * *"
-    assert specs["mid-year-assessment"].cron == POLICY.schedules.mid_year
+    # the assessment runs are derived from the phase windows (06-30 and 12-31 close)
+    assert specs["mid-year-assessment"].cron == "0 9 1 7 *"
+    assert specs["year-end-assessment"].cron == "0 9 1 1 *"
     assert {d.timezone for d in specs.values()} == {"Asia/Urumqi"}
     assert specs["mid-year-assessment"].parameters["wait_for_approval"] is True
 
@@ -98,3 +100,57 @@ def test_server_refuses_the_network_without_a_credential() -> None:
         server_env("0.0.0.0", {"PREFECT_SERVER_API_AUTH_STRING": "admin:short"})
     env = server_env("0.0.0.0", {"PREFECT_SERVER_API_AUTH_STRING": "admin:a-long-password"})
     assert env["PREFECT_API_AUTH_STRING"] == "admin:a-long-password"
+
+
+# ------------------------------------------------------------ the assessment runs (issue 10.5)
+
+
+def _policy_with(tmp_path: Path, schedules: str, phases: str = "") -> Path:
+    """config/policy.toml with its [schedules] (and optionally [phases]) replaced."""
+    text = (REPO / "config" / "policy.toml").read_text(encoding="utf-8")
+    head, _, tail = text.partition("[schedules]")
+    rest = tail.split("\n[", 1)
+    text = head + schedules + ("\n[" + rest[1] if len(rest) > 1 else "\n")
+    if phases:
+        text = text.replace('closes = "06-30"', phases)
+    (tmp_path / "policy.toml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_assessment_runs_fall_after_the_windows_close(tmp_path: Path) -> None:
+    for phase in ("mid-year", "year-end"):
+        window = POLICY.phases.window(phase)
+        md = POLICY.schedules.run_day(window)
+        closes = window.closes.on(2022)
+        run = md.on(2022 if (md.month, md.day) > (closes.month, closes.day) else 2023)
+        assert run > closes
+        # the run assesses the window's year, even in the next January
+        assert POLICY.phases.assessed_year(phase, run) == 2022
+    # a window closing on 15 July, three days after: 18 July at 20:30
+    policy = load_policy(
+        _policy_with(
+            tmp_path,
+            '[schedules]\nafter_close_days = 3\nassessment_time = "20:30"\n',
+            phases='closes = "07-15"',
+        )
+    )
+    specs = {d.name: d for d in deployment_specs(policy)}
+    assert specs["mid-year-assessment"].cron == "30 20 18 7 *"
+
+
+@pytest.mark.parametrize("cron", ["0 18 30 6 *", "0 9 15 6 *", "0 9 * 7 *"])
+def test_a_mid_year_run_on_or_before_the_close_is_refused_naming_the_key(
+    tmp_path: Path, cron: str
+) -> None:
+    with pytest.raises(PolicyError) as exc:
+        load_policy(_policy_with(tmp_path, f'[schedules]\nmid_year = "{cron}"\n'))
+    assert "schedules.mid_year" in str(exc.value) and "06-30" in str(exc.value)
+
+
+def test_a_configured_run_after_the_close_is_kept(tmp_path: Path) -> None:
+    policy = load_policy(
+        _policy_with(tmp_path, '[schedules]\nmid_year = "0 8 2 7 *"\nyear_end = "0 8 4 1 *"\n')
+    )
+    specs = {d.name: d for d in deployment_specs(policy)}
+    assert specs["mid-year-assessment"].cron == "0 8 2 7 *"
+    assert specs["year-end-assessment"].cron == "0 8 4 1 *"

@@ -20,17 +20,17 @@ RESULTS = {"IND-PASS": True, "IND-FAIL": False}
     ("status", "indicator", "alternative_valid", "outcome", "reason_has", "lineage"),
     [
         ("verified_closed", "IND-PASS", True, "stays_closed", "已达标", ""),
-        ("verified_closed", "IND-FAIL", True, "recurring", "再次未达标", "2022年问题复发: k"),
+        ("verified_closed", "IND-FAIL", True, "recurring", "再次未达标", "2022年问题复发"),
         ("verified_closed", None, True, "stays_closed", "无对应履职指标", ""),
         ("verified_closed", "IND-GONE", True, "stays_closed", "无指标", ""),
-        ("open", "IND-PASS", True, "carried", "待整改", "2022年问题延续: k"),
-        ("in_progress", None, True, "carried", "整改中", "2022年问题延续: k"),
-        ("reopened", "IND-FAIL", True, "carried", "未整改到位", "2022年问题延续: k"),
+        ("open", "IND-PASS", True, "carried", "待整改", "2022年问题延续"),
+        ("in_progress", None, True, "carried", "整改中", "2022年问题延续"),
+        ("reopened", "IND-FAIL", True, "carried", "未整改到位", "2022年问题延续"),
         # reported fixed but never verified: not fixed, even if the indicator now passes
-        ("reported_fixed", "IND-PASS", True, "carried", "未验收", "2022年问题延续: k"),
-        ("cannot_solve_requested", None, True, "carried", "未审核", "2022年问题延续: k"),
+        ("reported_fixed", "IND-PASS", True, "carried", "未验收", "2022年问题延续"),
+        ("cannot_solve_requested", None, True, "carried", "未审核", "2022年问题延续"),
         ("cannot_solve", "IND-FAIL", True, "stays_cannot_solve", "替代措施仍然有效", ""),
-        ("cannot_solve", None, False, "carried", "替代措施已失效", "2022年问题延续: k"),
+        ("cannot_solve", None, False, "carried", "替代措施已失效", "2022年问题延续"),
     ],
 )
 def test_decision_table(
@@ -57,6 +57,20 @@ def test_decision_table(
     assert d.lineage == lineage
     assert d.carried == (outcome in ("carried", "recurring"))
     assert (d.new_finding_key == "carried:2022:k") == d.carried
+
+
+@pytest.mark.parametrize(
+    ("key", "lineage"),
+    [
+        ("mid-year:indicator:D01-S1-01", "2022年年中问题延续"),
+        ("year-end:staffing:real_name", "2022年年底问题延续"),
+        ("carried:2021:mid-year:hotline", "2022年年中问题延续"),
+    ],
+)
+def test_the_lineage_names_the_phase_in_chinese_never_the_key(key: str, lineage: str) -> None:
+    item = PriorItem(item_id=7, year=2022, finding_key=key, department_code="D01", status="open")
+    (d,) = recheck([item], RESULTS)
+    assert d.lineage == lineage
 
 
 def test_decisions_come_in_item_order() -> None:

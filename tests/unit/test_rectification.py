@@ -466,3 +466,21 @@ def test_allowed_moves_offer_the_request_or_its_refusal_never_both(status: Statu
     assert (Action.DECLINE_EXTENSION in allowed_moves(pending)) is working
     for action in allowed_moves(free):  # every move offered is one apply accepts
         apply(free, action, actor="王科长", role=Role.COORDINATOR, as_of=TODAY, **FULL)
+
+
+def test_every_refusal_has_a_chinese_reason_with_labels_only() -> None:
+    """The department's workbook and portal show `zh` (issue 10.6): labels, never codes."""
+    from tests.vocab_leaks import leaked_codes
+
+    refusals = []
+    for status, action in itertools.product(Status, Action):
+        for role in Role:
+            try:
+                apply(item(status), action, actor="王科长", role=role, as_of=TODAY, cal=CAL)
+            except TransitionError as exc:
+                refusals.append(exc)
+    assert len(refusals) > 50
+    for exc in refusals:
+        assert exc.zh != str(exc) and not leaked_codes(exc.zh), exc.zh
+    closed = next(e for e in refusals if "已验收销号" in e.zh and "不能“报告整改完成”" in e.zh)
+    assert "可以: “重新整改”" in closed.zh
