@@ -162,14 +162,6 @@ def with_previous(
     return summary
 
 
-def _fmt(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
 def _status(ok: bool | None, section: dict[str, Any] | None) -> str:
     if section is None or ok is None:
         return NOT_MEASURED
@@ -406,7 +398,7 @@ def _province_markdown(summary: dict[str, Any]) -> str:
     if not prov and not giant:
         return ""
     try:
-        from benchmarks import province as module
+        from benchmarks import province as module  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         return ""
     render = getattr(module, "render_markdown", None)
@@ -420,7 +412,7 @@ def _run_province(sizes: list[str], seed: int, log: Any) -> dict[str, Any]:
     if not wanted:
         return out
     try:
-        from benchmarks import province as module
+        from benchmarks import province as module  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         log("benchmarks/province.py is not here: province and giant not measured")
         return out

@@ -234,9 +234,9 @@ def measure(
     cmd = [str(demo_county.BIN / "bihuan"), "web", "--db", url, "--port", str(port)]
     people = _users(url, users, departments)
     evidence = _pdf()
-    with log.open("ab") as out:
+    with log.open("ab") as sink:
         proc = subprocess.Popen(
-            cmd, env=demo_county.env(home), cwd=home, stdout=out, stderr=subprocess.STDOUT
+            cmd, env=demo_county.env(home), cwd=home, stdout=sink, stderr=subprocess.STDOUT
         )
     try:
         _wait_ready(base, proc, log)
