@@ -189,6 +189,18 @@ def _status(ok: bool | None, section: dict[str, Any] | None) -> str:
     return "met" if ok else "**missed**"
 
 
+def _needless(cli: dict[str, Any]) -> str:
+    """Which listings import Prefect, the message templates (jinja2) or pandas/openpyxl."""
+    found = []
+    for name, prof in cli.get("importtime", {}).items():
+        extra = [what for key, what in (("imports_prefect", "Prefect"), ("imports_jinja2", "jinja2"),
+                                        ("imports_pandas", "pandas"),
+                                        ("imports_openpyxl", "openpyxl")) if prof.get(key)]  # fmt: skip
+        if extra and name != "help":
+            found.append(f"`{name}` imports {' and '.join(extra)}")
+    return ("; needlessly: " + ", ".join(found)) if found else ""
+
+
 def goals(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(issue, goal, status, measured and why) for every goal of issues 13 and 12 (speed)."""
     rows: list[tuple[str, str, str, str]] = []
@@ -212,7 +224,8 @@ def goals(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                      f"{listing.get('total_import_seconds')} s ({listing.get('modules')} modules; "
                      f"top: {top}); Prefect imported: {listing.get('imports_prefect')}, all table "
                      f"classes (`models`) imported: {listing.get('imports_tables')}; "
-                     f"the sign-in's Argon2 check {cli.get('argon2_verify_seconds')} s"))  # fmt: skip
+                     f"the sign-in's Argon2 check {cli.get('argon2_verify_seconds')} s"
+                     + _needless(cli)))  # fmt: skip
     else:
         rows += [("13.1", "`bihuan --help` < 0.3 s", NOT_MEASURED, ""),
                  ("13.1", "listings on the demo database < 0.6 s", NOT_MEASURED, "")]  # fmt: skip
@@ -387,7 +400,7 @@ def render_markdown(info: dict[str, Any], runs: list[dict[str, Any]], extra: dic
                 f"- `{prof['command'].split(' --db')[0]}`: {prof['total_import_seconds']} s, "
                 f"{prof['modules']} modules (Prefect: {prof['imports_prefect']}, table classes: "
                 f"{prof['imports_tables']}, pandas: {prof['imports_pandas']}, openpyxl: "
-                f"{prof['imports_openpyxl']}); {top}"
+                f"{prof['imports_openpyxl']}, jinja2: {prof.get('imports_jinja2')}); {top}"
             )
     web = summary.get("web")
     if web and not web.get("not_measured_in_this_run"):
