@@ -2,8 +2,9 @@
 
 Every command runs as a subprocess exactly as a person types it (the `bihuan` console script,
 signed in with `--as` and BIHUAN_PASSWORD, so the Argon2 check is included), five times; the
-median counts. `python -X importtime` shows what `--help` and one listing import: the top-level
-imports by cumulative time, and whether Prefect or the table classes (`models`) were loaded.
+median counts. `python -X importtime` shows what `--help` and each listing import: the top-level
+imports by cumulative time, and whether Prefect, the table classes (`models`), pandas, openpyxl
+or jinja2 were loaded.
 
 Goals: `bihuan --help` < 0.3 s, each listing < 0.6 s.
 
@@ -79,6 +80,8 @@ def import_profile(args: list[str], env: dict[str, str], cwd: Path, top: int = 8
         "imports_tables": "models" in names,
         "imports_pandas": "pandas" in names,
         "imports_openpyxl": "openpyxl" in names,
+        # the message templates (notifications.render): a listing only reads
+        "imports_jinja2": "jinja2" in names,
     }
 
 
@@ -113,8 +116,7 @@ def measure(url: str, home: Path, repeats: int = 5) -> dict[str, Any]:
         "argon2_verify_seconds": round(argon2_seconds, 3),
         "importtime": {
             "help": import_profile(["--help"], env, home),
-            "departments": import_profile(LISTINGS["departments"] + common, env, home),
-            "board": import_profile(LISTINGS["board"] + common, env, home),
+            **{name: import_profile(args + common, env, home) for name, args in LISTINGS.items()},
         },
     }
 
