@@ -194,10 +194,16 @@ def acting(ctx: AppContext, as_: str | None) -> Actor:
             "`bihuan users list`; a new installation starts with `bihuan users add NAME "
             "--role admin --password-stdin`)"
         )
-    with UnitOfWork(ctx) as uow:
+    # Read only when it succeeds: a listing stays a reader (it never waits for SQLite's write
+    # lock behind a long import), and Argon2's check holds no lock. A failure is written.
+    with UnitOfWork(ctx, readonly=True) as uow:
         if not ctx.settings.cli_require_password:
             return identity.actor_for(uow, login)
-        return identity.sign_in(uow, login, _password(ctx, login))
+        check = identity.check_password(uow, login, _password(ctx, login))
+        if check.ok:
+            return identity.actor_for(uow, login)
+    with UnitOfWork(ctx) as uow:
+        return identity.finish_sign_in(uow, login, check)  # audits the failure and raises
 
 
 def _password(ctx: AppContext, login: str) -> str:

@@ -89,14 +89,41 @@ def actor_for(uow: UnitOfWork, login: str) -> Actor:
     return _actor(uow, user)
 
 
+@dataclass(frozen=True)
+class PasswordCheck:
+    """A password checked against the stored hash (Argon2, the slow part of a sign-in), in a
+    read transaction so that no write lock is held meanwhile; `finish_sign_in` then records the
+    outcome in a short write transaction."""
+
+    ok: bool
+    password_hash: str  # the hash the password was checked against ("" for an unknown login)
+
+
+def check_password(uow: UnitOfWork, login: str, password: str) -> PasswordCheck:
+    user = uow.users.by_login(login)
+    stored = user.password_hash if user else ""
+    ok = verify_password(password, stored) and user is not None and user.active
+    return PasswordCheck(ok=ok, password_hash=stored)
+
+
 def sign_in(
     uow: UnitOfWork, login: str, password: str, *, via: str = "cli", address: str = ""
 ) -> Actor:
     """Check a password; a failure is audited (with the client's address, from the portal) and
     says nothing about which part was wrong."""
+    return finish_sign_in(
+        uow, login, check_password(uow, login, password), via=via, address=address
+    )
+
+
+def finish_sign_in(
+    uow: UnitOfWork, login: str, check: PasswordCheck, *, via: str = "cli", address: str = ""
+) -> Actor:
+    """Record a checked sign-in. The account is read again: a password changed or an account
+    disabled since the check fails the sign-in."""
     user = uow.users.by_login(login)
-    ok = verify_password(password, user.password_hash if user else "")
-    if user is None or not ok or not user.active:
+    ok = check.ok and user is not None and user.active and user.password_hash == check.password_hash
+    if user is None or not ok:
         uow.audit.record(
             None if user is None else _actor(uow, user),
             action="sign_in_failed",

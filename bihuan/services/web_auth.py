@@ -91,17 +91,20 @@ class SignedIn:
     needs_touch: bool  # last_seen_at is old enough to be written again (touch_session)
 
 
-def sign_in(
-    uow: UnitOfWork,
-    login: str,
-    password: SecretStr,
-    *,
-    address: str,
-    user_agent: str,
-    now: datetime,
-) -> NewSession:
-    """Open a portal session. Refused (SignInThrottled, audited, no password check) while the
-    login or the address is locked; a failure is audited by identity.sign_in and counted."""
+@dataclass(frozen=True)
+class SignInCheck:
+    """The slow half of a sign-in, done in a read transaction (`check_sign_in`): the throttle
+    and the Argon2 check. `sign_in` records the outcome in a short write transaction, so that
+    concurrent sign-ins never queue behind each other's password hashing for SQLite's lock."""
+
+    throttled_until: datetime | None
+    password: identity.PasswordCheck | None  # None when throttled (the password is not checked)
+
+
+def check_sign_in(
+    uow: UnitOfWork, login: str, password: SecretStr, *, address: str, now: datetime
+) -> SignInCheck:
+    """Read only: is the login or the address locked, and is the password right."""
     rules = throttle_rules(uow.settings)
     since = now - rules.lookback
     until = throttle_until(
@@ -111,6 +114,31 @@ def sign_in(
         now=now,
     )
     if until is not None:
+        return SignInCheck(throttled_until=until, password=None)
+    return SignInCheck(
+        throttled_until=None,
+        password=identity.check_password(uow, login, password.get_secret_value()),
+    )
+
+
+def sign_in(
+    uow: UnitOfWork,
+    login: str,
+    password: SecretStr,
+    *,
+    address: str,
+    user_agent: str,
+    now: datetime,
+    checked: SignInCheck | None = None,
+) -> NewSession:
+    """Open a portal session. Refused (SignInThrottled, audited, no password check) while the
+    login or the address is locked; a failure is audited by identity.finish_sign_in and counted.
+    `checked`: the result of `check_sign_in` in an earlier read transaction (the portal does
+    this); without it the check runs here."""
+    if checked is None:
+        checked = check_sign_in(uow, login, password, address=address, now=now)
+    if checked.throttled_until is not None or checked.password is None:
+        until = checked.throttled_until or now
         uow.audit.record(
             None,
             action="sign_in_throttled",
@@ -122,9 +150,7 @@ def sign_in(
         uow.commit()  # kept although sign-in raises
         raise SignInThrottled(until)
     try:
-        actor = identity.sign_in(
-            uow, login, password.get_secret_value(), via="web", address=address
-        )
+        actor = identity.finish_sign_in(uow, login, checked.password, via="web", address=address)
     except AuthenticationError:
         uow.web_access.record_failure(login, address, now)
         uow.web_access.prune_failures(before=now - FAILURES_KEPT)

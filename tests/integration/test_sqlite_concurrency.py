@@ -112,3 +112,76 @@ def test_two_writers_at_once_both_succeed(county: tuple[str, Path], tmp_path: Pa
         assert "Traceback" not in err
         assert proc.returncode == 0 or "run the command again" in err, err
     assert any(p.returncode == 0 for p in procs)
+
+
+def test_a_signed_in_listing_and_a_portal_password_check_need_no_write_lock(
+    county: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Signing in (Argon2) holds no lock: while another process holds SQLite's write lock, a
+    listing run with a password answers, and the portal's password check completes; only the
+    outcome is written afterwards, in a short transaction (50 users signing in at once got
+    "database is locked" when the check ran inside the write transaction)."""
+    import sqlite3
+    import threading
+    from datetime import UTC, datetime
+
+    from pydantic import SecretStr
+
+    from bihuan.services import web_auth
+    from bihuan.services.uow import UnitOfWork
+    from tests.users import app_for
+
+    url, db = county
+    make_user(url, "li", UserRole.OFFICE, password="Li-password-2026")
+    holder = sqlite3.connect(db, timeout=1)
+    holder.execute("BEGIN IMMEDIATE")  # another writer, e.g. a long import
+    try:
+        listed = subprocess.run(
+            [BIHUAN, "departments", "--json", "--db", str(db), "--as", "li"],
+            env={
+                **env(tmp_path),
+                "BIHUAN_CLI_REQUIRE_PASSWORD": "true",
+                "BIHUAN_PASSWORD": "Li-password-2026",
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.count('"code"') == 8
+
+        checked: list[web_auth.SignInCheck] = []
+
+        def check() -> None:
+            with UnitOfWork(app_for(url), readonly=True) as uow:
+                checked.append(
+                    web_auth.check_sign_in(
+                        uow,
+                        "li",
+                        SecretStr("Li-password-2026"),
+                        address="127.0.0.1",
+                        now=datetime.now(UTC),
+                    )
+                )
+
+        thread = threading.Thread(target=check)
+        thread.start()
+        thread.join(timeout=60)
+        assert not thread.is_alive() and checked, "the password check waited for the lock"
+        (result,) = checked
+        assert result.throttled_until is None and result.password and result.password.ok
+    finally:
+        holder.rollback()
+        holder.close()
+    with UnitOfWork(app_for(url)) as uow:
+        session = web_auth.sign_in(
+            uow,
+            "li",
+            SecretStr("Li-password-2026"),
+            address="127.0.0.1",
+            user_agent="test",
+            now=datetime.now(UTC),
+            checked=result,
+        )
+    assert session.actor.login == "li"

@@ -74,15 +74,20 @@ def login(
     password: FormText,
     next: Annotated[str, Form(max_length=1024)] = "/",
 ) -> Response:
+    secret = SecretStr(password)
     try:
+        # the password is checked in a read transaction, the outcome written in a short one
+        with UnitOfWork(ctx, readonly=True) as uow:
+            checked = web_auth.check_sign_in(uow, login, secret, address=address, now=at)
         with UnitOfWork(ctx) as uow:
             new = web_auth.sign_in(
                 uow,
                 login,
-                SecretStr(password),
+                secret,
                 address=address,
                 user_agent=request.headers.get("user-agent", ""),
                 now=at,
+                checked=checked,
             )
     except web_auth.SignInThrottled as exc:
         until = exc.until.astimezone(BUSINESS_TZ).strftime("%H:%M")
