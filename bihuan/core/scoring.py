@@ -76,6 +76,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from bihuan.core.breakdown import (
@@ -174,13 +175,15 @@ def _finite(value: float, what: str) -> float:
 # ---------------------------------------------------------------- indicators
 
 
-@dataclass(frozen=True)
-class IndicatorInput:
+class IndicatorInput(NamedTuple):
     """One indicator of the ledger with this phase's submission and its prior-year values.
 
     kind: "qualitative" | "quantitative"; direction: "higher" | "lower"; level: a
     QualitativeLevel value or None; value None or level None means not submitted.
     history maps year -> value (IndicatorHistory rows).
+
+    A NamedTuple, not a frozen dataclass: as immutable, and built about four times faster,
+    which counts at one per indicator of a phase (issue 13.4).
     """
 
     code: str
@@ -192,7 +195,7 @@ class IndicatorInput:
     target: float | None = None
     value: float | None = None
     level: str | None = None
-    history: Mapping[int, float] = field(default_factory=dict)
+    history: Mapping[int, float] = MappingProxyType({})
     # Mid-year like with like (年中同口径比较): set by the shell for a mid-year phase.
     mid_year: bool = False
     unit: str = ""
@@ -201,10 +204,10 @@ class IndicatorInput:
     mid_year_target: float | None = None
 
 
-@dataclass(frozen=True)
-class IndicatorScore:
+class IndicatorScore(NamedTuple):
     """The score of one indicator with its inputs; `rule` is its short Chinese explanation,
-    rendered when read (bihuan.core.breakdown.indicator_rule), not when scored."""
+    rendered when read (bihuan.core.breakdown.indicator_rule), not when scored. A NamedTuple
+    for the same reason as IndicatorInput."""
 
     code: str
     kind: str
@@ -238,26 +241,44 @@ class IndicatorScore:
     def compact(self) -> dict[str, Any]:
         """As stored: the values not at IndicatorLine's defaults (written out for speed: one
         per indicator of the phase; a test keeps it equal to IndicatorLine's dump)."""
-        out: dict[str, Any] = {"code": self.code}
-        if self.name:
-            out["name"] = self.name
-        if self.section:
-            out["section"] = self.section
-        out["kind"] = self.kind
-        if self.weight != 1.0:
-            out["weight"] = self.weight
-        out["score"] = self.score
-        if self.missing:
+        (
+            code,
+            kind,
+            score,
+            missing,
+            *numbers,
+            name,
+            section,
+            weight,
+            _share,
+            compared,
+            mid_year,
+            same_period,
+            mid_year_target,
+        ) = self
+        out: dict[str, Any] = {"code": code}
+        if name:
+            out["name"] = name
+        if section:
+            out["section"] = section
+        out["kind"] = kind
+        if weight != 1.0:
+            out["weight"] = weight
+        out["score"] = score
+        if missing:
             out["missing"] = True
-        for key in ("mid_year", "same_period", "mid_year_target"):
-            if getattr(self, key):
-                out[key] = True
-        if not self.compared:
+        for key, number in zip(_OPTIONAL_NUMBERS, numbers, strict=True):
+            if number is not None:
+                out[key] = number
+        # in IndicatorLine's order, after its numbers
+        if not compared:
             out["compared"] = False
-        for key in _OPTIONAL_NUMBERS:
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
+        if mid_year:
+            out["mid_year"] = True
+        if same_period:
+            out["same_period"] = True
+        if mid_year_target:
+            out["mid_year_target"] = True
         return out
 
     def as_dict(self) -> dict[str, Any]:

@@ -513,6 +513,12 @@ indicator_inputs = st.builds(
     value=st.one_of(st.none(), positive),
     level=levels,
     history=st.dictionaries(st.integers(2019, 2021), positive, max_size=3),
+    name=st.just(""),
+    mid_year=st.booleans(),
+    unit=st.sampled_from(["", "%", "件"]),
+    cumulative=st.one_of(st.none(), st.booleans()),
+    same_period=st.one_of(st.none(), positive),
+    mid_year_target=st.one_of(st.none(), positive),
 )
 departments = st.builds(
     DepartmentInput,
