@@ -445,7 +445,7 @@ class ProblemListIndex(BaseModel):
 class ListedFinding(BaseModel):
     """One problem of an issued list, with its rectification item as it stands today."""
 
-    number: int  # 问题编号 (the finding's id), as the list sent to the department says
+    number: int  # 问题编号: its item's id (事项编号), as the list sent to the department says
     item_id: int | None
     path: str  # the item's page ("" without an item)
     title: str
@@ -568,7 +568,7 @@ def problem_list_document(
         status = RectificationStatus(item.status) if item else None
         findings.append(
             ListedFinding(
-                number=f.id,
+                number=item.id if item else f.id,
                 item_id=item.id if item else None,
                 path=item_path(item.id) if item else "",
                 title=f.title,
@@ -700,7 +700,12 @@ def approve_problem_lists(
             business_date=as_of,
         )
         for n in _problem_list_notices(
-            cmd, groups, result.office, as_of, base_url=uow.settings.base_url
+            cmd,
+            groups,
+            result.office,
+            as_of,
+            base_url=uow.settings.base_url,
+            numbers=uow.findings.item_numbers([p.finding.id for p in planned]),
         )
     )
     uow.findings.mark_lists(
@@ -893,9 +898,14 @@ def _render_list(
     as_of: date,
     *,
     link: str = "",
+    numbers: dict[int, int] | None = None,
 ) -> tuple[str, str, str]:
     """One department's problem list: (subject, html, text), the text being the message (with
-    the list's page in the portal, `link`, when the installation has an address)."""
+    the list's page in the portal, `link`, when the installation has an address). Each
+    problem carries its number (问题编号): its rectification item's id once issued
+    (`numbers`, finding id -> item id), which is the finding's own id unless an older
+    installation's item held it already; the finding's id in a preview."""
+    numbers = numbers or {}
     return render_problem_list(
         ProblemListContext(
             department=items[0].finding.department_name,
@@ -906,7 +916,7 @@ def _render_list(
                     title=i.finding.title,
                     category=i.finding.category,
                     severity=i.finding.severity,
-                    evidence=f"问题编号 {i.finding.id}",
+                    evidence=f"问题编号 {numbers.get(i.finding.id, i.finding.id)}",
                     deadline=i.deadline,
                     section=i.section.name,
                 )
@@ -927,6 +937,7 @@ def _problem_list_notices(
     as_of: date,
     *,
     base_url: str = "",
+    numbers: dict[int, int] | None = None,
 ) -> list[Notice]:
     """Each department's problem list, rendered, for each of its contact tags, with a link to
     its page in the portal when the installation has an address (BIHUAN_BASE_URL)."""
@@ -940,6 +951,7 @@ def _problem_list_notices(
             office,
             as_of,
             link=problem_list_link(base_url, cmd.year, cmd.phase.value, first.department),
+            numbers=numbers,
         )
         out += [
             Notice(
