@@ -488,7 +488,7 @@ class SendBatch:
             try:
                 self.mail.send(
                     target.route, message.subject, message.body, message_id=mid,
-                    notice=message.notice,
+                    notice=message.notice, attachment=message.attachment or None,
                 )  # fmt: skip
             except SmtpFailure as exc:
                 error = _clip(MASKER.mask(f"{target.label}: {exc}"))
@@ -497,8 +497,13 @@ class SendBatch:
                 error = _clip(MASKER.mask(f"{target.label}: {type(exc).__name__}: {exc}"))
                 return TargetResult(target.key, ok=False, error=error), False
             return TargetResult(target.key, ok=True), False
+        if message.attachment and not Path(message.attachment).is_file():
+            error = f"the attachment {Path(message.attachment).name} is missing from var/"
+            return TargetResult(target.key, ok=False, error=error), False
         try:
-            outcome = target.single().notify(body=message.body, title=message.subject)
+            outcome = target.single().notify(
+                body=message.body, title=message.subject, attach=message.attachment or None
+            )
         except Exception as exc:  # apprise promises not to raise; if it does, it is a failed send
             error = _clip(MASKER.mask(f"apprise raised {type(exc).__name__}: {exc}"))
             return TargetResult(target.key, ok=False, error=error), False

@@ -134,6 +134,7 @@ class Notice:
     kind: str
     subject: str
     body: str
+    attachment: str = ""  # a file under var/ sent with it
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:

@@ -95,6 +95,7 @@ class MessageContent:
     subject: str
     body: str
     delivered: frozenset[str] = frozenset()  # target keys that already received it
+    attachment: str = ""  # relative to var/, "" for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ def _row(message: NewMessage, created: datetime) -> dict[str, Any]:
         "kind": str(message.kind),
         "subject": message.subject,
         "body": message.body,
+        "attachment": message.attachment,
         "business_date": message.business_date,
         "status": message.status.value,
         "attempts": 0,
@@ -302,7 +304,7 @@ class NotificationRepo:
         rows = self.session.execute(
             select(
                 n.c.id, n.c.department_id, d.c.code, d.c.name, n.c.recipient_tag, n.c.subject,
-                n.c.body,
+                n.c.body, n.c.attachment,
             )
             .outerjoin(d, d.c.id == n.c.department_id)
             .where(n.c.id.in_(list(ids)))
@@ -317,6 +319,7 @@ class NotificationRepo:
                 subject=r.subject,
                 body=r.body,
                 delivered=frozenset(delivered.get(int(r.id), ())),
+                attachment=r.attachment or "",
             )
             for r in rows
         }

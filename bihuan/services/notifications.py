@@ -47,8 +47,9 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Protocol, TypeVar, cast
 
 from pydantic import BaseModel, Field
@@ -438,7 +439,10 @@ def _claim(
     def step(uow: UnitOfWork) -> tuple[datetime | None, object]:
         written = pending.write(uow) if pending is not None else None
         if read_ahead:
-            contents.update(uow.notifications.contents(read_ahead))
+            contents.update(
+                (nid, _with_attachment_path(c, uow.settings.var_dir))
+                for nid, c in uow.notifications.contents(read_ahead).items()
+            )
         # the lease runs from the real time of the claim (read inside the retried write)
         return uow.notifications.take(ref, now=run.clock(), lease=lease), written
 
@@ -453,6 +457,13 @@ def _claim(
     if pending is not None:
         pending.settle(written)
     return lease_until
+
+
+def _with_attachment_path(content: MessageContent, var_dir: Path) -> MessageContent:
+    """The row's attachment (stored relative to var/) as the full path the sender opens."""
+    if not content.attachment:
+        return content
+    return replace(content, attachment=str(var_dir / content.attachment))
 
 
 def _flush(run: _Run, pending: _Pending) -> None:
@@ -485,6 +496,7 @@ def _send(
         notification_id=content.id,
         jurisdiction=jurisdiction,
         delivered=content.delivered,
+        attachment=content.attachment,
     )
     try:
         result: Delivery = batch.deliver(outgoing)
