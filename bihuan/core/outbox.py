@@ -181,6 +181,9 @@ class Outgoing:
     # target keys (see notifications.channels.target_key) that already received this message
     delivered: frozenset[str] = frozenset()
     attachment: str = ""  # the full path of a file to send with it, "" for none
+    # the department contact's e-mail (contact_email) when the tag is its contact's: where the
+    # office's SMTP account sends it if the tag has no channel of its own
+    email: str = ""
 
     @property
     def notice(self) -> str | None:

@@ -96,6 +96,8 @@ class MessageContent:
     body: str
     delivered: frozenset[str] = frozenset()  # target keys that already received it
     attachment: str = ""  # relative to var/, "" for none
+    contact_email: str = ""  # the department's (contact_email), "" for none
+    notify_tags: str = ""  # the department's contact tags as configured ("" = its code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +306,7 @@ class NotificationRepo:
         rows = self.session.execute(
             select(
                 n.c.id, n.c.department_id, d.c.code, d.c.name, n.c.recipient_tag, n.c.subject,
-                n.c.body, n.c.attachment,
+                n.c.body, n.c.attachment, d.c.contact_email, d.c.notify_tags,
             )
             .outerjoin(d, d.c.id == n.c.department_id)
             .where(n.c.id.in_(list(ids)))
@@ -320,6 +322,8 @@ class NotificationRepo:
                 body=r.body,
                 delivered=frozenset(delivered.get(int(r.id), ())),
                 attachment=r.attachment or "",
+                contact_email=r.contact_email or "",
+                notify_tags=r.notify_tags or "",
             )
             for r in rows
         }

@@ -466,6 +466,17 @@ def _with_attachment_path(content: MessageContent, var_dir: Path) -> MessageCont
     return replace(content, attachment=str(var_dir / content.attachment))
 
 
+def _contact_email(content: MessageContent) -> str:
+    """The department's contact_email for a message to its contact's tag (not its head's nor
+    anyone else's): the address the office's SMTP account uses when the tag has no channel."""
+    code = content.department_code
+    if not code or not content.contact_email:
+        return ""
+    if content.recipient_tag not in contact_tags(code, content.notify_tags):
+        return ""
+    return content.contact_email.strip()
+
+
 def _flush(run: _Run, pending: _Pending) -> None:
     try:
         written = run.write(pending.write, deadline=pending.deadline)
@@ -497,6 +508,7 @@ def _send(
         jurisdiction=jurisdiction,
         delivered=content.delivered,
         attachment=content.attachment,
+        email=_contact_email(content),
     )
     try:
         result: Delivery = batch.deliver(outgoing)

@@ -99,3 +99,53 @@ def test_with_a_portal_the_list_links_to_its_page_and_attaches_nothing(
         "https://bihuan.example.gov.cn/problem-lists/2022/mid-year/" in b for _t, b, _a in lists
     )
     assert not (get_settings().var_dir / "attachments").exists()
+
+
+def test_a_department_without_a_channel_is_mailed_at_its_contact_email_through_the_office_account(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mail: MailServer
+) -> None:
+    """No apprise entry per department: the office's SMTP account (tag office-smtp) mails a
+    department contact at its contact_email; one without an address stays a configuration
+    failure, never counted as sent."""
+    _home(tmp_path, monkeypatch, None)
+    make_items(db_url, tmp_path)
+    with get_engine(db_url).begin() as conn:
+        d = table_by_name("department")
+        conn.execute(
+            d.update().where(d.c.code == "A01").values(contact_email="lxr-a01@example.org")
+        )
+    account = mail.url("office-copy@example.org")  # its own To is not where departments' go
+    channels = Channels(
+        f'version: 1\nurls:\n  - "{account}":\n    - tag: office-smtp\n', rate_limit=0
+    )
+    report = notifications.dispatch(
+        lambda: UnitOfWork(app_for(db_url)),
+        channels,
+        lambda: start_of(ISSUED_ON) + timedelta(hours=9),
+        actor=office(db_url),
+        jurisdiction="juxian",
+    )
+    assert [m.rcpt_tos for m in mail.received] == [["lxr-a01@example.org"]]
+    got = mail.received[0]
+    assert "问题清单" in got.subject and mail.logins == ["bihuan"]
+    assert len(list(got.message.iter_attachments())) == 1  # its workbook too
+    assert report.sent == 1 and report.failed == 2
+    n = table_by_name("notification")
+    with get_engine(db_url).connect() as conn:
+        failed = dict(
+            conn.execute(select(n.c.recipient_tag, n.c.last_error).where(n.c.status != "sent"))
+            .tuples()
+            .all()
+        )
+    assert set(failed) == {"a02", "b01"}
+    assert all("no channel configured for tag" in e for e in failed.values())
+
+
+def test_the_office_account_must_be_one_mail_url() -> None:
+    from bihuan.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="office-smtp"):
+        Channels(
+            'version: 1\nurls:\n  - "json://127.0.0.1:9/hook":\n    - tag: office-smtp\n',
+            rate_limit=0,
+        )
