@@ -958,8 +958,8 @@ def _answer_workbooks(
             Path(ATTACHMENTS)
             / f"problem-list-{cmd.jurisdiction}-{cmd.year}-{cmd.phase.value}-{code}"
         )
-        [path] = write_workbooks(rows, var_dir / folder) or [None]
-        if path is not None:
+        # one department's rows: one workbook (none when every item awaits the office)
+        for path in write_workbooks(rows, var_dir / folder):
             out[dept_id] = str(path.relative_to(var_dir))
     return out
 
