@@ -503,7 +503,7 @@ class NotificationRepo:
         self, jurisdiction_id: int, department_id: int, item_id: int
     ) -> list[MessageSummary]:
         """The rows about one item of a department (its reminder markers and the office's
-        notices, whose keys start with `item:<id>:`), oldest first."""
+        notices and corrections, whose keys start with `item:<id>:`), oldest first."""
         n, d = table(Notification), table(Department)
         stmt = (
             select(
@@ -525,7 +525,7 @@ class NotificationRepo:
                 n.c.jurisdiction_id == jurisdiction_id,
                 # the index by department and kind narrows it to the department's rows
                 n.c.department_id == department_id,
-                n.c.kind.in_(["reminder", "rectification_notice"]),
+                n.c.kind.in_(["reminder", "rectification_notice", "correction"]),
                 n.c.idempotency_key.startswith(f"item:{item_id}:", autoescape=True),
             )
             .order_by(n.c.business_date, n.c.id)

@@ -245,7 +245,8 @@ def _store(
         uow.notifications.enqueue(
             NewMessage(
                 jurisdiction_id=loaded.jurisdiction_id,
-                key=f"correction:{loaded.jurisdiction_code}:{ref.id}:{seq}:{tag}",
+                # an item event's notice, like the office's decisions: listed on its page
+                key=f"item:{new.id}:event:{seq}:{tag}",
                 department_id=loaded.department_id,
                 recipient_tag=tag,
                 kind=NotificationKind.CORRECTION.value,

@@ -16,7 +16,7 @@ from bihuan.core.access import Actor
 from bihuan.core.rectification import Action
 from bihuan.db import get_engine, table
 from bihuan.errors import PermissionDenied, UserError
-from bihuan.services import identity, rectification
+from bihuan.services import identity, notifications, rectification
 from bihuan.services.rectification import Act, ItemNotFound
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import UserRole
@@ -549,6 +549,9 @@ def test_the_office_withdraws_an_issued_finding_and_its_item_closes_as_withdrawn
         shown = rectification.item_history(uow, p["office"], "juxian", item_id)
         owed = rectification.export_rows(uow, p["office"], "juxian", department="A02")
     assert shown.item.status == "withdrawn" and shown.allowed == []
+    with UnitOfWork(app_for(url), readonly=True) as uow:
+        listed = notifications.item_notices(uow, p["a02"], "juxian", item_id)
+    assert [(n.kind_label, n.recipients) for n in listed] == [("更正通知", ["a02"])]
     assert item_id not in {r.id for r in owed}  # nothing left to answer
     finding = next(r for r in rows_of(url, "finding") if r.id == item_id)
     assert (finding.status, finding.dropped_reason) == ("withdrawn", "该任务不由本部门牵头")
