@@ -175,6 +175,7 @@ class FindingStatus(LabelledEnum):
     PROPOSED = "proposed"
     APPROVED = "approved"
     DROPPED = "dropped"
+    WITHDRAWN = "withdrawn"  # withdrawn after issue (撤销问题)
 
 
 class ProblemListStatus(LabelledEnum):
@@ -191,6 +192,7 @@ class RectificationStatus(LabelledEnum):
     REOPENED = "reopened"
     CANNOT_SOLVE_REQUESTED = "cannot_solve_requested"
     CANNOT_SOLVE = "cannot_solve"
+    WITHDRAWN = "withdrawn"  # its finding withdrawn after issue (撤销问题)
 
 
 class RectificationAction(LabelledEnum):
@@ -207,6 +209,9 @@ class RectificationAction(LabelledEnum):
     REOPEN = "reopen"
     REQUEST_EXTENSION = "request_extension"
     DECLINE_EXTENSION = "decline_extension"
+    # corrections of the finding after issue (更正), the office's alone; not in the table
+    AMEND = "amend"
+    WITHDRAW = "withdraw"
 
 
 class Capacity(LabelledEnum):
@@ -362,7 +367,10 @@ _labels(
         "carried_over": "上年度问题未整改到位",
     },
 )
-_labels(FindingStatus, {"proposed": "待审核", "approved": "已审核", "dropped": "已剔除"})
+_labels(
+    FindingStatus,
+    {"proposed": "待审核", "approved": "已审核", "dropped": "已剔除", "withdrawn": "已撤销"},
+)
 _labels(ProblemListStatus, {"draft": "草稿", "approved": "已审核", "sent": "已发送"})
 _labels(
     RectificationStatus,
@@ -374,6 +382,7 @@ _labels(
         "reopened": "重新整改",
         "cannot_solve_requested": "申请无法解决",
         "cannot_solve": "无法解决(已作政策解释)",
+        "withdrawn": "已撤销",
     },
 )
 _labels(
@@ -390,6 +399,8 @@ _labels(
         "reopen": "重新整改",
         "request_extension": "申请延期",
         "decline_extension": "不同意延期",
+        "amend": "修改问题",
+        "withdraw": "撤销问题",
     },
 )
 _labels(Capacity, {"department": "部门", "coordinator": "编办"})

@@ -32,6 +32,8 @@ def plan_and_record(jurisdiction: str, run_as: str, as_of: date) -> TrackSummary
     actor = run_actor(app, run_as, Permission.RUN_CYCLE, "track rectifications")
     with UnitOfWork(app) as uow:
         summary = tracking_service.track(uow, actor, jurisdiction, as_of)
+    for warning in summary.warnings:
+        get_run_logger().warning(warning)
     if summary.unknown_sections:
         get_run_logger().warning(
             "supervising sections %s are not in config/policy.toml [findings.sections]; their "

@@ -28,6 +28,9 @@ class Notification(SQLModel, table=True):
     kind: str = Field(max_length=40)
     subject: str = Field(max_length=300)
     body: str
+    # a file under var/ sent with the message (the problem list's rectification workbook);
+    # "" for none
+    attachment: str = Field(default="", max_length=300)
     business_date: date
     status: NotificationStatus = Field(
         default=NotificationStatus.PENDING, sa_type=enum_col(), index=True

@@ -34,7 +34,7 @@ import ssl
 import threading
 import types
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -46,6 +46,7 @@ import notifications.sink  # registers the bihuan:// local sink scheme
 from bihuan.core.outbox import CircuitBreaker, Outgoing, SendLimits, TargetResult, message_id
 from bihuan.errors import ConfigError
 from notifications.smtp import MailPool, MailRoute, SmtpFailure
+from notifications.tags import SMTP_ACCOUNT_TAG
 
 MASK = "***"
 ERROR_MAX = 500
@@ -412,6 +413,12 @@ class _Target:
     explicit_rto: bool
     _single: apprise.Apprise | None = None
 
+    def to(self, address: str) -> _Target:
+        """This mail account sending to `address` only (its own To/Cc/Bcc left aside)."""
+        assert self.route is not None
+        route = replace(self.route, to=((False, address),), cc=frozenset(), bcc=frozenset())
+        return replace(self, route=route, key=target_key(f"{self.key}->{address}"), _single=None)
+
     def single(self) -> apprise.Apprise:
         if self._single is None:
             # one URL: no thread pool needed to send to it
@@ -453,6 +460,10 @@ class SendBatch:
         """Send one message to every URL of its tag that has not received it yet. Never raises
         for a delivery problem."""
         targets = self.channels.targets_for(message.tag)
+        if not targets and message.email and self.channels.smtp_account is not None:
+            # a department contact without a channel of its own: its contact_email, through
+            # the office's SMTP account
+            targets = [self.channels.smtp_account.to(message.email)]
         if not targets:
             return self.channels.no_channel(message.tag)
         results: list[TargetResult] = []
@@ -488,7 +499,7 @@ class SendBatch:
             try:
                 self.mail.send(
                     target.route, message.subject, message.body, message_id=mid,
-                    notice=message.notice,
+                    notice=message.notice, attachment=message.attachment or None,
                 )  # fmt: skip
             except SmtpFailure as exc:
                 error = _clip(MASKER.mask(f"{target.label}: {exc}"))
@@ -497,8 +508,13 @@ class SendBatch:
                 error = _clip(MASKER.mask(f"{target.label}: {type(exc).__name__}: {exc}"))
                 return TargetResult(target.key, ok=False, error=error), False
             return TargetResult(target.key, ok=True), False
+        if message.attachment and not Path(message.attachment).is_file():
+            error = f"the attachment {Path(message.attachment).name} is missing from var/"
+            return TargetResult(target.key, ok=False, error=error), False
         try:
-            outcome = target.single().notify(body=message.body, title=message.subject)
+            outcome = target.single().notify(
+                body=message.body, title=message.subject, attach=message.attachment or None
+            )
         except Exception as exc:  # apprise promises not to raise; if it does, it is a failed send
             error = _clip(MASKER.mask(f"apprise raised {type(exc).__name__}: {exc}"))
             return TargetResult(target.key, ok=False, error=error), False
@@ -577,6 +593,21 @@ class Channels:
         for target in self._targets:
             for tag in {str(t) for t in target.service.tags}:
                 self._by_tag.setdefault(tag, []).append(target)
+        self.smtp_account = self._smtp_account()
+
+    def _smtp_account(self) -> _Target | None:
+        """The office's SMTP account (the URL tagged `office-smtp`), if configured: it mails a
+        department contact that has no channel of its own at the department's contact_email."""
+        accounts = self._by_tag.get(SMTP_ACCOUNT_TAG, [])
+        if not accounts:
+            return None
+        if len(accounts) > 1 or accounts[0].route is None:
+            raise ConfigError(
+                f"{self.source}: tag {SMTP_ACCOUNT_TAG!r} is the office's SMTP account: give it "
+                "exactly one mailto:// or mailtos:// URL (without pgp=), e.g. "
+                "mailtos://USER:PASSWORD@smtp.example.gov.cn?from=bianban@example.gov.cn"
+            )
+        return accounts[0]
 
     @staticmethod
     def _target(service: Any) -> _Target:

@@ -52,6 +52,7 @@ class ProblemListContext:
     issued_on: date
     office: str = "县委机构编制委员会办公室"
     link: str = ""  # the list's page in the portal (BIHUAN_BASE_URL); "" for none
+    attached: bool = False  # the department's rectification workbook is attached
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,16 @@
 Importing this module registers the scheme with apprise (globally, once). A message sent to
 `bihuan://outbox` lands in `settings.outbox_dir` (var/outbox/); a `dir:` key beside the tag
 in the YAML config (or `?dir=/some/dir` in a plain URL) overrides the directory. Each file is `<date>-<tag>-<short hash>.txt` holding the subject and
-the body in UTF-8, so the embedded demo shows every reminder without a mail server.
+the body in UTF-8, so the embedded demo shows every reminder without a mail server; an
+attachment (the problem list's rectification workbook) is copied beside it as
+`<date>-<tag>-<short hash>-<its name>`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +65,11 @@ def _deliver(
     tags = sorted(meta.get("tag") or ()) or ["untagged"]
     # The file date is the business day in Asia/Shanghai, when the message was written.
     day = datetime.now(BUSINESS_TZ).date().isoformat()
-    write_message(_directory(meta), "+".join(tags), title, body, day=day)
+    path = write_message(_directory(meta), "+".join(tags), title, body, day=day)
+    for attachment in kwargs.get("attach") or ():
+        # beside the message, named after it: <message>-<the attachment's name>
+        source = Path(attachment.path)
+        shutil.copyfile(source, path.with_name(f"{path.stem}-{source.name}"))
     return True
 
 

@@ -28,8 +28,10 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from apprise import AppriseAttachment
 from apprise.common import NotifyFormat
 from apprise.plugins.email.base import PGP_MODE_DEFAULT, NotifyEmail
 from apprise.plugins.email.smtp import SMTP_DEFAULT_PORTS, SMTPSecureMode
@@ -134,9 +136,11 @@ class _SMTPSSL(_ReadTimeout, smtplib.SMTP_SSL):
 
 
 def build(route: MailRoute, subject: str, body: str, *, message_id: str | None,
-          notice: str | None) -> list[tuple[str, list[str], str]]:  # fmt: skip
-    """The messages of one send, one per To address, as apprise builds them (text/plain), with
-    our Message-ID in place of apprise's random one: (envelope from, envelope to, message)."""
+          notice: str | None, attachment: str | None = None,
+          ) -> list[tuple[str, list[str], str]]:  # fmt: skip
+    """The messages of one send, one per To address, as apprise builds them (text/plain, with
+    `attachment` as a MIME part when given), with our Message-ID in place of apprise's random
+    one: (envelope from, envelope to, message)."""
     headers = {"X-Application": APPLICATION, **route.headers}
     if notice:
         headers["X-Bihuan-Notice"] = notice
@@ -154,6 +158,7 @@ def build(route: MailRoute, subject: str, body: str, *, message_id: str | None,
         headers=headers,
         names=route.names,
         tzinfo=route.tzinfo,
+        attach=_attachment(attachment) if attachment else None,
     ):
         text = email.body
         if message_id:
@@ -162,6 +167,12 @@ def build(route: MailRoute, subject: str, body: str, *, message_id: str | None,
             text = f"{head}\nMessage-ID: {message_id}{sep}{rest}"
         out.append((route.from_addr[1], list(email.to_addrs), text))
     return out
+
+
+def _attachment(path: str) -> AppriseAttachment:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"the attachment {Path(path).name} is missing from var/")
+    return AppriseAttachment(path)
 
 
 class MailPool:
@@ -188,10 +199,13 @@ class MailPool:
         *,
         message_id: str | None = None,
         notice: str | None = None,
+        attachment: str | None = None,
     ) -> None:
         """Send one message to every To address of `route`; raises SmtpFailure."""
         try:
-            messages = build(route, subject, body, message_id=message_id, notice=notice)
+            messages = build(
+                route, subject, body, message_id=message_id, notice=notice, attachment=attachment
+            )
         except Exception as exc:  # apprise's builder: no recipient, a bad address
             raise SmtpFailure(f"cannot build the message: {exc}", connection=False) from exc
         for sender, recipients, text in messages:

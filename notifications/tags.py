@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from bihuan.core.reminders import LEADERSHIP_TAG
 
+# The apprise entry of the office's own SMTP account (a mailto:// or mailtos:// URL): a
+# department's contact without a channel of its own is mailed through it at its contact_email.
+SMTP_ACCOUNT_TAG = "office-smtp"
+
 
 def contact_tags(code: str, notify_tags: str) -> list[str]:
     """A department's contact tags: its configured notify tags, else its lower-cased code."""
@@ -21,4 +25,4 @@ def head_tag(code: str) -> str:
     return f"{code.lower()}-head"
 
 
-__all__ = ["LEADERSHIP_TAG", "contact_tags", "head_tag"]
+__all__ = ["LEADERSHIP_TAG", "SMTP_ACCOUNT_TAG", "contact_tags", "head_tag"]

@@ -127,6 +127,8 @@ def track_cmd(
     if not summary.working_day:
         console.print(f"{summary.as_of} is not a working day (非工作日): nothing to do")
         return
+    for warning in summary.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
     console.print(
         f"{summary.as_of}: {summary.notices} notices over {summary.active_items} active items "
         f"(last run {summary.last_run or 'never'}), {summary.escalated} escalated, "

@@ -26,6 +26,7 @@ from bihuan.errors import UserError
 from bihuan.vocab import PhaseKind
 
 if TYPE_CHECKING:
+    from bihuan.services.corrections import CorrectionResult
     from bihuan.services.problems import PhasePreview
 
 problems_app = typer.Typer(
@@ -252,6 +253,92 @@ def approve(
         )
     if result.still_pending:
         console.print(f"{result.still_pending} findings of other departments still await approval")
+
+
+FindingArg = Annotated[
+    int, typer.Argument(help="The finding's number (问题编号, as the problem list shows it).")
+]
+ReasonOpt = Annotated[
+    str, typer.Option("--reason", help="Why (更正理由); the department reads it.")
+]
+
+
+@problems_app.command("amend")
+def amend(
+    finding: FindingArg,
+    reason: ReasonOpt,
+    title: Annotated[
+        str | None, typer.Option("--title", help="The finding's corrected text (问题表述).")
+    ] = None,
+    deadline: Annotated[
+        str | None,
+        typer.Option("--deadline", help="The new rectification deadline, a working day."),
+    ] = None,
+    as_of: AsOfOpt = None,
+    as_: AsOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Amend an issued finding (修改问题): its text and/or its deadline; the department gets
+    a correction notice (更正通知). Office (编办) users only; audited."""
+    from bihuan.services import corrections
+    from bihuan.services.uow import UnitOfWork
+
+    ctx = ctx_for(db, jurisdiction)
+    cmd = corrections.AmendFinding(
+        jurisdiction=ctx.jurisdiction,
+        finding_id=finding,
+        reason=reason,
+        title=title,
+        deadline=_date(deadline, "--deadline") if deadline is not None else None,
+    )
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx) as uow:
+        result = corrections.amend_finding(uow, cmd, actor, _date(as_of))
+    _correction_done(result, json)
+
+
+@problems_app.command("withdraw")
+def withdraw(
+    finding: FindingArg,
+    reason: ReasonOpt,
+    as_of: AsOfOpt = None,
+    as_: AsOpt = None,
+    db: DbOpt = None,
+    jurisdiction: JurOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Withdraw an issued finding (撤销问题): its rectification item closes as withdrawn and
+    the department gets a correction notice (更正通知). Office (编办) users only; audited."""
+    from bihuan.services import corrections
+    from bihuan.services.uow import UnitOfWork
+
+    ctx = ctx_for(db, jurisdiction)
+    cmd = corrections.WithdrawFinding(
+        jurisdiction=ctx.jurisdiction, finding_id=finding, reason=reason
+    )
+    actor = acting(ctx, as_)
+    with UnitOfWork(ctx) as uow:
+        result = corrections.withdraw_finding(uow, cmd, actor, _date(as_of))
+    _correction_done(result, json)
+
+
+def _correction_done(result: CorrectionResult, json: bool) -> None:
+    if json:
+        print_json(result.model_dump(mode="json"))
+        return
+    if not result.changed:
+        console.print(
+            f"finding {result.finding_id} ({result.department}) is already as asked "
+            f"({result.status_label}); nothing changed, nothing sent"
+        )
+        return
+    console.print(
+        f"finding {result.finding_id} ({result.department}): {result.action_label}; item "
+        f"{result.item_id} {result.status_label}, deadline {result.deadline}; "
+        f"{result.notices} correction notices (更正通知) queued"
+    )
 
 
 @problems_app.command("preview")

@@ -37,6 +37,7 @@ class NewMessage:
     body: str
     business_date: date
     status: NotificationStatus = NotificationStatus.PENDING
+    attachment: str = ""  # a file under var/ sent with it (e.g. the rectification workbook)
     # due from then; default: the start of its business day (Asia/Shanghai), so a simulated
     # calendar (the demo, tests) and the real clock both work
     not_before: datetime | None = None
@@ -179,6 +180,10 @@ class Outgoing:
     jurisdiction: str = ""
     # target keys (see notifications.channels.target_key) that already received this message
     delivered: frozenset[str] = frozenset()
+    attachment: str = ""  # the full path of a file to send with it, "" for none
+    # the department contact's e-mail (contact_email) when the tag is its contact's: where the
+    # office's SMTP account sends it if the tag has no channel of its own
+    email: str = ""
 
     @property
     def notice(self) -> str | None:

@@ -97,12 +97,12 @@ def decision_problems(
         out += [
             problem
             for ref, day in sorted(decision.deadlines.items())
-            if day >= as_of and (problem := _not_a_workday(ref, day, calendar))
+            if day >= as_of and (problem := not_a_workday(ref, day, calendar))
         ]
     return out
 
 
-def _not_a_workday(ref: int, day: date, calendar: WorkCalendar) -> str:
+def not_a_workday(ref: int, day: date, calendar: WorkCalendar) -> str:
     """Why `day` cannot be a deadline ("" when it can): a weekend or a holiday, with the next
     working day to choose instead; or a year the calendar does not know."""
     try:

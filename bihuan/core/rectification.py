@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from bihuan.core.problem_lists import not_a_workday
 from bihuan.core.workdays import WorkCalendar
 from bihuan.errors import UserError
 from bihuan.vocab import Capacity, EscalationLevel, RectificationAction, RectificationStatus
@@ -60,9 +61,11 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
 DEPARTMENT_ACTIONS = frozenset(
     {Action.START, Action.REPORT_FIXED, Action.REQUEST_CANNOT_SOLVE, Action.REQUEST_EXTENSION}
 )
-COORDINATOR_ONLY = frozenset(Action) - DEPARTMENT_ACTIONS
+# The office's corrections of the finding itself (amend, withdraw): not moves of the table.
+CORRECTIONS = frozenset({Action.AMEND, Action.WITHDRAW})
+COORDINATOR_ONLY = frozenset(Action) - DEPARTMENT_ACTIONS - CORRECTIONS
 
-CLOSED = frozenset({S.VERIFIED_CLOSED, S.CANNOT_SOLVE})
+CLOSED = frozenset({S.VERIFIED_CLOSED, S.CANNOT_SOLVE, S.WITHDRAWN})
 
 
 class TransitionError(UserError):
@@ -139,6 +142,30 @@ def _describe(status: Status) -> str:
     return f"'{status.value}' ({status.label})"
 
 
+# The office's decisions and the date of what each decides: business dates only move forward
+# per item, so a verification is never dated before the report it verifies.
+_DECIDES: dict[Action, tuple[str, str]] = {
+    Action.VERIFY_ACCEPT: ("last_response_on", "the report it verifies"),
+    Action.VERIFY_REJECT: ("last_response_on", "the report it verifies"),
+    Action.APPROVE_CANNOT_SOLVE: ("last_response_on", "the request it decides"),
+    Action.DENY_CANNOT_SOLVE: ("last_response_on", "the request it decides"),
+    Action.DECLINE_EXTENSION: ("extension_requested_on", "the extension request it declines"),
+    Action.REOPEN: ("closed_on", "the closing it reopens"),
+}
+
+
+def _not_before_what_it_decides(item: ItemState, action: Action, as_of: date) -> None:
+    field_name, what = _DECIDES.get(action, ("", ""))
+    earlier: date | None = getattr(item, field_name) if field_name else None
+    if action is Action.EXTEND and item.extension_requested_on is not None:
+        earlier, what = item.extension_requested_on, "the extension request it grants"
+    if earlier is not None and as_of < earlier:
+        raise TransitionError(
+            f"item {item.id}: {action.value} ({action.label}) dated {as_of} is before "
+            f"{what} ({earlier}); date it {earlier} or later"
+        )
+
+
 def apply(
     item: ItemState,
     action: Action,
@@ -188,6 +215,7 @@ def apply(
             f"item {item.id}: {as_of} is before the item was issued on {item.issued_on}",
             zh=f"日期{as_of}早于整改事项{item.id}的下发日期{item.issued_on}",
         )
+    _not_before_what_it_decides(item, action, as_of)
     reason = reason.strip()
     evidence = tuple(e for e in evidence if e.strip())
 
@@ -299,3 +327,91 @@ def apply(
         details=details,
     )
     return Transition(new_item, event)
+
+
+# ------------------------------------------------------------------ corrections after issue
+
+
+def withdraw(item: ItemState, *, actor: str, as_of: date, reason: str) -> Transition:
+    """The office withdraws the item's finding after issue (撤销问题): the item closes as
+    withdrawn, whatever its status, with no extension request left pending."""
+    if item.status is S.WITHDRAWN:
+        raise TransitionError(f"item {item.id}: the finding was withdrawn already")
+    _correction_checks(item, Action.WITHDRAW, actor=actor, as_of=as_of, reason=reason)
+    new = replace(
+        item,
+        status=S.WITHDRAWN,
+        closed_on=as_of,
+        escalation_level=None,
+        extension_request_days=None,
+        extension_requested_on=None,
+        extension_request_reason="",
+        version=item.version + 1,
+    )
+    event = Event(
+        item_id=item.id,
+        action=Action.WITHDRAW,
+        from_status=item.status,
+        to_status=S.WITHDRAWN,
+        actor=actor.strip(),
+        role=Role.COORDINATOR,
+        on_date=as_of,
+        reason=reason.strip(),
+    )
+    return Transition(new, event)
+
+
+def amend(
+    item: ItemState,
+    *,
+    actor: str,
+    as_of: date,
+    reason: str,
+    deadline: date | None,
+    cal: WorkCalendar,
+) -> Transition:
+    """The office amends the item's finding after issue (修改问题): its status stays; a new
+    deadline (a working day, not before `as_of`) starts a new reminder round."""
+    if item.status in CLOSED:
+        raise TransitionError(
+            f"item {item.id}: cannot amend a finding whose item is {_describe(item.status)}"
+            + ("" if item.status is S.WITHDRAWN else "; reopen it first (reopen)")
+        )
+    _correction_checks(item, Action.AMEND, actor=actor, as_of=as_of, reason=reason)
+    details: dict[str, str] = {}
+    changes: dict[str, object] = {"version": item.version + 1}
+    if deadline is not None and deadline != item.deadline:
+        if deadline < as_of:
+            raise TransitionError(
+                f"item {item.id}: deadline {deadline} is before the day of the amendment {as_of}"
+            )
+        problem = not_a_workday(item.id, deadline, cal)
+        if problem:
+            raise TransitionError(problem.replace("finding ", "item ", 1))
+        changes.update(deadline=deadline, escalation_level=None)
+        details = {"old_deadline": item.deadline.isoformat(), "new_deadline": deadline.isoformat()}
+    event = Event(
+        item_id=item.id,
+        action=Action.AMEND,
+        from_status=item.status,
+        to_status=item.status,
+        actor=actor.strip(),
+        role=Role.COORDINATOR,
+        on_date=as_of,
+        reason=reason.strip(),
+        details=details,
+    )
+    return Transition(replace(item, **changes), event)  # type: ignore[arg-type]
+
+
+def _correction_checks(
+    item: ItemState, action: Action, *, actor: str, as_of: date, reason: str
+) -> None:
+    if not actor.strip():
+        raise TransitionError(f"item {item.id}: say who acts (actor is empty)")
+    if as_of < item.issued_on:
+        raise TransitionError(
+            f"item {item.id}: {as_of} is before the item was issued on {item.issued_on}"
+        )
+    if len(reason.strip()) < 2:
+        raise TransitionError(f"item {item.id}: {action.value} ({action.label}) needs a reason")

@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlmodel import Session
@@ -69,7 +70,11 @@ CHUNK = 5_000
 # The first event of every item: how it came to be.
 ISSUED_REASON = "问题清单审核下发"
 # Items in these statuses are finished; a subject with such an item may be raised again.
-CLOSED = (RectificationStatus.VERIFIED_CLOSED.value, RectificationStatus.CANNOT_SOLVE.value)
+CLOSED = (
+    RectificationStatus.VERIFIED_CLOSED.value,
+    RectificationStatus.CANNOT_SOLVE.value,
+    RectificationStatus.WITHDRAWN.value,
+)
 
 
 def subject_of(key: str) -> str:
@@ -130,6 +135,20 @@ class ProblemListView:
 
 
 @dataclass(frozen=True)
+class FindingRef:
+    """A finding as a correction after issue (修改/撤销问题) needs it: where it belongs, its
+    text and its item (None before approval, or when dropped)."""
+
+    id: int
+    department: str
+    year: int
+    phase: PhaseKind
+    status: FindingStatus
+    title: str
+    item_id: int | None
+
+
+@dataclass(frozen=True)
 class Notice:
     """One message for the outbox (the dispatcher sends it)."""
 
@@ -139,6 +158,7 @@ class Notice:
     kind: str
     subject: str
     body: str
+    attachment: str = ""  # a file under var/ sent with it
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
@@ -558,6 +578,38 @@ class FindingsRepo:
             )
         ]
 
+    # ------------------------------------------------------------------ corrections after issue
+
+    def finding_ref(self, jurisdiction_id: int, finding_id: int) -> FindingRef | None:
+        """A finding of the jurisdiction, with its item's id; None when there is none."""
+        f, d, ri = self.f, self.d, self.ri
+        c = table(Cycle)
+        row = self.session.execute(
+            select(f.c.id, d.c.code, c.c.year, f.c.phase_kind, f.c.status, f.c.title, ri.c.id)
+            .join(c, c.c.id == f.c.cycle_id)
+            .join(d, d.c.id == f.c.department_id)
+            .outerjoin(ri, ri.c.finding_id == f.c.id)
+            .where(f.c.id == finding_id, c.c.jurisdiction_id == jurisdiction_id)
+        ).first()
+        if row is None:
+            return None
+        fid, code, year, phase, status, title, item_id = row
+        return FindingRef(
+            int(fid), code, int(year), PhaseKind(phase), FindingStatus(status), title, item_id
+        )
+
+    def retitle(self, finding_id: int, title: str) -> None:
+        """The amended text of an issued finding (修改问题)."""
+        self.session.execute(update(self.f).where(self.f.c.id == finding_id).values(title=title))
+
+    def withdraw(self, finding_id: int, reason: str) -> None:
+        """An issued finding withdrawn (撤销问题), the reason kept beside it."""
+        self.session.execute(
+            update(self.f)
+            .where(self.f.c.id == finding_id, self.f.c.status == FindingStatus.APPROVED.value)
+            .values(status=FindingStatus.WITHDRAWN.value, dropped_reason=reason)
+        )
+
     # ------------------------------------------------------------------ the approval's writes
 
     def drop(self, reasons: dict[int, str]) -> None:
@@ -591,25 +643,34 @@ class FindingsRepo:
         now = utc_now()
         finding_ids = [i.finding.id for i in items]
         existing = set(self._item_ids(finding_ids))
+        # One number per problem (问题编号 = 事项编号): an item takes its finding's id, unless
+        # an item of an older installation already holds that number (then the next free one).
+        taken = self._taken_ids([fid for fid in finding_ids if fid not in existing])
+        rows = [
+            {
+                "finding_id": i.finding.id,
+                "department_id": i.finding.department_id,
+                "supervising_section": i.section.name,
+                "measures": i.finding.measures,
+                "issued_on": as_of,
+                "deadline": i.deadline,
+                "deadline_provisional_from": i.provisional_from,
+                "status": RectificationStatus.OPEN.value,
+                "extensions": 0,
+                "version": 1,
+                "updated_at": now,
+            }
+            for i in items
+            if i.finding.id not in existing
+        ]
+        numbered = [{"id": r["finding_id"], **r} for r in rows if r["finding_id"] not in taken]
+        upsert(self.session, RectificationItem, numbered, keys=["finding_id"])
+        if numbered:
+            self._advance_item_sequence()
         upsert(
             self.session,
             RectificationItem,
-            [
-                {
-                    "finding_id": i.finding.id,
-                    "department_id": i.finding.department_id,
-                    "supervising_section": i.section.name,
-                    "measures": i.finding.measures,
-                    "issued_on": as_of,
-                    "deadline": i.deadline,
-                    "deadline_provisional_from": i.provisional_from,
-                    "status": RectificationStatus.OPEN.value,
-                    "extensions": 0,
-                    "version": 1,
-                    "updated_at": now,
-                }
-                for i in items
-            ],
+            [r for r in rows if r["finding_id"] in taken],
             keys=["finding_id"],
         )
         created = {
@@ -635,6 +696,29 @@ class FindingsRepo:
             keys=["item_id", "seq"],
         )
         return len(created)
+
+    def _taken_ids(self, ids: Sequence[int]) -> set[int]:
+        """Of `ids`, those some rectification item already holds as its own id."""
+        out: set[int] = set()
+        for chunk in _chunks(ids):
+            out.update(self.session.scalars(select(self.ri.c.id).where(self.ri.c.id.in_(chunk))))
+        return out
+
+    def _advance_item_sequence(self) -> None:
+        """After items were given explicit ids, PostgreSQL's id sequence must move past them
+        (SQLite's rowid always takes the largest id plus one)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        self.session.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('rectificationitem', 'id'), "
+                "(SELECT max(id) FROM rectificationitem))"
+            )
+        )
+
+    def item_numbers(self, finding_ids: Sequence[int]) -> dict[int, int]:
+        """The rectification item's id (事项编号) of each finding that has one."""
+        return self._item_ids(finding_ids)
 
     def _item_ids(self, finding_ids: Sequence[int]) -> dict[int, int]:
         ri = self.ri

@@ -95,6 +95,9 @@ class MessageContent:
     subject: str
     body: str
     delivered: frozenset[str] = frozenset()  # target keys that already received it
+    attachment: str = ""  # relative to var/, "" for none
+    contact_email: str = ""  # the department's (contact_email), "" for none
+    notify_tags: str = ""  # the department's contact tags as configured ("" = its code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,7 @@ def _row(message: NewMessage, created: datetime) -> dict[str, Any]:
         "kind": str(message.kind),
         "subject": message.subject,
         "body": message.body,
+        "attachment": message.attachment,
         "business_date": message.business_date,
         "status": message.status.value,
         "attempts": 0,
@@ -302,7 +306,7 @@ class NotificationRepo:
         rows = self.session.execute(
             select(
                 n.c.id, n.c.department_id, d.c.code, d.c.name, n.c.recipient_tag, n.c.subject,
-                n.c.body,
+                n.c.body, n.c.attachment, d.c.contact_email, d.c.notify_tags,
             )
             .outerjoin(d, d.c.id == n.c.department_id)
             .where(n.c.id.in_(list(ids)))
@@ -317,6 +321,9 @@ class NotificationRepo:
                 subject=r.subject,
                 body=r.body,
                 delivered=frozenset(delivered.get(int(r.id), ())),
+                attachment=r.attachment or "",
+                contact_email=r.contact_email or "",
+                notify_tags=r.notify_tags or "",
             )
             for r in rows
         }
@@ -496,7 +503,7 @@ class NotificationRepo:
         self, jurisdiction_id: int, department_id: int, item_id: int
     ) -> list[MessageSummary]:
         """The rows about one item of a department (its reminder markers and the office's
-        notices, whose keys start with `item:<id>:`), oldest first."""
+        notices and corrections, whose keys start with `item:<id>:`), oldest first."""
         n, d = table(Notification), table(Department)
         stmt = (
             select(
@@ -518,7 +525,7 @@ class NotificationRepo:
                 n.c.jurisdiction_id == jurisdiction_id,
                 # the index by department and kind narrows it to the department's rows
                 n.c.department_id == department_id,
-                n.c.kind.in_(["reminder", "rectification_notice"]),
+                n.c.kind.in_(["reminder", "rectification_notice", "correction"]),
                 n.c.idempotency_key.startswith(f"item:{item_id}:", autoescape=True),
             )
             .order_by(n.c.business_date, n.c.id)

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from bihuan.core.breakdown import Breakdown
 from bihuan.db import table, upsert
-from bihuan.vocab import FindingCategory, FindingStatus, PhaseKind, Severity
+from bihuan.vocab import FindingCategory, FindingStatus, PhaseKind, RectificationStatus, Severity
 from models import (
     AuditLog,
     Cycle,
@@ -135,7 +135,12 @@ class RecheckRepo:
             .join(f, f.c.id == ri.c.finding_id)
             .join(c, c.c.id == f.c.cycle_id)
             .join(d, d.c.id == ri.c.department_id)
-            .where(c.c.jurisdiction_id == jurisdiction_id, c.c.year == prior_year)
+            .where(
+                c.c.jurisdiction_id == jurisdiction_id,
+                c.c.year == prior_year,
+                # a withdrawn finding (撤销问题) has nothing to re-check
+                ri.c.status != RectificationStatus.WITHDRAWN.value,
+            )
             .order_by(ri.c.id)
         ):
             evidence: dict[str, Any] = row.evidence or {}

@@ -44,6 +44,7 @@ from models import (
 CLOSED_STATUSES = (
     RectificationStatus.VERIFIED_CLOSED.value,
     RectificationStatus.CANNOT_SOLVE.value,
+    RectificationStatus.WITHDRAWN.value,
 )
 
 
@@ -513,7 +514,11 @@ class ReportRepo:
                 select(d.c.code, d.c.category, ri.c.status, ri.c.deadline, ri.c.closed_on)
                 .join(f, f.c.id == ri.c.finding_id)
                 .join(d, d.c.id == ri.c.department_id)
-                .where(f.c.cycle_id == cycle_id)
+                # a withdrawn finding (撤销问题) was never a problem: it counts nowhere
+                .where(
+                    f.c.cycle_id == cycle_id,
+                    ri.c.status != RectificationStatus.WITHDRAWN.value,
+                )
             )
         ]
 

@@ -47,8 +47,9 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Protocol, TypeVar, cast
 
 from pydantic import BaseModel, Field
@@ -440,7 +441,10 @@ def _claim(
     def step(uow: UnitOfWork) -> tuple[datetime | None, object]:
         written = pending.write(uow) if pending is not None else None
         if read_ahead:
-            contents.update(uow.notifications.contents(read_ahead))
+            contents.update(
+                (nid, _with_attachment_path(c, uow.settings.var_dir))
+                for nid, c in uow.notifications.contents(read_ahead).items()
+            )
         # the lease runs from the real time of the claim (read inside the retried write)
         return uow.notifications.take(ref, now=run.clock(), lease=lease), written
 
@@ -455,6 +459,24 @@ def _claim(
     if pending is not None:
         pending.settle(written)
     return lease_until
+
+
+def _with_attachment_path(content: MessageContent, var_dir: Path) -> MessageContent:
+    """The row's attachment (stored relative to var/) as the full path the sender opens."""
+    if not content.attachment:
+        return content
+    return replace(content, attachment=str(var_dir / content.attachment))
+
+
+def _contact_email(content: MessageContent) -> str:
+    """The department's contact_email for a message to its contact's tag (not its head's nor
+    anyone else's): the address the office's SMTP account uses when the tag has no channel."""
+    code = content.department_code
+    if not code or not content.contact_email:
+        return ""
+    if content.recipient_tag not in contact_tags(code, content.notify_tags):
+        return ""
+    return content.contact_email.strip()
 
 
 def _flush(run: _Run, pending: _Pending) -> None:
@@ -487,6 +509,8 @@ def _send(
         notification_id=content.id,
         jurisdiction=jurisdiction,
         delivered=content.delivered,
+        attachment=content.attachment,
+        email=_contact_email(content),
     )
     try:
         result: Delivery = batch.deliver(outgoing)

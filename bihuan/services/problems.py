@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -445,7 +446,7 @@ class ProblemListIndex(BaseModel):
 class ListedFinding(BaseModel):
     """One problem of an issued list, with its rectification item as it stands today."""
 
-    number: int  # 问题编号 (the finding's id), as the list sent to the department says
+    number: int  # 问题编号: its item's id (事项编号), as the list sent to the department says
     item_id: int | None
     path: str  # the item's page ("" without an item)
     title: str
@@ -568,7 +569,7 @@ def problem_list_document(
         status = RectificationStatus(item.status) if item else None
         findings.append(
             ListedFinding(
-                number=f.id,
+                number=item.id if item else f.id,
                 item_id=item.id if item else None,
                 path=item_path(item.id) if item else "",
                 title=f.title,
@@ -688,6 +689,7 @@ def approve_problem_lists(
     _approve(uow, actor, ref, planned)
     created = uow.findings.create_items(planned, actor=actor.display_name, as_of=as_of)
     groups = by_department(planned)
+    workbooks = {} if uow.settings.base_url else _answer_workbooks(uow, cmd, actor, groups)
     uow.notifications.add_all(
         NewMessage(
             jurisdiction_id=ref.jurisdiction_id,
@@ -698,9 +700,16 @@ def approve_problem_lists(
             subject=n.subject,
             body=n.body,
             business_date=as_of,
+            attachment=workbooks.get(n.department_id, ""),
         )
         for n in _problem_list_notices(
-            cmd, groups, result.office, as_of, base_url=uow.settings.base_url
+            cmd,
+            groups,
+            result.office,
+            as_of,
+            base_url=uow.settings.base_url,
+            numbers=uow.findings.item_numbers([p.finding.id for p in planned]),
+            attached=bool(workbooks),
         )
     )
     uow.findings.mark_lists(
@@ -893,9 +902,15 @@ def _render_list(
     as_of: date,
     *,
     link: str = "",
+    numbers: dict[int, int] | None = None,
+    attached: bool = False,
 ) -> tuple[str, str, str]:
     """One department's problem list: (subject, html, text), the text being the message (with
-    the list's page in the portal, `link`, when the installation has an address)."""
+    the list's page in the portal, `link`, when the installation has an address). Each
+    problem carries its number (问题编号): its rectification item's id once issued
+    (`numbers`, finding id -> item id), which is the finding's own id unless an older
+    installation's item held it already; the finding's id in a preview."""
+    numbers = numbers or {}
     return render_problem_list(
         ProblemListContext(
             department=items[0].finding.department_name,
@@ -906,7 +921,7 @@ def _render_list(
                     title=i.finding.title,
                     category=i.finding.category,
                     severity=i.finding.severity,
-                    evidence=f"问题编号 {i.finding.id}",
+                    evidence=f"问题编号 {numbers.get(i.finding.id, i.finding.id)}",
                     deadline=i.deadline,
                     section=i.section.name,
                     provisional=i.provisional,
@@ -917,8 +932,37 @@ def _render_list(
             issued_on=as_of,
             office=office,
             link=link,
+            attached=attached,
         )
     )
+
+
+ATTACHMENTS = "attachments"  # under var/: files sent with messages
+
+
+def _answer_workbooks(
+    uow: UnitOfWork, cmd: ApproveLists, actor: Actor, groups: dict[int, list[PlannedItem]]
+) -> dict[int, str]:
+    """Without a portal address (BIHUAN_BASE_URL) the problem list carries the way to answer:
+    each decided department's rectification workbook (整改台账) of all its open items, filled
+    in as `bihuan rectify export` writes it, under var/attachments/; department id -> its
+    path relative to var/. Written again, identically, when the approval is re-run."""
+    from bihuan.rectify_excel import write_workbooks  # the Excel adapter; openpyxl is heavy
+    from bihuan.services.rectification import export_rows
+
+    var_dir = uow.settings.var_dir
+    out: dict[int, str] = {}
+    for dept_id, items in groups.items():
+        code = items[0].finding.department
+        rows = export_rows(uow, actor, cmd.jurisdiction, department=code)
+        folder = (
+            Path(ATTACHMENTS)
+            / f"problem-list-{cmd.jurisdiction}-{cmd.year}-{cmd.phase.value}-{code}"
+        )
+        # one department's rows: one workbook (none when every item awaits the office)
+        for path in write_workbooks(rows, var_dir / folder):
+            out[dept_id] = str(path.relative_to(var_dir))
+    return out
 
 
 def _problem_list_notices(
@@ -928,6 +972,8 @@ def _problem_list_notices(
     as_of: date,
     *,
     base_url: str = "",
+    numbers: dict[int, int] | None = None,
+    attached: bool = False,
 ) -> list[Notice]:
     """Each department's problem list, rendered, for each of its contact tags, with a link to
     its page in the portal when the installation has an address (BIHUAN_BASE_URL)."""
@@ -941,6 +987,8 @@ def _problem_list_notices(
             office,
             as_of,
             link=problem_list_link(base_url, cmd.year, cmd.phase.value, first.department),
+            numbers=numbers,
+            attached=attached,
         )
         out += [
             Notice(

@@ -66,6 +66,7 @@ STATUS_ORDER = {
             Status.REPORTED_FIXED,
             Status.VERIFIED_CLOSED,
             Status.CANNOT_SOLVE,
+            Status.WITHDRAWN,
         ]
     )
 }

@@ -117,6 +117,7 @@ class TrackSummary(BaseModel):
     calendar_warning: bool = False  # the office was told official coverage ends soon
     by_step: dict[str, int] = Field(default_factory=dict)
     unknown_sections: list[str] = Field(default_factory=list)  # not in [findings.sections]
+    warnings: list[str] = Field(default_factory=list)  # e.g. a run dated before the last one
     rows: list[NoticeRow] = Field(default_factory=list)
     dispatch: DispatchReport | None = None
 
@@ -143,6 +144,12 @@ def track(uow: UnitOfWork, actor: Actor, jurisdiction: str, as_of: date) -> Trac
         return summary
     last_run = uow.tracking.lock_last_run(jur.id, JOB)
     summary.last_run = last_run
+    if last_run is not None and as_of < last_run:
+        summary.warnings.append(
+            f"this run is dated {as_of}, before the last run on {last_run}: business dates "
+            f"only move forward, so it plans only what falls due by {as_of} and was not yet "
+            f"sent; check --as-of (the tracker's date stays {last_run})"
+        )
     items = _load(uow, jur.id, policy, summary)
     _recount_deadlines(uow, actor, jurisdiction, jur.id, as_of, items, cal, summary)
     summary.calendar_warning = _warn_calendar_ending(uow, jurisdiction, jur.id, as_of, cal)
@@ -179,6 +186,7 @@ def track(uow: UnitOfWork, actor: Actor, jurisdiction: str, as_of: date) -> Trac
             "as_of": as_of,
             "last_run": last_run,
             "notices": summary.notices,
+            "warnings": summary.warnings,
             "escalated": summary.escalated,
             "digests": summary.digests + summary.supplementary_digests,
             "deadlines_moved": summary.deadlines_moved,

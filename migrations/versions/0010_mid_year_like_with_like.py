@@ -2,7 +2,7 @@
 value is cumulative (累计指标), so the mid-year assessment compares like with like
 
 Revision ID: 0010
-Revises: 0013
+Revises: 0009
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0013"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

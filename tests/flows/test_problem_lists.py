@@ -171,6 +171,16 @@ def test_cli_issue_then_approve_with_a_drop_and_a_deadline_change(
     assert rows(assessed, "SELECT actor FROM auditlog WHERE action = 'access_denied'") == [
         ("a02lx",)
     ]
+    # a deadline set by hand on a Saturday: refused with the next working day, nothing changes
+    saturday = cli(
+        "problems", "approve", *year_phase, "--approver", "office", "--as-of", "2022-07-05",
+        "--deadline", f"{move_id}:2022-08-27",
+    )  # fmt: skip
+    assert saturday.exit_code == 1, saturday.output
+    said = " ".join(saturday.output.split())
+    assert "2022-08-27 (星期六) is not a working day" in said
+    assert "the next working day is 2022-08-29 (星期一)" in said
+    assert rows(assessed, "SELECT count(*) FROM rectificationitem")[0][0] == 0
     nobody = cli("problems", "approve", *year_phase, "--approver", "王主任")
     assert nobody.exit_code != 0 and "王主任" in nobody.output
     ok = cli(
@@ -202,6 +212,31 @@ def test_cli_issue_then_approve_with_a_drop_and_a_deadline_change(
     assert [(r["department"], r["status_label"]) for r in json.loads(lists.stdout)] == [
         ("A02", "已发送")
     ]
+    # corrections after issue (修改/撤销问题): the office's alone, with a reason
+    day = ["--as-of", "2022-07-06"]
+    refused = cli("problems", "withdraw", str(move_id), "--reason", "不成立", "--as", "a02lx", *day)
+    assert refused.exit_code == 3, refused.output
+    dropped = cli(
+        "problems", "withdraw", str(drop_id), "--reason", "不成立", "--as", "office", *day
+    )
+    assert dropped.exit_code == 1 and "dropped at approval" in " ".join(dropped.output.split())
+    moved = cli(
+        "problems", "amend", str(move_id), "--reason", "期限有误", "--deadline", "2022-09-03",
+        "--as", "office", *day,
+    )  # fmt: skip
+    assert moved.exit_code == 1
+    assert "the next working day is 2022-09-05" in " ".join(moved.output.split())
+    amended = cli(
+        "problems", "amend", str(move_id), "--reason", "期限有误", "--deadline", "2022-09-05",
+        "--as", "office", "--json", *day,
+    )  # fmt: skip
+    assert amended.exit_code == 0, amended.output
+    assert json.loads(amended.stdout)["deadline"] == "2022-09-05"
+    gone = cli("problems", "withdraw", str(move_id), "--reason", "不成立", "--as", "office", *day)
+    assert gone.exit_code == 0 and "已撤销" in gone.output
+    again = cli("problems", "withdraw", str(move_id), "--reason", "不成立", "--as", "office", *day)
+    assert again.exit_code == 0 and "nothing changed" in " ".join(again.output.split())
+    assert rows(assessed, "SELECT count(*) FROM notification WHERE kind = 'correction'") == [(2,)]
 
 
 def test_cli_preview_writes_each_list_then_approves_one_department_at_a_time(

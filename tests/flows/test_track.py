@@ -26,7 +26,7 @@ from bihuan.migrate import upgrade
 from bihuan.services import identity, tracking
 from bihuan.services.tracking import NoticeRow, TrackSummary
 from bihuan.services.uow import UnitOfWork
-from bihuan.settings import reset_settings
+from bihuan.settings import get_settings, reset_settings
 from models import PhaseKind
 from notifications.channels import demo_config
 from tests.flows.small_county import write_small_county
@@ -293,8 +293,10 @@ def test_crash_between_commit_and_send_delivers_exactly_once(county: str, tmp_pa
         ).claimed
         == 0
     )
-    files = sorted(outbox.iterdir())
+    files = sorted(outbox.glob("*.txt"))
     assert len(files) == 4
+    # each problem list's rectification workbook beside it (no portal address: attached)
+    assert len(list(outbox.glob("*-整改台账-*.xlsx"))) == 3
     digest = [f.read_text(encoding="utf-8") for f in files if "每日汇总" in f.read_text("utf-8")]
     assert len(digest) == 1 and "县教育和体育局" in digest[0] and "剩余5个工作日" in digest[0]
     sent = q(
@@ -500,6 +502,10 @@ def test_cli_writes_the_demo_channel_config_when_none_exists(
     county: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
 ) -> None:
     monkeypatch.delenv("BIHUAN_APPRISE_CONFIG")
+    # the county's lists were approved in the default installation: its attachments (the
+    # workbooks, under var/) move with it
+    approved_in = get_settings().var_dir / "attachments"
+    shutil.copytree(approved_in, tmp_path / "home" / "var" / "attachments")
     monkeypatch.setenv("BIHUAN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("BIHUAN_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "config"))
     reset_settings()
@@ -509,7 +515,7 @@ def test_cli_writes_the_demo_channel_config_when_none_exists(
     config = (tmp_path / "home" / "var" / "apprise.yml").read_text(encoding="utf-8")
     for tag in TAGS:
         assert f"tag: {tag}" in config
-    assert len(list((tmp_path / "home" / "var" / "outbox").iterdir())) == 3
+    assert len(list((tmp_path / "home" / "var" / "outbox").glob("*.txt"))) == 3
 
 
 def test_cli_refuses_a_department_user_and_lists_only_its_own(county: str, cli: Any) -> None:

@@ -209,6 +209,21 @@ def test_local_sink_writes_one_file_per_message(tmp_path: Path) -> None:
     assert not channels.send("d02", "x", "y").ok
 
 
+def test_local_sink_keeps_an_attachment_beside_its_message(tmp_path: Path) -> None:
+    from bihuan.core.outbox import Outgoing
+
+    outbox, book = tmp_path / "outbox", tmp_path / "整改台账-D01-县财政局.xlsx"
+    book.write_bytes(b"PK\x03\x04 a workbook")
+    channels = Channels(demo_config(["d01"], outbox), rate_limit=0)
+    sent = channels.deliver(Outgoing("d01", "问题清单", "正文", attachment=str(book)))
+    assert sent.ok, sent.error
+    [copy] = outbox.glob("*-d01-*-整改台账-D01-县财政局.xlsx")
+    assert copy.read_bytes() == book.read_bytes()
+    book.unlink()  # gone from var/: a failed send that says so, never a message without it
+    missing = channels.deliver(Outgoing("d01", "问题清单", "正文2", attachment=str(book)))
+    assert not missing.ok and "attachment" in missing.error
+
+
 def test_sink_defaults_to_settings_outbox_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

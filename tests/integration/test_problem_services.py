@@ -713,3 +713,50 @@ def test_a_waiting_run_is_resumed_with_the_decision_and_nothing_is_applied_here(
     with pytest.raises(PermissionDenied):
         submit_as(scored, lead, runs)
     assert len(runs.asked) == asked and len(runs.resumed) == 1
+
+
+def test_one_number_per_problem_in_the_list_the_workbook_and_the_portal(
+    scored: str, tmp_path: Path
+) -> None:
+    """问题编号 in the problem list = 事项编号 in the workbook = the item the CLI names, even
+    when a dropped finding leaves a gap (before, the list said 16 where the workbook said 18)."""
+    import openpyxl
+
+    from bihuan.rectify_excel import write_workbooks
+    from bihuan.services import rectification
+
+    boss = office(scored)
+    raise_as(scored, boss)
+    first = min(int(r[0]) for r in rows(scored, "SELECT id FROM finding"))
+    approve_as(
+        scored,
+        boss,
+        ApproveLists(
+            jurisdiction="juxian",
+            year=2022,
+            phase=MID,
+            drop=[DropFinding(finding_id=first, reason="口径有误")],
+        ),
+    )
+    items = rows(
+        scored,
+        "SELECT r.id, r.finding_id, d.code FROM rectificationitem r "
+        "JOIN department d ON d.id = r.department_id",
+    )
+    assert items and all(item_id == fid for item_id, fid, _ in items)
+    bodies = dict(rows(scored, "SELECT recipient_tag, body FROM notification"))
+    with UnitOfWork(app_for(scored), readonly=True) as uow:
+        export = rectification.export_rows(uow, boss, "juxian")
+    books = write_workbooks(export, tmp_path / "books")
+    numbers = {
+        int(row[0])
+        for book in books
+        for row in openpyxl.load_workbook(book).worksheets[0].iter_rows(min_row=2, values_only=True)
+    }
+    assert numbers == {item_id for item_id, _, _ in items}
+    for item_id, _, code in items:
+        assert f"问题编号 {item_id}" in bodies[code.lower()]
+        with UnitOfWork(app_for(scored), readonly=True) as uow:
+            doc = problems.problem_list_document(uow, boss, "juxian", 2022, MID, code)
+        assert item_id in {f.number for f in doc.findings}
+        assert all(f.number == f.item_id for f in doc.findings)

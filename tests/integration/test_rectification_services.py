@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bihuan.core.access import Actor
 from bihuan.core.rectification import Action
 from bihuan.db import get_engine, table
 from bihuan.errors import PermissionDenied, UserError
-from bihuan.services import identity, rectification
+from bihuan.services import identity, notifications, rectification
 from bihuan.services.rectification import Act, ItemNotFound
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import UserRole
@@ -437,3 +437,137 @@ def test_an_extension_request_waits_for_the_office_which_grants_or_declines_it(
     assert [h.action for h in history.history][-2:] == ["request_extension", "decline_extension"]
     assert history.history[-2].reason == "人手不足 (申请延期 5 个工作日)"
     assert Action.REQUEST_EXTENSION in history.allowed  # may ask again
+
+
+def test_a_verification_dated_before_the_report_it_verifies_is_refused(
+    county: dict[str, Any],
+) -> None:
+    url, item_id, p = county["url"], county["items"][STAFFING], county["people"]
+
+    def move(actor: Actor, action: Action, day: date, **kw: Any) -> Any:
+        cmd = Act(jurisdiction="juxian", item_id=item_id, action=action, **kw)
+        with UnitOfWork(app_for(url)) as uow:
+            return rectification.act(uow, cmd, actor, day)
+
+    move(p["a01"], Action.REPORT_FIXED, date(2022, 7, 20), **MOVES[Action.REPORT_FIXED])
+    before = snapshot(url, without_refusals=True)
+    with pytest.raises(UserError, match="before the report it verifies"):
+        move(p["office"], Action.VERIFY_ACCEPT, date(2022, 7, 18), reason="到位")
+    assert snapshot(url, without_refusals=True) == before
+    done = move(p["office"], Action.VERIFY_ACCEPT, date(2022, 7, 20), reason="到位")
+    assert done.status == "verified_closed"
+
+
+# ------------------------------------------------------------------ corrections after issue
+
+
+def notices(url: str, kind: str = "correction") -> list[Any]:
+    with get_engine(url).connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT recipient_tag, subject, body, idempotency_key FROM notification "
+                    "WHERE kind = :k ORDER BY id"
+                ),
+                {"k": kind},
+            )
+        )
+
+
+def correct(url: str, actor: Actor, cmd: Any, day: date = D) -> Any:
+    from bihuan.services import corrections
+
+    with UnitOfWork(app_for(url)) as uow:
+        if isinstance(cmd, corrections.WithdrawFinding):
+            return corrections.withdraw_finding(uow, cmd, actor, day)
+        return corrections.amend_finding(uow, cmd, actor, day)
+
+
+def test_the_office_amends_an_issued_finding_once_with_a_correction_notice(
+    county: dict[str, Any],
+) -> None:
+    from bihuan.services.corrections import AmendFinding
+
+    url, item_id, p = county["url"], county["items"][STAFFING], county["people"]
+    amend = AmendFinding(
+        jurisdiction="juxian",
+        finding_id=item_id,  # one number per problem: the finding's id is the item's
+        reason="核实后问题表述有误",
+        title="实名制管理情况:出编不及时(1个问题)",
+        deadline=date(2022, 8, 31),
+    )
+    before = snapshot(url, without_refusals=True)
+    with pytest.raises(PermissionDenied):
+        correct(url, p["a01"], amend)
+    with pytest.raises(UserError, match="the next working day is 2022-07-18"):
+        correct(url, p["office"], amend.model_copy(update={"deadline": date(2022, 7, 16)}))
+    assert snapshot(url, without_refusals=True) == before
+
+    done = correct(url, p["office"], amend)
+    assert (done.changed, done.item_id, done.deadline) == (True, item_id, date(2022, 8, 31))
+    assert done.title == amend.title and done.notices == 1
+    with UnitOfWork(app_for(url), readonly=True) as uow:
+        shown = rectification.item_history(uow, p["office"], "juxian", item_id)
+    assert shown.item.title == amend.title and shown.item.deadline == date(2022, 8, 31)
+    assert "修改问题: 核实后问题表述有误" in shown.history[-1].reason
+    [(tag, subject, body, _key)] = notices(url)
+    assert tag == "a01" and "更正通知" in subject and f"问题编号 {item_id}" in subject
+    assert "问题表述更正为：实名制管理情况:出编不及时(1个问题)" in body
+    assert "2022年8月31日" in body and "核实后问题表述有误" in body
+    audits = [
+        (r.user_id, r.action)
+        for r in rows_of(url, "auditlog")
+        if r.action in ("finding_amended", "rectify_amend")
+    ]
+    assert audits == [
+        (p["office"].user_id, "finding_amended"),
+        (p["office"].user_id, "rectify_amend"),
+    ]
+    # the same correction again: nothing written, nothing sent twice
+    again = correct(url, p["office"], amend)
+    assert again.changed is False and len(notices(url)) == 1
+
+
+def test_the_office_withdraws_an_issued_finding_and_its_item_closes_as_withdrawn(
+    county: dict[str, Any],
+) -> None:
+    from bihuan.services.corrections import AmendFinding, WithdrawFinding
+
+    url, item_id, p = county["url"], county["items"][CHAIN], county["people"]
+    cmd = WithdrawFinding(jurisdiction="juxian", finding_id=item_id, reason="该任务不由本部门牵头")
+    before = snapshot(url, without_refusals=True)
+    with pytest.raises(PermissionDenied):
+        correct(url, p["a02"], cmd)
+    assert snapshot(url, without_refusals=True) == before
+
+    done = correct(url, p["office"], cmd)
+    assert (done.changed, done.status, done.status_label) == (True, "withdrawn", "已撤销")
+    [(tag, subject, body, _key)] = notices(url)
+    assert tag == "a02" and "撤销" in subject and "该问题予以撤销" in body
+    assert "该任务不由本部门牵头" in body
+    with UnitOfWork(app_for(url), readonly=True) as uow:
+        shown = rectification.item_history(uow, p["office"], "juxian", item_id)
+        owed = rectification.export_rows(uow, p["office"], "juxian", department="A02")
+    assert shown.item.status == "withdrawn" and shown.allowed == []
+    with UnitOfWork(app_for(url), readonly=True) as uow:
+        listed = notifications.item_notices(uow, p["a02"], "juxian", item_id)
+    assert [(n.kind_label, n.recipients) for n in listed] == [("更正通知", ["a02"])]
+    assert item_id not in {r.id for r in owed}  # nothing left to answer
+    finding = next(r for r in rows_of(url, "finding") if r.id == item_id)
+    assert (finding.status, finding.dropped_reason) == ("withdrawn", "该任务不由本部门牵头")
+    # a re-run sends nothing twice; a withdrawn finding cannot be amended
+    assert correct(url, p["office"], cmd).changed is False and len(notices(url)) == 1
+    with pytest.raises(UserError, match="withdrawn"):
+        correct(
+            url,
+            p["office"],
+            AmendFinding(jurisdiction="juxian", finding_id=item_id, reason="再改", title="新"),
+        )
+
+
+def rows_of(url: str, name: str) -> list[Any]:
+    from .rectify_items import table_by_name
+
+    t = table_by_name(name)
+    with get_engine(url).connect() as conn:
+        return list(conn.execute(select(t).order_by(t.c.id)))

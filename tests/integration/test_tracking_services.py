@@ -138,9 +138,12 @@ def test_tracker_writes_once_audits_the_user_and_skips_days_off(county: County) 
     again = track(c, c.office)
     assert (again.notices, again.digests, again.supplementary_digests) == (0, 0, 0)
     assert snapshot(c.url)["notification"] == before
-    # an older day never moves the last run back
-    track(c, c.office, DAY - timedelta(days=1))
+    assert again.warnings == []
+    # an older day never moves the last run back, and says so
+    older = track(c, c.office, DAY - timedelta(days=1))
     assert rows(c.url, "SELECT value FROM jobstate") == [(DAY.isoformat(),)]
+    assert len(older.warnings) == 1
+    assert f"before the last run on {DAY}" in older.warnings[0]
 
 
 def test_something_new_later_the_same_day_goes_out_in_a_supplementary_digest(

@@ -484,3 +484,69 @@ def test_every_refusal_has_a_chinese_reason_with_labels_only() -> None:
         assert exc.zh != str(exc) and not leaked_codes(exc.zh), exc.zh
     closed = next(e for e in refusals if "已验收销号" in e.zh and "不能“报告整改完成”" in e.zh)
     assert "可以: “重新整改”" in closed.zh
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "what"),
+    [
+        (item(S.REPORTED_FIXED, last_response_on=TODAY), Action.VERIFY_ACCEPT, "the report"),
+        (item(S.REPORTED_FIXED, last_response_on=TODAY), Action.VERIFY_REJECT, "the report"),
+        (
+            item(S.CANNOT_SOLVE_REQUESTED, last_response_on=TODAY),
+            Action.APPROVE_CANNOT_SOLVE,
+            "the request",
+        ),
+        (
+            item(S.OPEN, extension_request_days=5, extension_requested_on=TODAY),
+            Action.DECLINE_EXTENSION,
+            "the extension request",
+        ),
+        (
+            item(S.OPEN, extension_request_days=5, extension_requested_on=TODAY),
+            Action.EXTEND,
+            "the extension request",
+        ),
+        (item(S.VERIFIED_CLOSED, closed_on=TODAY), Action.REOPEN, "the closing"),
+    ],
+    ids=lambda v: v.value if isinstance(v, Action) else "",
+)
+def test_a_decision_dated_before_what_it_decides_is_refused(
+    state: ItemState, action: Action, what: str
+) -> None:
+    """Business dates move forward per item: a verification is not dated before the report."""
+    before = date(2022, 9, 19)
+    with pytest.raises(TransitionError, match=f"dated 2022-09-19 is before {what}") as refused:
+        apply(state, action, actor="王科长", role=Role.COORDINATOR, as_of=before, **FULL)
+    assert "date it 2022-09-20 or later" in str(refused.value)
+    # the same day is fine
+    apply(state, action, actor="王科长", role=Role.COORDINATOR, as_of=TODAY, **FULL)
+
+
+def test_withdrawing_closes_any_item_once_and_amending_needs_a_working_day() -> None:
+    from bihuan.core.rectification import amend, withdraw
+
+    pending = item(S.IN_PROGRESS, extension_request_days=5, extension_requested_on=TODAY)
+    gone = withdraw(pending, actor="王科长", as_of=TODAY, reason="问题不成立")
+    assert (gone.item.status, gone.item.closed_on) == (S.WITHDRAWN, TODAY)
+    assert gone.item.extension_request_days is None and gone.event.action is Action.WITHDRAW
+    assert allowed_actions(S.WITHDRAWN) == []
+    with pytest.raises(TransitionError, match="withdrawn already"):
+        withdraw(gone.item, actor="王科长", as_of=TODAY, reason="问题不成立")
+    with pytest.raises(TransitionError, match="needs a reason"):
+        withdraw(pending, actor="王科长", as_of=TODAY, reason=" ")
+    with pytest.raises(TransitionError, match="cannot amend"):
+        amend(gone.item, actor="王科长", as_of=TODAY, reason="改", deadline=None, cal=CAL)
+    with pytest.raises(TransitionError, match="the next working day is 2022-10-08"):
+        amend(
+            pending, actor="王科长", as_of=TODAY, reason="调整", deadline=date(2022, 10, 3), cal=CAL
+        )
+    moved = amend(
+        item(S.OPEN, escalation_level=Level.HEAD),
+        actor="王科长",
+        as_of=TODAY,
+        reason="调整期限",
+        deadline=date(2022, 10, 8),  # a Saturday worked in exchange (调休)
+        cal=CAL,
+    )
+    assert moved.item.deadline == date(2022, 10, 8) and moved.item.escalation_level is None
+    assert moved.item.status is S.OPEN and moved.event.details["old_deadline"] == "2022-09-28"
