@@ -96,7 +96,7 @@ def _authentication(request: Request, exc: Exception) -> Response:
 def _user_error(request: Request, exc: Exception) -> Response:
     if _is_api(request):
         return _json(400, str(exc))
-    return _page(request, 400, "无法完成", str(exc))
+    return _page(request, 400, "无法完成", str(getattr(exc, "zh", "") or exc))
 
 
 def _invalid(request: Request, exc: Exception) -> Response:

@@ -273,7 +273,7 @@ def test_a_mistake_in_a_form_is_shown_beside_it_with_the_text_kept(portal: Porta
         f"/items/{item}/decide-cannot-solve",
         {"version": version_on_page(page.text), "decision": "deny", "note": ""},
     )
-    assert r.status_code == 400 and "needs a note saying why" in r.text
+    assert r.status_code == 400 and "需要说明理由" in r.text
     assert history(portal.url, item).item.status.value == "cannot_solve_requested"
     r = b.post(f"/items/{item}/decide-cannot-solve", {"decision": "deny", "note": "x"})
     assert r.status_code == 422, "the version is required"
@@ -337,7 +337,7 @@ def test_the_verification_queue_has_the_evidence_one_click_away(portal: Portal) 
         f"/items/{item}/verify",
         {"version": "2", "decision": "reject", "note": "", "next": "/verification"},
     )
-    assert r.status_code == 400 and "needs a note saying why" in r.text
+    assert r.status_code == 400 and "需要说明理由" in r.text
     r = office.post(
         f"/items/{item}/verify",
         {"version": "2", "decision": "accept", "note": "整改到位", "next": "/verification"},

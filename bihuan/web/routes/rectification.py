@@ -245,11 +245,17 @@ def _move(
         with UnitOfWork(ctx, readonly=True) as uow:
             return _item_page(
                 request, uow, actor, ctx, at, item_id,
-                status_code=400, error=str(exc), form=form, values=values,
+                status_code=400, error=_said_in_chinese(exc), form=form, values=values,
             )  # fmt: skip
     target = safe_next(next_url) if next_url else f"/items/{out.item_id}"
     sep = "&" if "?" in target else "?"
     return RedirectResponse(f"{target}{sep}done={out.action}", status_code=303)
+
+
+def _said_in_chinese(exc: UserError) -> str:
+    """A refused move as the department reads it: the state machine's Chinese reason (labels,
+    never codes) when it has one (TransitionError.zh), else the message."""
+    return str(getattr(exc, "zh", "") or exc)
 
 
 @router.post("/items/{item_id}/progress")
