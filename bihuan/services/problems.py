@@ -1068,7 +1068,17 @@ def preview_problem_lists(
     lists = []
     for items in by_department(planned).values():
         first = items[0].finding
-        subject, html, text = _render_list(year, phase, items, office, as_of)
+        # as the approval will send it: the portal's link, or the workbook attached
+        base_url = uow.settings.base_url
+        subject, html, text = _render_list(
+            year,
+            phase,
+            items,
+            office,
+            as_of,
+            link=problem_list_link(base_url, year, phase.value, first.department),
+            attached=not base_url,
+        )
         lists.append(
             ListPreview(
                 department=first.department,
