@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bihuan.app import app_context
+from bihuan.app import AppContext, app_context
 from bihuan.clock import BUSINESS_TZ
 from bihuan.core.rectification import Action
 from bihuan.core.workdays import WorkCalendar
@@ -120,7 +120,14 @@ def add_items(url: str) -> None:
             ],
             keys=["cycle_id", "department_id", "key"],
         )
-    with UnitOfWork(ctx) as uow:
+    # issued by an installation with a portal (BIHUAN_BASE_URL): the lists link to it rather
+    # than carry a workbook under this process's var/, which a copy of the database would lack
+    portal = AppContext(
+        ctx.settings.model_copy(update={"base_url": "http://127.0.0.1:8000"}),
+        ctx.db_url,
+        ctx.jurisdiction,
+    )
+    with UnitOfWork(portal) as uow:
         office = identity.actor_for(uow, "office")
         approve_problem_lists(
             uow, ApproveLists(jurisdiction="juxian", year=YEAR, phase=PHASE), office, issued
