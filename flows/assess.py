@@ -27,6 +27,7 @@ from bihuan.services.assessment import (
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import PhaseKind
 from flows.common import artifact_key, flow_app, parse_phase, resolve_as_of, run_actor
+from flows.runners import make_task_runner
 
 
 @task(name="double-random-draw", cache_policy=NO_CACHE)
@@ -142,7 +143,11 @@ def _artifacts(jurisdiction: str, result: AssessmentResult, draw: DrawOutcome) -
     )
 
 
-@flow(name="assess", flow_run_name="assess-{jurisdiction}-{year}-{phase}")
+@flow(
+    name="assess",
+    flow_run_name="assess-{jurisdiction}-{year}-{phase}",
+    task_runner=make_task_runner("threads"),  # bounded: see flows/runners.py THREADS
+)
 def assess(
     jurisdiction: str,
     run_as: str,
