@@ -26,7 +26,14 @@ from bihuan.services.assessment import (
 )
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import PhaseKind
-from flows.common import artifact_key, flow_app, parse_phase, resolve_as_of, run_actor
+from flows.common import (
+    artifact_key,
+    artifact_rows,
+    flow_app,
+    parse_phase,
+    resolve_as_of,
+    run_actor,
+)
 from flows.runners import make_task_runner
 
 
@@ -108,9 +115,8 @@ def _r(value: float | None) -> float | None:
 
 def _artifacts(jurisdiction: str, result: AssessmentResult, draw: DrawOutcome) -> None:
     year, kind = result.year, result.phase
-    create_table_artifact(
-        key=artifact_key("scores", jurisdiction, year, kind.value),
-        table=[
+    scores, cut = artifact_rows(
+        [
             {
                 "rank": r.rank,
                 "code": r.code,
@@ -124,8 +130,12 @@ def _artifacts(jurisdiction: str, result: AssessmentResult, draw: DrawOutcome) -
                 "onsite": "是" if r.onsite else "",
             }
             for r in result.scores
-        ],
-        description=f"{jurisdiction} {year} {kind.label} 部门得分 (department scores)",
+        ]
+    )
+    create_table_artifact(
+        key=artifact_key("scores", jurisdiction, year, kind.value),
+        table=scores,
+        description=f"{jurisdiction} {year} {kind.label} 部门得分 (department scores){cut}",
     )
     create_table_artifact(
         key=artifact_key("draw", jurisdiction, year, kind.value),
