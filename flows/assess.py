@@ -26,7 +26,15 @@ from bihuan.services.assessment import (
 )
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import PhaseKind
-from flows.common import artifact_key, flow_app, parse_phase, resolve_as_of, run_actor
+from flows.common import (
+    artifact_key,
+    artifact_rows,
+    flow_app,
+    parse_phase,
+    resolve_as_of,
+    run_actor,
+)
+from flows.runners import make_task_runner
 
 
 @task(name="double-random-draw", cache_policy=NO_CACHE)
@@ -107,9 +115,8 @@ def _r(value: float | None) -> float | None:
 
 def _artifacts(jurisdiction: str, result: AssessmentResult, draw: DrawOutcome) -> None:
     year, kind = result.year, result.phase
-    create_table_artifact(
-        key=artifact_key("scores", jurisdiction, year, kind.value),
-        table=[
+    scores, cut = artifact_rows(
+        [
             {
                 "rank": r.rank,
                 "code": r.code,
@@ -123,8 +130,12 @@ def _artifacts(jurisdiction: str, result: AssessmentResult, draw: DrawOutcome) -
                 "onsite": "是" if r.onsite else "",
             }
             for r in result.scores
-        ],
-        description=f"{jurisdiction} {year} {kind.label} 部门得分 (department scores)",
+        ]
+    )
+    create_table_artifact(
+        key=artifact_key("scores", jurisdiction, year, kind.value),
+        table=scores,
+        description=f"{jurisdiction} {year} {kind.label} 部门得分 (department scores){cut}",
     )
     create_table_artifact(
         key=artifact_key("draw", jurisdiction, year, kind.value),
@@ -142,7 +153,11 @@ def _artifacts(jurisdiction: str, result: AssessmentResult, draw: DrawOutcome) -
     )
 
 
-@flow(name="assess", flow_run_name="assess-{jurisdiction}-{year}-{phase}")
+@flow(
+    name="assess",
+    flow_run_name="assess-{jurisdiction}-{year}-{phase}",
+    task_runner=make_task_runner("threads"),  # bounded: see flows/runners.py THREADS
+)
 def assess(
     jurisdiction: str,
     run_as: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from bihuan.app import AppContext, app_context
 from bihuan.clock import business_today
@@ -60,3 +61,20 @@ def artifact_key(*parts: object) -> str:
     """Prefect artifact keys: lowercase letters, digits and dashes only."""
     text = "-".join(str(p) for p in parts).lower()
     return "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in text).strip("-")
+
+
+# Prefect's server refuses an event over 1.5 MB (PREFECT_SERVER_EVENTS_MAXIMUM_SIZE_BYTES), and a
+# table artifact travels as one: 10,000 departments' scores (2.5 MB) and board (4.3 MB) were
+# refused ("Refusing to publish event"). A county has at most a few hundred rows.
+ARTIFACT_ROWS = 1_000
+
+
+def artifact_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """At most ARTIFACT_ROWS rows of a table artifact, and what to add to its description when
+    some were left out."""
+    if len(rows) <= ARTIFACT_ROWS:
+        return rows, ""
+    return rows[:ARTIFACT_ROWS], (
+        f"; 仅列前 {ARTIFACT_ROWS} 行, 共 {len(rows)} 行, 完整名单见命令行或门户 "
+        f"(first {ARTIFACT_ROWS} of {len(rows)} rows; all of them: the CLI or the portal)"
+    )

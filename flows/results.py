@@ -24,7 +24,7 @@ from bihuan.services import identity
 from bihuan.services import results as service
 from bihuan.services.results import ResultsSummary
 from bihuan.services.uow import UnitOfWork
-from flows.common import artifact_key, flow_app, resolve_as_of, run_actor
+from flows.common import artifact_key, artifact_rows, flow_app, resolve_as_of, run_actor
 
 
 @task(name="store-results", cache_policy=NO_CACHE)
@@ -99,10 +99,11 @@ def results(
     summary = store_results_task(jurisdiction, run_as, year, day, provisional)
     path, latest, markdown = write_report_task(jurisdiction, run_as, year, day)
     summary.report_path, summary.report_latest = path, latest
+    board, cut = artifact_rows(_board_table(summary))
     create_table_artifact(
         key=artifact_key("board", jurisdiction, year),
-        table=_board_table(summary),
-        description=f"{jurisdiction} {year}年度红黄绿榜{summary.provisional_label} (board)",
+        table=board,
+        description=f"{jurisdiction} {year}年度红黄绿榜{summary.provisional_label} (board){cut}",
     )
     create_markdown_artifact(
         key=artifact_key("report", jurisdiction, year),

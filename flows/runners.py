@@ -14,6 +14,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from bihuan.errors import ConfigError
 
+# Threads for a flow's tasks (scoring batches). Each task holds a database connection while it
+# runs, and an engine pools 5 (+10 overflow): Prefect's own default (no limit) started all 200
+# batches of a 10,000-department jurisdiction at once, and on a busy machine they timed out
+# waiting for a connection. Scoring is CPU-bound Python, so more threads than this buy nothing.
+THREADS = 4
+
 
 def make_task_runner(
     spec: str, *, workers: int | None = None, env: dict[str, str] | None = None
@@ -23,7 +29,7 @@ def make_task_runner(
     otherwise (they read their own environment)."""
     spec = (spec or "threads").strip()
     if spec == "threads":
-        return ThreadPoolTaskRunner()
+        return ThreadPoolTaskRunner(max_workers=workers or THREADS)
     if spec == "dask" or spec.startswith(("tcp://", "tls://")):
         try:
             from prefect_dask import DaskTaskRunner

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +26,15 @@ from models import (
 
 ITEM = "rectificationitem"  # the audit log's entity of a rectification item
 LAPSED = "alternative_lapsed"  # audit action: a cannot-solve item's agreed alternative lapsed
+
+# An IN list is one bound parameter per value, and PostgreSQL takes at most 65,535 per statement:
+# a 10,000-department jurisdiction carries ~84,000 findings into its re-check.
+IN_CHUNK = 10_000
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield list(values[start : start + IN_CHUNK])
 
 
 def recheck_action(year: int) -> str:
@@ -259,30 +268,32 @@ class RecheckRepo:
 
     def finding_ids(self, cycle_id: int, keys: Sequence[str]) -> dict[tuple[int, str], int]:
         """(department id, key) → finding id. Two departments may share a finding key."""
-        if not keys:
-            return {}
         f = table(Finding)
-        return {
-            (dept_id, key): fid
-            for dept_id, key, fid in self.session.execute(
-                select(f.c.department_id, f.c.key, f.c.id).where(
-                    f.c.cycle_id == cycle_id, f.c.key.in_(sorted(set(keys)))
+        out: dict[tuple[int, str], int] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            out.update(
+                ((dept_id, key), fid)
+                for dept_id, key, fid in self.session.execute(
+                    select(f.c.department_id, f.c.key, f.c.id).where(
+                        f.c.cycle_id == cycle_id, f.c.key.in_(chunk)
+                    )
                 )
             )
-        }
+        return out
 
     def last_event_seq(self, item_ids: Sequence[int]) -> dict[int, int]:
-        if not item_ids:
-            return {}
         ev = table(RectificationEvent)
-        return {
-            item: int(seq or 0)
-            for item, seq in self.session.execute(
-                select(ev.c.item_id, func.max(ev.c.seq))
-                .where(ev.c.item_id.in_(list(item_ids)))
-                .group_by(ev.c.item_id)
+        out: dict[int, int] = {}
+        for chunk in _chunks(list(item_ids)):
+            out.update(
+                (item, int(seq or 0))
+                for item, seq in self.session.execute(
+                    select(ev.c.item_id, func.max(ev.c.seq))
+                    .where(ev.c.item_id.in_(chunk))
+                    .group_by(ev.c.item_id)
+                )
             )
-        }
+        return out
 
     def add_notes(self, notes: Sequence[HistoryNote], *, at: datetime) -> None:
         """History events that leave the item's status as it is: the re-check never rewrites

@@ -23,6 +23,17 @@ def test_unknown_runner_is_a_clear_config_error() -> None:
     assert type(make_task_runner("tcp://scheduler:8786")).__name__ == "DaskTaskRunner"
 
 
+def test_scoring_threads_are_bounded_by_the_connection_pool() -> None:
+    """Unbounded threads (Prefect's default) ran all 200 scoring batches of a 10,000-department
+    jurisdiction at once; they timed out waiting for one of the pool's 15 connections."""
+    from flows.assess import assess
+    from flows.runners import THREADS
+
+    assert assess.task_runner._max_workers == THREADS <= 5  # pool_size of bihuan.db engines
+    assert make_task_runner("threads")._max_workers == THREADS
+    assert make_task_runner("threads", workers=2)._max_workers == 2
+
+
 @pytest.mark.dask
 def test_assessment_on_a_local_dask_cluster_matches_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
