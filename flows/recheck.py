@@ -21,7 +21,7 @@ from bihuan.services import recheck as service
 from bihuan.services.recheck import RecheckResult
 from bihuan.services.uow import UnitOfWork
 from bihuan.vocab import RecheckOutcome
-from flows.common import artifact_key, flow_app, resolve_as_of, run_actor
+from flows.common import artifact_key, artifact_rows, flow_app, resolve_as_of, run_actor
 
 
 @task(name="recheck-items", cache_policy=NO_CACHE)
@@ -53,9 +53,9 @@ def recheck(jurisdiction: str, run_as: str, year: int, as_of: date | None = None
     day = resolve_as_of(as_of)
     result = recheck_task(jurisdiction, run_as, year, day)
     if result.decisions:
-        create_table_artifact(
-            key=artifact_key("recheck", jurisdiction, year),
-            table=[
+        # capped: a province-sized re-check (~94,000 items) made an event Prefect refuses
+        table, cut = artifact_rows(
+            [
                 {
                     "事项 item": d.item,
                     "部门 department": d.department,
@@ -66,8 +66,12 @@ def recheck(jurisdiction: str, run_as: str, year: int, as_of: date | None = None
                     "理由 reason": d.reason,
                 }
                 for d in result.decisions
-            ],
-            description=f"{jurisdiction} {year}年次年复查 decisions on {year - 1} items",
+            ]
+        )
+        create_table_artifact(
+            key=artifact_key("recheck", jurisdiction, year),
+            table=table,
+            description=f"{jurisdiction} {year}年次年复查 decisions on {year - 1} items{cut}",
         )
     create_markdown_artifact(
         key=artifact_key("recheck-summary", jurisdiction, year),
