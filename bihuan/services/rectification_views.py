@@ -453,6 +453,12 @@ def _sortable(key: tuple[Any, ...]) -> tuple[Any, ...]:
 def _record_title(action: str, details: dict[str, Any]) -> str:
     if action == "alternative_lapsed":
         return "替代措施失效"
+    if action == "recount_deadline":  # a provisional year became official (bihuan.core.provisional)
+        years = "、".join(str(y) for y in details.get("official_years", []))
+        return (
+            f"{years}年节假日安排正式确定，整改期限按正式日历重新计算："
+            f"{details.get('old_deadline', '')} → {details.get('new_deadline', '')}"
+        )
     if action.startswith("recheck:"):
         outcome = label(str(details.get("outcome", "")), RecheckOutcome)
         return f"{action.removeprefix('recheck:')}年复查：{outcome}"

@@ -15,7 +15,7 @@ from bihuan.app import AppContext
 from bihuan.core.holidays import statutory_holidays
 from bihuan.db import get_engine
 from bihuan.policy import CalendarYear
-from bihuan.services import rectification, tracking
+from bihuan.services import rectification, rectification_views, tracking
 from bihuan.services.uow import UnitOfWork
 from tests.integration.rectify_items import make_items
 from tests.users import app_for, office
@@ -73,6 +73,10 @@ def test_a_provisional_2027_deadline_turning_official(db_url: str, tmp_path: Pat
     assert row.deadline == date(2027, 1, 13) and not row.deadline_provisional
     (audit,) = rows(db_url, "SELECT * FROM auditlog WHERE action = 'recount_deadline'")
     assert audit.user_id == actor.user_id and audit.entity_key == str(item)
+    with UnitOfWork(official, readonly=True) as uow:
+        timeline = rectification_views.item_timeline(uow, actor, "juxian", item)
+    titles = [e.title for e in timeline.entries]
+    assert "2027年节假日安排正式确定，整改期限按正式日历重新计算：2027-01-12 → 2027-01-13" in titles
     notices = rows(
         db_url, "SELECT * FROM notification WHERE idempotency_key LIKE 'deadline-recount:%'"
     )
