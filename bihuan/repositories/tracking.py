@@ -125,46 +125,32 @@ class TrackingRepo:
         ]
 
     def set_levels(self, levels: Sequence[tuple[int, EscalationLevel]]) -> None:
-        """Store escalation levels in one bulk statement. The item's `version` (its optimistic
-        lock for people's edits) is left alone: the level is derived, never lowered by the
-        tracker, and a department's exported workbook must stay importable meanwhile."""
-        if not levels:
-            return
-        ri = table(RectificationItem)
-        self.session.execute(
-            update(ri)
-            .where(ri.c.id == bindparam("iid"))
-            .values(escalation_level=bindparam("lvl"))
-            .execution_options(synchronize_session=False),
-            [{"iid": item_id, "lvl": level.value} for item_id, level in levels],
-        )
+        """Store escalation levels. The item's `version` (its optimistic lock for people's
+        edits) is left alone: the level is derived, never lowered by the tracker, and a
+        department's exported workbook must stay importable meanwhile."""
+        self._set_column("escalation_level", [(i, level.value) for i, level in levels])
 
     def set_provisional_from(self, flags: Sequence[tuple[int, int | None]]) -> None:
-        """Store each item's first provisional year (暂定) of its deadline, in one bulk statement
-        (derived, so the item's `version` is left alone, like the level)."""
-        if not flags:
-            return
-        ri = table(RectificationItem)
-        self.session.execute(
-            update(ri)
-            .where(ri.c.id == bindparam("iid"))
-            .values(deadline_provisional_from=bindparam("year"))
-            .execution_options(synchronize_session=False),
-            [{"iid": item_id, "year": year} for item_id, year in flags],
-        )
+        """Store each item's first provisional year (暂定) of its deadline (derived, so the
+        item's `version` is left alone, like the level)."""
+        self._set_column("deadline_provisional_from", flags)
 
     def move_deadlines(self, moves: Sequence[tuple[int, date]]) -> None:
-        """Re-counted deadlines (a provisional year became official), in one bulk statement. The
-        `version` is left alone: the department's answers stay valid, only the date moved."""
-        if not moves:
+        """Re-counted deadlines (a provisional year became official). The `version` is left
+        alone: the department's answers stay valid, only the date moved."""
+        self._set_column("deadline", moves)
+
+    def _set_column(self, column: str, values: Sequence[tuple[int, object]]) -> None:
+        """One column of many items, item id -> value, in one bulk statement."""
+        if not values:
             return
         ri = table(RectificationItem)
         self.session.execute(
             update(ri)
             .where(ri.c.id == bindparam("iid"))
-            .values(deadline=bindparam("new"))
+            .values({column: bindparam("value")})
             .execution_options(synchronize_session=False),
-            [{"iid": item_id, "new": new} for item_id, new in moves],
+            [{"iid": item_id, "value": value} for item_id, value in values],
         )
 
 
