@@ -37,6 +37,13 @@ LISTINGS: dict[str, list[str]] = {
 }
 # what `import bihuan.cli; main()` does, as the console script does it
 _SCRIPT = "import sys; from bihuan.cli import main; sys.argv[0] = 'bihuan'; sys.exit(main())"
+# the same, saying at exit which modules were loaded (-X importtime does not list a module that
+# models/__init__.py loads through importlib on first use)
+_PROFILED = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('LOADED', ' '.join(sorted(sys.modules)), file=sys.stderr))\n"
+    + _SCRIPT
+)
 
 
 def _time(cmd: list[str], env: dict[str, str], cwd: Path, repeats: int) -> list[float]:
@@ -50,6 +57,7 @@ def _time(cmd: list[str], env: dict[str, str], cwd: Path, repeats: int) -> list[
     return times
 
 
+_NOT_TABLES = {"models.base", "models.enums"}
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
@@ -57,7 +65,7 @@ def import_profile(args: list[str], env: dict[str, str], cwd: Path, top: int = 8
     """`python -X importtime` of one command: total, top-level imports by cumulative time, and
     whether Prefect, SQLModel's table classes (`models`), pandas or openpyxl were imported."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", _SCRIPT, *args],
+        [sys.executable, "-X", "importtime", "-c", _PROFILED, *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -71,6 +79,9 @@ def import_profile(args: list[str], env: dict[str, str], cwd: Path, top: int = 8
     top_level = [(name, cum) for name, cum, indent in rows if indent == 1]
     top_level.sort(key=lambda r: -r[1])
     names = {name for name, _c, _i in rows}
+    for line in done.stderr.splitlines():
+        if line.startswith("LOADED "):
+            names |= set(line.split()[1:])
     return {
         "command": "bihuan " + " ".join(args),
         "total_import_seconds": round(sum(c for _n, c in top_level) / 1e6, 3),
@@ -78,6 +89,10 @@ def import_profile(args: list[str], env: dict[str, str], cwd: Path, top: int = 8
         "top": [{"module": n, "seconds": round(c / 1e6, 3)} for n, c in top_level[:top]],
         "imports_prefect": "prefect" in names,
         "imports_tables": "models" in names,
+        # which table modules (models/__init__.py loads them lazily; 13 in all)
+        "table_modules": sorted(
+            n.split(".", 1)[1] for n in names if n.startswith("models.") and n not in _NOT_TABLES
+        ),
         "imports_pandas": "pandas" in names,
         "imports_openpyxl": "openpyxl" in names,
         # the message templates (notifications.render): a listing only reads

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event, insert, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, select
 
 import models
-from models import AuditHead, AuditLog, Jurisdiction, utc_now
+from models.audit import AuditHead, AuditLog
+from models.base import utc_now
+from models.org import Jurisdiction
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READONLY = "bihuan_readonly"  # execution option of read-only units of work
@@ -103,12 +103,18 @@ def session_scope(url: str, *, readonly: bool = False) -> Iterator[Session]:
 
 def create_all(url: str) -> None:
     """For throwaway databases in tests; real installations use `bihuan db upgrade`."""
-    SQLModel.metadata.create_all(get_engine(url))
+    models.load_all().metadata.create_all(get_engine(url))
 
 
 def dialect_insert(session: Session, table: Any) -> Any:
-    name = session.get_bind().dialect.name
-    return pg_insert(table) if name == "postgresql" else sqlite_insert(table)
+    # imported here: a SQLite command need not load the PostgreSQL dialect (and asyncpg's)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def upsert(

@@ -8,6 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# The modules whose tables this module's foreign keys name: a flush resolves those keys, and
+# models/__init__.py loads table modules lazily, so they are imported here.
+import models.identity
+import models.org  # noqa: F401
 from models.base import UTCDateTime, utc_now
 
 

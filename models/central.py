@@ -5,6 +5,10 @@ from __future__ import annotations
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# The modules whose tables this module's foreign keys name: a flush resolves those keys, and
+# models/__init__.py loads table modules lazily, so they are imported here.
+import models.cycle
+import models.org  # noqa: F401
 from models.base import enum_col
 from models.enums import LinkRole
 

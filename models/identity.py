@@ -6,6 +6,9 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+# The modules whose tables this module's foreign keys name: a flush resolves those keys, and
+# models/__init__.py loads table modules lazily, so they are imported here.
+import models.org  # noqa: F401
 from models.base import UTCDateTime, enum_col, utc_now
 from models.enums import UserRole
 

@@ -7,6 +7,9 @@ from datetime import datetime
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+# The modules whose tables this module's foreign keys name: a flush resolves those keys, and
+# models/__init__.py loads table modules lazily, so they are imported here.
+import models.identity  # noqa: F401
 from models.base import UTCDateTime, utc_now
 
 

@@ -10,12 +10,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from bihuan.vocab import label as vocab_label
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -129,7 +131,12 @@ def _stage(value: str) -> str:
         ) from None
 
 
-def _build_env() -> Environment:
+@cache
+def environment() -> Environment:
+    """The documents' one jinja2 Environment, built on first use (a listing that renders
+    nothing does not import jinja2)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -147,7 +154,10 @@ def _build_env() -> Environment:
     return env
 
 
-ENV = _build_env()
+def __getattr__(name: str) -> Any:
+    if name == "ENV":  # the Environment, for those who extend it (the portal's overlay)
+        return environment()
+    raise AttributeError(f"module 'notifications.render' has no attribute {name!r}")
 
 
 def _as_mapping(ctx: Any) -> dict[str, Any]:
@@ -166,7 +176,7 @@ def _one_line(text: str) -> str:
 
 def render(name: str, ctx: Any) -> str:
     """Render one template by name (e.g. "reminder.txt") with a dataclass or mapping."""
-    return ENV.get_template(name).render(_as_mapping(ctx))
+    return environment().get_template(name).render(_as_mapping(ctx))
 
 
 def render_problem_list(ctx: ProblemListContext | Mapping[str, Any]) -> tuple[str, str, str]:
@@ -193,13 +203,13 @@ def render_digest(ctx: DigestContext | Mapping[str, Any]) -> tuple[str, str]:
 
 
 __all__ = [
-    "ENV",
     "STAGE_LABELS",
     "DigestContext",
     "FindingLine",
     "ProblemListContext",
     "ReminderContext",
     "ReminderLine",
+    "environment",
     "render",
     "render_digest",
     "render_problem_list",

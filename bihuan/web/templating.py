@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse
 
 from bihuan.clock import BUSINESS_TZ
 from bihuan.web.nav import links_for
-from notifications.render import ENV as DOCUMENTS
+from notifications.render import environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -30,12 +30,13 @@ def _build_env() -> Environment:
     # An overlay shares the documents' settings (StrictUndefined, trim_blocks) and filters;
     # the portal's templates come first, the documents' stay reachable (e.g. a problem list's
     # preview). Every template is escaped, whatever its name.
-    env = DOCUMENTS.overlay(
-        loader=ChoiceLoader([FileSystemLoader(TEMPLATES), DOCUMENTS.loader]),  # type: ignore[list-item]
+    documents = environment()
+    env = documents.overlay(
+        loader=ChoiceLoader([FileSystemLoader(TEMPLATES), documents.loader]),  # type: ignore[list-item]
         autoescape=True,
     )
-    env.filters = dict(DOCUMENTS.filters)  # our own filters must not leak into the documents
-    env.globals = dict(DOCUMENTS.globals)
+    env.filters = dict(documents.filters)  # our own filters must not leak into the documents
+    env.globals = dict(documents.globals)
     env.filters["cn_datetime"] = _cn_datetime
     return env
 

@@ -36,3 +36,59 @@ def test_help_imports_no_database_or_prefect_code() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout, out.stdout[-500:]
     assert "departments" in out.stdout and "rectifications" in out.stdout
+
+
+def _fresh(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_a_listing_loads_only_the_tables_it_reads() -> None:
+    # `bihuan departments` reads departments and users: the closed loop's, the ledger's and the
+    # survey's table classes (and jinja2, which only renders) stay unloaded
+    out = _fresh(
+        "import sys\nimport bihuan.services.org, bihuan.services.identity\n"
+        "print(sorted(m for m in sys.modules if m.startswith('models.') or m == 'jinja2'))"
+    )
+    loaded = eval(out)  # a printed list of module names
+    assert "models.org" in loaded and "models.identity" in loaded
+    for heavy in ("models.loop", "models.ledger", "models.survey", "models.draw", "jinja2"):
+        assert heavy not in loaded, loaded
+
+
+def test_models_metadata_holds_every_table() -> None:
+    out = _fresh("import models\nprint(len(models.metadata.tables))")
+    import models
+
+    models.load_all()
+    assert int(out) == len(models.metadata.tables) >= 40
+
+
+def test_each_table_module_alone_resolves_its_foreign_keys() -> None:
+    # A flush resolves every foreign key of the table it writes: a table module must import the
+    # modules whose tables its keys name (models/__init__.py loads them lazily)
+    import models
+
+    modules = sorted(set(models._WHERE.values()))
+    check = (
+        "import importlib, sys\n"
+        "from sqlmodel import SQLModel\n"
+        "m = importlib.import_module(sys.argv[1])\n"
+        "for t in list(SQLModel.metadata.tables.values()):\n"
+        "    for fk in t.foreign_keys:\n"
+        "        fk.column\n"
+        "print('ok')\n"
+    )
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", check, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for name in modules
+    }
+    failed = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode != 0 or b"ok" not in out:
+            failed[name] = err.decode()[-400:]
+    assert not failed, failed

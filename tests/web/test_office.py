@@ -18,6 +18,7 @@ from bihuan.db import get_engine
 from bihuan.policy import load_policy
 from bihuan.vocab import PhaseKind
 from bihuan.web.app import create_app
+from bihuan.web.deps import business_day
 from bihuan.web.security import DOCUMENT_CSP
 from tests.conftest import REPO
 from tests.users import app_for
@@ -141,7 +142,7 @@ def _finding(url: str, code: str) -> int:
 
 def test_a_deadline_on_a_saturday_is_refused_with_the_next_working_day(portal: Portal) -> None:
     calendar = WorkCalendar.from_policy(load_policy(REPO / "config").calendar)
-    today = portal.clock().date()
+    today = business_day(portal.clock())
     saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
     while calendar.is_workday(saturday):  # a Saturday worked in exchange (调休): the next one
         saturday += timedelta(days=7)
@@ -178,7 +179,7 @@ def test_a_drop_and_a_working_day_deadline_from_the_department_page(portal: Port
         "WHERE d.code = 'D01' ORDER BY f.id",
     )[1][0]
     calendar = WorkCalendar.from_policy(load_policy(REPO / "config").calendar)
-    later = calendar.add_workdays(portal.clock().date(), 40)
+    later = calendar.add_workdays(business_day(portal.clock()), 40)
     b = portal.signed_in("office")
     r = b.post(
         "/office/problem-lists/approve",
@@ -221,7 +222,7 @@ def test_with_a_paused_run_the_portal_resumes_it_with_the_signed_in_approver(
     [(run_id, given)] = runs.resumed
     assert run_id == "0b6a1c1e-run"
     assert (given["approver"], given["departments"], given["approve"]) == ("office", ["D02"], True)
-    assert given["approved_on"] == str(portal.clock().date())
+    assert given["approved_on"] == str(business_day(portal.clock()))
     assert statuses(portal.url) == before, "the run applies it, not the portal"
     assert rows(portal.url, MID_YEAR_MESSAGES, lists=LISTS)[0][0] == 0
     [(actor, details)] = audit(portal.url, "problem_lists_approval_resumed")
