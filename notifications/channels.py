@@ -87,35 +87,77 @@ class DeliveryResult:
 class SecretMasker(logging.Filter):
     """Replaces every known secret (whole URLs, passwords, tokens) in a log record by ***."""
 
+    # Above this many secrets, mask() scans the text once through an index of the secrets'
+    # first characters instead of searching the text for each secret: a province's config holds
+    # tens of thousands, and every log record passes through here.
+    INDEX_ABOVE = 64
+
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._secrets: tuple[str, ...] = ()
+        self._known: set[str] = set()
+        # every secret, longest first (a whole URL is masked before its parts), while few
+        self._few: tuple[str, ...] = ()
+        # the secrets by their first characters, each prefix's longest first
+        self._index: dict[str, tuple[str, ...]] = {}
 
     def add(self, secrets: Iterable[str]) -> None:
         with self._lock:
-            known = set(self._secrets)
-            before = len(known)
+            new: list[str] = []
             for s in secrets:
                 if s and len(s) >= _MIN_SECRET:
-                    known.add(s)
-                    known.add(quote(s, safe=""))
-                    known.add(unquote(s))
-            if len(known) == before:
+                    for k in (s, quote(s, safe=""), unquote(s)):
+                        if len(k) >= _MIN_SECRET and k not in self._known:
+                            self._known.add(k)
+                            new.append(k)
+            if not new:
                 return
-            # Longest first, so a whole URL is masked before its parts.
-            self._secrets = tuple(
-                sorted((k for k in known if len(k) >= _MIN_SECRET), key=len, reverse=True)
-            )
+            # Incremental: a large config's tags load one at a time, each adding a few secrets
+            # to tens of thousands. Readers see either a prefix's old tuple or its new one.
+            grouped: dict[str, list[str]] = {}
+            for k in new:
+                grouped.setdefault(k[:_MIN_SECRET], []).append(k)
+            for prefix, ks in grouped.items():
+                merged = (*self._index.get(prefix, ()), *ks)
+                self._index[prefix] = tuple(sorted(merged, key=len, reverse=True))
+            few = len(self._known) <= self.INDEX_ABOVE
+            self._few = tuple(sorted(self._known, key=len, reverse=True)) if few else ()
 
     def mask(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        few = self._few
+        if few or len(self._known) <= self.INDEX_ABOVE:
+            for secret in few:
+                if secret in text:
+                    text = text.replace(secret, MASK)
+            return text
+        return self._mask_indexed(text, self._index)
+
+    @staticmethod
+    def _mask_indexed(text: str, index: dict[str, tuple[str, ...]]) -> str:
+        """Left to right, the longest secret starting at each position becomes ***."""
+        out: list[str] = []
+        start = i = 0
+        last = len(text) - _MIN_SECRET
+        while i <= last:
+            candidates = index.get(text[i : i + _MIN_SECRET])
+            if candidates:
+                for secret in candidates:
+                    if text.startswith(secret, i):
+                        out.append(text[start:i])
+                        out.append(MASK)
+                        i = start = i + len(secret)
+                        break
+                else:
+                    i += 1
+            else:
+                i += 1
+        if not out:
+            return text
+        out.append(text[start:])
+        return "".join(out)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
+        if self._known:
             try:
                 message = record.getMessage()
             except Exception:  # a broken format string is the logger's problem, not ours
@@ -321,13 +363,18 @@ def default_config_path(settings: Any = None) -> Path:
     )
 
 
-def _raw_urls(text: str) -> list[str]:
-    """URL strings in an apprise YAML config (`urls:` entries are strings or one-key mappings)."""
+def _load_yaml(text: str) -> Any:
     try:
         # the C loader where libyaml is there: a province's config has tens of thousands of URLs
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
-        return []
+        return None
+
+
+def _raw_urls(text: str, data: Any = None) -> list[str]:
+    """URL strings in an apprise YAML config (`urls:` entries are strings or one-key mappings)."""
+    if data is None:
+        data = _load_yaml(text)
     entries = data.get("urls") if isinstance(data, dict) else None
     urls: list[str] = []
     for entry in entries or []:
@@ -440,13 +487,10 @@ class SendBatch:
             read_timeout=limits.read_timeout,
             tls_context=_SharedTLSContext.context_for,
         )
-        for target in channels.targets():
-            # apprise's own timeouts (4 s for HTTP plugins, 15 s for SMTP) unless the URL sets
-            # `cto=` / `rto=` itself; apprise never retries by itself (the outbox does)
-            if not target.explicit_cto:
-                target.service.socket_connect_timeout = limits.connect_timeout
-            if not target.explicit_rto:
-                target.service.socket_read_timeout = limits.read_timeout
+        # the run's timeouts, on every URL loaded now and on those a large config loads later,
+        # when a message first goes to their tag
+        self._timed: set[int] = set()
+        self._set_timeouts(channels.loaded_targets())
 
     @property
     def closed_channels(self) -> list[str]:
@@ -466,6 +510,7 @@ class SendBatch:
             targets = [self.channels.smtp_account.to(message.email)]
         if not targets:
             return self.channels.no_channel(message.tag)
+        self._set_timeouts(targets)
         results: list[TargetResult] = []
         for target in targets:
             if target.key in message.delivered:
@@ -488,6 +533,18 @@ class SendBatch:
             self.breaker.record(target.channel, connection_failed=connection_failed)
             results.append(result)
         return _combine(results)
+
+    def _set_timeouts(self, targets: list[_Target]) -> None:
+        """apprise's own timeouts (4 s for HTTP plugins, 15 s for SMTP) become the run's unless
+        the URL sets `cto=` / `rto=` itself; apprise never retries by itself (the outbox does)."""
+        for target in targets:
+            if id(target.service) in self._timed:
+                continue
+            self._timed.add(id(target.service))
+            if not target.explicit_cto:
+                target.service.socket_connect_timeout = self.limits.connect_timeout
+            if not target.explicit_rto:
+                target.service.socket_read_timeout = self.limits.read_timeout
 
     def _send_one(self, target: _Target, message: Outgoing) -> tuple[TargetResult, bool]:
         if target.route is not None:
@@ -541,6 +598,41 @@ def _combine(results: list[TargetResult]) -> DeliveryResult:
     )
 
 
+# Above this many URLs a config's URLs are instantiated per tag, when first sent to.
+LAZY_ABOVE = 500
+_TOP_LEVEL = {"version", "urls"}
+
+
+def _entries_by_tag(data: Any) -> dict[str, list[Any]] | None:
+    """The `urls:` entries of an apprise YAML document grouped by tag, each entry narrowed to
+    the option sets that carry the tag; None when the document uses anything beyond plain
+    `urls:` entries with `tag:` options (tag groups, `include:`, global tags, the `always` tag,
+    priorities), which only apprise itself should interpret: such a config loads whole."""
+    from apprise.utils.parse import parse_list
+
+    if not isinstance(data, dict) or set(data) - _TOP_LEVEL:
+        return None
+    grouped: dict[str, list[Any]] = {}
+    for entry in data.get("urls") or []:
+        if isinstance(entry, str):
+            continue  # untagged: never chosen by a tag
+        if not isinstance(entry, dict) or len(entry) != 1:
+            return None
+        [(url, options)] = entry.items()
+        if options is None:
+            continue
+        option_sets = options if isinstance(options, list) else [options]
+        for option in option_sets:
+            if not isinstance(option, dict):
+                return None
+            tags = parse_list(option.get("tag") or "")
+            if any(t == "always" or ":" in t or "=" in t for t in tags):
+                return None
+            for tag in tags:
+                grouped.setdefault(tag, []).append({url: [option]})
+    return grouped
+
+
 class Channels:
     """The recipients of one installation, loaded from an apprise YAML config."""
 
@@ -554,7 +646,9 @@ class Channels:
     ) -> None:
         self.source = source
         self.limits = limits or SendLimits()  # for sends outside a batch
-        raw_urls = _raw_urls(config_text)
+        self._rate_limit = rate_limit
+        data = _load_yaml(config_text)
+        raw_urls = _raw_urls(config_text, data)
         if not raw_urls:
             raise ConfigError(
                 f"{source}: no `urls:` entries found. Write an apprise YAML config with `urls:` and a "
@@ -563,42 +657,76 @@ class Channels:
         install_masking()
         # Known before apprise parses anything, so even a parse-time log line is masked.
         MASKER.add(s for u in raw_urls for s in url_secrets(u))
-        config = apprise.AppriseConfig()
-        if not config.add_config(config_text, format="yaml"):
-            raise ConfigError(
-                f"{source}: not a valid apprise YAML config (see config/apprise.example.yml)."
-            )
-        self._apprise = apprise.Apprise()
-        self._apprise.add(config)
-        services = list(self._apprise)  # instantiates every URL now, not at the first send
-        if not services:
-            raise ConfigError(
-                f"{source}: none of the {len(raw_urls)} URL(s) could be loaded; check each URL's "
-                "scheme and token against https://github.com/caronc/apprise/wiki."
-            )
-        self._targets: list[_Target] = []
-        # one call: adding secrets re-sorts the masker's list (quadratic one URL at a time)
-        MASKER.add(secret for service in services for secret in service_secrets(service))
-        for service in services:
-            if rate_limit is not None:
-                # apprise waits between two sends through the same URL (5.5 s by default);
-                # tests and the local sink have no reason to.
-                service.request_rate_per_sec = rate_limit
-            self._targets.append(self._target(service))
-        self.loaded = len(services)
         self.declared = len(raw_urls)
+        self.loaded = 0
+        self._targets: list[_Target] = []
         # The URLs of each tag, indexed once: matching a tag against every URL of a county's
         # config (hundreds of tags) on each send cost more than the send itself.
         self._by_tag: dict[str, list[_Target]] = {}
-        for target in self._targets:
-            for tag in {str(t) for t in target.service.tags}:
-                self._by_tag.setdefault(tag, []).append(target)
+        # A large config (a province's: one URL per recipient, tens of thousands) is not
+        # instantiated whole: apprise takes ~3 ms a URL, so a county's dispatcher would spend a
+        # minute loading the other counties' URLs. Its entries are grouped by tag here and a
+        # tag's URLs are loaded, by apprise from the same YAML, when a message first goes to it.
+        self._unloaded = _entries_by_tag(data) if len(raw_urls) > LAZY_ABOVE else None
+        self._unloadable: set[str] = set()
+        if self._unloaded is None:
+            config = apprise.AppriseConfig()
+            if not config.add_config(config_text, format="yaml"):
+                raise ConfigError(
+                    f"{source}: not a valid apprise YAML config (see config/apprise.example.yml)."
+                )
+            every = apprise.Apprise()
+            every.add(config)
+            services = list(every)  # instantiates every URL now, not at the first send
+            if not services:
+                raise ConfigError(
+                    f"{source}: none of the {len(raw_urls)} URL(s) could be loaded; check each "
+                    "URL's scheme and token against https://github.com/caronc/apprise/wiki."
+                )
+            self._add(services)
         self.smtp_account = self._smtp_account()
+
+    def _add(self, services: list[Any], tag: str | None = None) -> None:
+        """Targets for apprise `services` (all of them, or those of `tag`), indexed by tag."""
+        # one call: adding secrets re-sorts the masker's list (quadratic one URL at a time)
+        MASKER.add(secret for service in services for secret in service_secrets(service))
+        for service in services:
+            if self._rate_limit is not None:
+                # apprise waits between two sends through the same URL (5.5 s by default);
+                # tests and the local sink have no reason to.
+                service.request_rate_per_sec = self._rate_limit
+            target = self._target(service)
+            self._targets.append(target)
+            tags = {str(t) for t in service.tags}
+            for t in tags if tag is None else tags & {tag}:
+                self._by_tag.setdefault(t, []).append(target)
+        self.loaded += len(services)
+
+    def _load_tag(self, tag: str) -> None:
+        """Instantiate the URLs of `tag` from a large config (once)."""
+        if self._unloaded is None or tag not in self._unloaded:
+            return
+        entries = self._unloaded.pop(tag)
+        text = yaml.safe_dump({"version": 1, "urls": entries}, allow_unicode=True)
+        config = apprise.AppriseConfig()
+        services: list[Any] = []
+        if config.add_config(text, format="yaml"):
+            every = apprise.Apprise()
+            every.add(config)
+            services = list(every)
+        if services:
+            self._add(services, tag)
+        else:
+            self._unloadable.add(tag)
+
+    def _load_all(self) -> None:
+        while self._unloaded:
+            self._load_tag(next(iter(self._unloaded)))
 
     def _smtp_account(self) -> _Target | None:
         """The office's SMTP account (the URL tagged `office-smtp`), if configured: it mails a
         department contact that has no channel of its own at the department's contact_email."""
-        accounts = self._by_tag.get(SMTP_ACCOUNT_TAG, [])
+        accounts = self.targets_for(SMTP_ACCOUNT_TAG)
         if not accounts:
             return None
         if len(accounts) > 1 or accounts[0].route is None:
@@ -641,25 +769,41 @@ class Channels:
         )
 
     def tags(self) -> set[str]:
-        found: set[str] = set()
-        for service in self._apprise:
-            found.update(str(t) for t in service.tags)
-        return found
+        return set(self._by_tag) | set(self._unloaded or ())
 
     def describe(self) -> list[dict[str, Any]]:
         """Each URL in its masked form with its tags, safe to print or store."""
-        return [
-            {"url": s.url(privacy=True), "tags": sorted(str(t) for t in s.tags)}
-            for s in self._apprise
-        ]
+        seen: set[tuple[str, tuple[str, ...]]] = set()
+        described = []
+        for target in self.targets():
+            # a URL with several tags, loaded lazily once per tag, is still one URL
+            tags = tuple(sorted(str(t) for t in target.service.tags))
+            if (target.key, tags) not in seen:
+                seen.add((target.key, tags))
+                described.append({"url": target.service.url(privacy=True), "tags": list(tags)})
+        return described
 
     def targets(self) -> list[_Target]:
+        """Every URL of the config (a large one is instantiated whole for this)."""
+        self._load_all()
+        return list(self._targets)
+
+    def loaded_targets(self) -> list[_Target]:
+        """The URLs instantiated so far (all of them, unless the config is large)."""
         return list(self._targets)
 
     def targets_for(self, tag: str) -> list[_Target]:
+        self._load_tag(tag)
         return self._by_tag.get(tag, [])
 
     def no_channel(self, tag: str) -> DeliveryResult:
+        if tag in self._unloadable:
+            return DeliveryResult(
+                False,
+                f"the URL(s) of tag {tag!r} in {self.source} could not be loaded; check each "
+                "URL's scheme and token against https://github.com/caronc/apprise/wiki",
+                permanent=True,
+            )
         return DeliveryResult(
             False,
             f"no channel configured for tag {tag!r} (add a URL with `tag: {tag}` to {self.source})",

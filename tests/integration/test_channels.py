@@ -255,3 +255,54 @@ def test_example_config_loads(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "apprise.example.yml"
     channels = Channels.from_file(example, rate_limit=0)
     assert {"d01", "d01-head", "section-jdjc", "leadership"} <= channels.tags()
+
+
+def test_a_province_sized_config_loads_a_tag_when_a_message_first_goes_to_it(
+    mail: MailServer, webhook: tuple[int, type[_WebhookHandler]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # One URL per recipient across many counties: more URLs than LAZY_ABOVE. A county's run
+    # instantiates only the URLs of the tags it sends to; the secrets of all are masked at once.
+    from bihuan.core.outbox import Outgoing, SendLimits
+    from notifications.channels import LAZY_ABOVE, MASKER
+
+    port, handler = webhook
+    handler.reply = {"ok": True}
+    many = [(mail.url(f"d{i}@example.org"), f"d{i}") for i in range(599)]
+    unsent = f"json://user:UNSENTTOKEN@127.0.0.1:{port}/other"
+    config = _yaml(
+        *many,
+        (unsent, "d599"),
+        (f"json://user:PROVINCETOKEN@127.0.0.1:{port}/hook", "bot"),
+        (mail.url("pair@example.org"), "p1, p2"),
+        ("nosuchscheme://nowhere/at/all", "broken"),
+    )
+    assert len(many) > LAZY_ABOVE
+    with caplog.at_level(logging.DEBUG):
+        channels = Channels(config, source="province.yml", rate_limit=0)
+        assert (channels.loaded, channels.declared) == (0, 603)
+        assert {"d0", "d599", "bot", "p1", "p2", "broken"} <= channels.tags()
+        # a URL not yet loaded is already a secret
+        assert "UNSENTTOKEN" not in MASKER.mask(f"failed: {unsent}")
+
+        limits = SendLimits(connect_timeout=2, read_timeout=3)
+        with channels.batch(limits) as run:
+            sent = run.deliver(Outgoing(tag="d7", subject="主题", body="正文"))
+            bot = run.deliver(Outgoing(tag="bot", subject="主题", body="正文"))
+            pair = run.deliver(Outgoing(tag="p2", subject="主题", body="正文"))
+            broken = run.deliver(Outgoing(tag="broken", subject="主题", body="正文"))
+            nobody = run.deliver(Outgoing(tag="d9999", subject="主题", body="正文"))
+        assert sent.ok and bot.ok and pair.ok
+        assert channels.loaded == 3  # d7, bot, p2: nothing else was instantiated
+        [d7] = channels.targets_for("d7")
+        assert (d7.service.socket_connect_timeout, d7.service.socket_read_timeout) == (2, 3)
+    assert sorted(m.rcpt_tos[0] for m in mail.received) == ["d7@example.org", "pair@example.org"]
+    assert len(handler.seen) == 1
+    assert not broken.ok and broken.permanent and "could not be loaded" in broken.error
+    assert "province.yml" in broken.error
+    assert not nobody.ok and "no channel configured for tag 'd9999'" in nobody.error
+    assert "PROVINCETOKEN" not in caplog.text and "***" in caplog.text
+    # describing the config loads the rest, still without a secret
+    described = channels.describe()
+    assert len(described) == 602 and channels.loaded >= 602
+    for secret in ("PROVINCETOKEN", "UNSENTTOKEN", PASSWORD):
+        assert not any(secret in d["url"] for d in described)
