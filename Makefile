@@ -15,9 +15,11 @@ export PREFECT_HOME := $(CURDIR)/var/prefect
 export UV_PYTHON_DOWNLOADS := never
 
 # Benchmark sizes: county,city by default; the province (136 counties on a Prefect work pool,
-# COUNTIES=N for fewer) and the giant jurisdiction are opt-in (make bench SIZE=province).
+# COUNTIES=N for fewer; WORKERS=2 for the 2-worker round only) and the giant jurisdiction are
+# opt-in (make bench SIZE=province).
 SIZE ?= county,city
 COUNTIES ?= 136
+WORKERS ?= 1,2
 
 .PHONY: setup demo test test-fast lint typecheck fmt clean bench docs dist
 
@@ -69,4 +71,4 @@ dist: | $(UV)
 		--output-file dist/constraints.txt
 
 bench: setup
-	$(BIN)/python -m benchmarks.run --size $(SIZE) --counties $(COUNTIES)
+	$(BIN)/python -m benchmarks.run --size $(SIZE) --counties $(COUNTIES) --workers $(WORKERS)

@@ -445,7 +445,9 @@ def _province_markdown(summary: dict[str, Any]) -> str:
     return str(render(prov, giant)) if render else ""
 
 
-def _run_province(sizes: list[str], seed: int, log: Any, counties: int = 136) -> dict[str, Any]:
+def _run_province(
+    sizes: list[str], seed: int, log: Any, counties: int = 136, workers: tuple[int, ...] = (1, 2)
+) -> dict[str, Any]:
     """`province` and `giant` through benchmarks/province.py, when asked for and present."""
     out: dict[str, Any] = {}
     wanted = [s for s in ("province", "giant") if s in sizes]
@@ -462,7 +464,7 @@ def _run_province(sizes: list[str], seed: int, log: Any, counties: int = 136) ->
             log(f"benchmarks.province has no run_{size}: not measured")
             continue
         out[size] = (
-            fn(seed=seed, log=log, counties=counties)
+            fn(seed=seed, log=log, counties=counties, workers=workers)
             if size == "province"
             else fn(seed=seed, log=log)
         )
@@ -482,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="county, city, province, giant (comma list)")  # fmt: skip
     parser.add_argument("--counties", type=int, default=136,
                         help="province: how many counties (136 = Shandong)")  # fmt: skip
+    parser.add_argument("--workers", default="1,2",
+                        help="province: the rounds, by number of workers (comma list)")  # fmt: skip
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql (comma list)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--extra", action=argparse.BooleanOptionalAction, default=True,
@@ -537,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     summary["county"] = summarise_size(runs, "county")
     summary["city"] = summarise_size(runs, "city")
-    summary.update(_run_province(sizes, args.seed, log, args.counties))
+    workers = tuple(int(w) for w in args.workers.split(",") if w.strip())
+    summary.update(_run_province(sizes, args.seed, log, args.counties, workers))
     extra: dict[str, Any] = {}
     if args.extra:
         log(f"tracker: plan_reminders over {args.tracker_items:,} items")
