@@ -107,7 +107,7 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-SECTIONS = ("cli", "county", "province", "giant", "dispatch", "web")
+SECTIONS = ("cli", "county", "province", "giant", "dispatch", "web", "test_suite")
 NOT_MEASURED = "not measured in this run"
 
 
@@ -264,8 +264,17 @@ def goals(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                  ("13.2", "the county's whole cycle < 5 s excluding Prefect's start",
                   NOT_MEASURED, ""),
                  ("13.4", "data work within 3× the plain-SQL baseline", NOT_MEASURED, "")]  # fmt: skip
-    rows.append(("13.2", "`make test` under 5 minutes", NOT_MEASURED,
-                 "`make bench` does not run the test suite; time `make test` on a quiet machine"))  # fmt: skip
+    suite = summary.get("test_suite")
+    if suite:
+        rows.append(("13.2", "`make test` under 5 minutes",
+                     _status(suite["seconds"] < 300 and suite["failed"] == 0, suite),
+                     f"{suite['seconds']} s: {suite['passed']} passed, {suite['skipped']} skipped, "
+                     f"{suite['failed']} failed (`pytest`, every optional package installed; "
+                     "the flow tests run real Prefect flows, the server tests a loopback Prefect "
+                     "server, the browser tests chromium, one after another on 2 cores)"))  # fmt: skip
+    else:
+        rows.append(("13.2", "`make test` under 5 minutes", NOT_MEASURED,
+                     "opt-in: `python -m benchmarks.run --suite` times the test suite"))  # fmt: skip
     prov, giant = summary.get("province"), summary.get("giant")
     if prov and prov.get("total_seconds") is not None:
         rows.append(("13.3", "the province's year < 10 minutes",
@@ -471,6 +480,28 @@ def _run_province(
     return out
 
 
+def time_test_suite(log: Any) -> dict[str, Any]:
+    """`make test`'s command (`pytest`), timed: seconds and the counts of its summary line."""
+    import re
+
+    log("test suite: pytest (as `make test`)")
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "pytest"), "-p", "no:cacheprovider"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = round(time.perf_counter() - started, 1)
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|skipped|failed|error)", tail)}
+    result = {
+        "seconds": seconds, "passed": counts.get("passed", 0), "skipped": counts.get("skipped", 0),
+        "failed": counts.get("failed", 0) + counts.get("error", 0) + (done.returncode != 0),
+        "summary": tail,
+    }  # fmt: skip
+    log(f"  {result}")
+    return result
+
+
 def _load() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -484,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="county, city, province, giant (comma list)")  # fmt: skip
     parser.add_argument("--counties", type=int, default=136,
                         help="province: how many counties (136 = Shandong)")  # fmt: skip
+    parser.add_argument("--suite", action="store_true",
+                        help="also time the test suite (`make test`), about 15 minutes")  # fmt: skip
     parser.add_argument("--workers", default="1,2",
                         help="province: the rounds, by number of workers (comma list)")  # fmt: skip
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql (comma list)")
@@ -533,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
             summary["web"] = web_bench.measure(demo_url, workdir / "demo")
             log("web: p95 ms " + ", ".join(
                 f"{k} {summary['web'][k]['p95_ms']}" for k in ("item_list", "board", "upload")))  # fmt: skip
+    if args.suite:
+        summary["test_suite"] = time_test_suite(log)
     runs: list[dict[str, Any]] = []
     for size in [s for s in sizes if s in ("county", "city")]:
         for backend in [b.strip() for b in args.db.split(",") if b.strip()]:
