@@ -862,7 +862,8 @@ def _chosen(
         raise UserError(
             f"the {cmd.year} {cmd.phase.value} approval was not applied:\n"
             + "\n".join(f"  {p}" for p in problems)
-            + f"\nsee `bihuan findings --year {cmd.year} --phase {cmd.phase.value}`"
+            + f"\nsee `bihuan findings --year {cmd.year} --phase {cmd.phase.value}`",
+            zh="本次审核未执行：" + "；".join(p.zh for p in problems) + "。",
         )
     return _Chosen(pending, elsewhere, decision, everything)
 
