@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bihuan.errors import UserError
+from bihuan.runtime import old_objects_frozen
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,9 @@ def html_to_pdf(html: str, out: Path, *, has_cjk_font: Callable[[], bool] = has_
     require_cjk_font(out, has_cjk_font=has_cjk_font)
     weasyprint = weasyprint_module()
     out.parent.mkdir(parents=True, exist_ok=True)
-    weasyprint.HTML(string=html).write_pdf(out, stylesheets=[weasyprint.CSS(string=PRINT_CSS)])
+    with old_objects_frozen():
+        css = weasyprint.CSS(string=PRINT_CSS)
+        weasyprint.HTML(string=html).write_pdf(out, stylesheets=[css])
     return out
 
 
@@ -136,8 +139,9 @@ def html_to_pdf_bytes(
     if not has_cjk_font():
         raise UserError(f"{what}: {NO_FONT}")
     weasyprint = weasyprint_module()
-    css = weasyprint.CSS(string=PRINT_CSS)
-    return bytes(weasyprint.HTML(string=html).write_pdf(stylesheets=[css]))
+    with old_objects_frozen():
+        css = weasyprint.CSS(string=PRINT_CSS)
+        return bytes(weasyprint.HTML(string=html).write_pdf(stylesheets=[css]))
 
 
 def pdf_beside(html_path: Path, *, has_cjk_font: Callable[[], bool] = has_cjk_font) -> Path | None:
