@@ -170,12 +170,14 @@ def old_objects_frozen() -> Iterator[None]:
     is rendered (bihuan.report_pdf).
 
     WeasyPrint allocates hundreds of thousands of objects (boxes, styles, layout state), many
-    of which live long enough to trigger full collections; in a flow or web process each of
-    those walks the whole heap (Prefect, SQLAlchemy, pydantic: 250,000 to 500,000 objects,
-    about 0.2 s a walk): 0.3 s of the county's 1.5 s report. Frozen (`gc.freeze`), the old objects are left out; what the block allocates
-    is collected as usual, and `gc.unfreeze` hands the old objects back to the collector
-    afterwards (a block running at the same time in another thread at worst loses the
-    saving)."""
+    of which live long enough to trigger full collections: two for the county's report, each
+    walking the whole heap of a flow or web process (Prefect, SQLAlchemy, pydantic: 250,000 to
+    500,000 objects, about 0.15 s a walk). Frozen (`gc.freeze`), the old objects are left out
+    of them; what the block allocates is collected as usual, and `gc.unfreeze` hands the old
+    objects back to the collector afterwards. CPython then counts the heap as young, so its
+    next full collection comes sooner: of the k full walks a render used to cost, one is
+    deferred, k - 1 saved. (A block running at the same time in another thread at worst loses
+    the saving.)"""
     gc.freeze()
     try:
         yield
