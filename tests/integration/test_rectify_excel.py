@@ -508,7 +508,7 @@ def test_every_row_of_a_workbook_is_styled_like_the_first(tmp_path: Path) -> Non
         "escalation_level_label": "", "supervising_section": "", "extensions": 0,
         "last_response_on": None, "closed_on": None, "version": 1,
     }  # fmt: skip
-    titles = ["台账不全", "=HYPERLINK(\"x\")", "材料缺失"]
+    titles = ["台账不全", '=HYPERLINK("x")', "材料缺失"]
     rows = [
         ItemRow.model_validate({**base, "id": i, "title": t, "deadline": date(2025, 8, 1 + i)})
         for i, t in enumerate(titles, start=1)
