@@ -397,6 +397,7 @@ class AssessmentRepo:
             .order_by(ind.c.department_id, ind.c.code)
         ).all()
         out: dict[int, list[IndicatorInput]] = defaultdict(list)
+        new = tuple.__new__  # IndicatorInput built positionally: one per indicator of a phase
         for (
             dept_id,
             code,
@@ -414,24 +415,16 @@ class AssessmentRepo:
             level,
             prior,
         ) in rows:
+            # IndicatorInput's fields in order: code, kind, name, section, weight, direction,
+            # target, value, level, history, mid_year, unit, cumulative, same_period,
+            # mid_year_target
             out[dept_id].append(
-                IndicatorInput(
-                    code=code,
-                    kind=kind,
-                    name=name,
-                    section=section,
-                    weight=weight,
-                    direction=direction,
-                    target=target,
-                    value=value,
-                    level=level,
-                    history=_NO_HISTORY if prior is None else {last_year: prior},
-                    mid_year=mid_year,
-                    unit=unit or "",
-                    cumulative=cumulative,
-                    same_period=same_period,
-                    mid_year_target=mid_year_target,
-                )
+                new(
+                    IndicatorInput,
+                    (code, kind, name, section, weight, direction, target, value, level,
+                     _NO_HISTORY if prior is None else {last_year: prior}, mid_year, unit or "",
+                     cumulative, same_period, mid_year_target),
+                )  # fmt: skip
             )
         return out
 
