@@ -418,14 +418,13 @@ class AssessmentRepo:
             # IndicatorInput's fields in order: code, kind, name, section, weight, direction,
             # target, value, level, history, mid_year, unit, cumulative, same_period,
             # mid_year_target
-            out[dept_id].append(
-                new(
-                    IndicatorInput,
-                    (code, kind, name, section, weight, direction, target, value, level,
-                     _NO_HISTORY if prior is None else {last_year: prior}, mid_year, unit or "",
-                     cumulative, same_period, mid_year_target),
-                )  # fmt: skip
-            )
+            history = _NO_HISTORY if prior is None else {last_year: prior}
+            item = new(
+                IndicatorInput,
+                (code, kind, name, section, weight, direction, target, value, level, history,
+                 mid_year, unit or "", cumulative, same_period, mid_year_target),
+            )  # fmt: skip
+            out[dept_id].append(item)
         return out
 
     def _staffing(self, scope: Scope, ids: list[int]) -> dict[int, list[StaffingCheckInput]]:
