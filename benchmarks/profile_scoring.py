@@ -40,7 +40,7 @@ def _assess_phase(url: str, login: str, kind: Any, as_of: date) -> int:
     for batch in plan.batches:
         with UnitOfWork(app, readonly=True) as uow:
             scores = assessment.score_batch(
-                uow, JURISDICTION, YEAR, kind, batch.department_ids, actor, links=batch.links
+                uow, JURISDICTION, YEAR, kind, batch.department_ids, actor
             )
         with UnitOfWork(app) as uow:
             changed += assessment.store_scores(

@@ -506,11 +506,22 @@ class AssessmentRepo:
             )
         }
 
-    def chain_tasks(self, scope: Scope) -> list[CentralTaskInput]:
-        """Every central task of the cycle with its links (active departments) and their
-        results in the phase: the compact input of chain assessment (链条式评估)."""
+    def chain_tasks(
+        self, scope: Scope, *, department_ids: Sequence[int] | None = None
+    ) -> list[CentralTaskInput]:
+        """Every central task of the cycle (only those `department_ids` are links of, when
+        given: a scoring batch's) with its links (active departments) and their results in the
+        phase: the compact input of chain assessment (链条式评估)."""
         ct, cl, cr = table(CentralTask), table(CentralTaskLink), table(CentralTaskResult)
         d = table(Department)
+        tasks = ct.c.cycle_id == scope.cycle_id
+        if department_ids is not None:
+            tasks = and_(
+                tasks,
+                ct.c.id.in_(
+                    select(cl.c.task_id).where(cl.c.department_id.in_(list(department_ids)))
+                ),
+            )
         links: dict[int, list[ChainLinkInput]] = defaultdict(list)
         for task_id, code, role, duty, pct, shortfall in self.session.execute(
             select(
@@ -524,7 +535,7 @@ class AssessmentRepo:
             .outerjoin(cr, and_(cr.c.link_id == cl.c.id, cr.c.phase_id == scope.phase_id))
             .join(ct, ct.c.id == cl.c.task_id)
             .join(d, d.c.id == cl.c.department_id)
-            .where(ct.c.cycle_id == scope.cycle_id, d.c.active.is_(True))
+            .where(tasks, d.c.active.is_(True))
             .order_by(cl.c.task_id, cl.c.role.desc(), cl.c.department_id)
         ):
             links[task_id].append(
@@ -539,9 +550,7 @@ class AssessmentRepo:
         return [
             CentralTaskInput(code=code, name=name, links=tuple(links.get(task_id, ())))
             for task_id, code, name in self.session.execute(
-                select(ct.c.id, ct.c.code, ct.c.name)
-                .where(ct.c.cycle_id == scope.cycle_id)
-                .order_by(ct.c.code)
+                select(ct.c.id, ct.c.code, ct.c.name).where(tasks).order_by(ct.c.code)
             )
         ]
 
