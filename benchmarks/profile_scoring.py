@@ -1,7 +1,7 @@
 """Profile the data work of scoring without Prefect: load → score → store for both phases.
 
 Runs the same service calls as the assess flow's tasks (plan_assessment, then score_batch and
-store_scores per batch of 50 departments) on a fresh synthetic SQLite jurisdiction, then a
+store_scores per batch of departments) on a fresh synthetic SQLite jurisdiction, then a
 re-run of the year-end phase (nothing changed: every row compared, none written), then the
 plain-SQL baseline on the same data; prints seconds per step and the ratio, and with
 ``--profile`` the top of cProfile's cumulative listing. Usage:

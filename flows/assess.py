@@ -1,9 +1,10 @@
 """assess: the double-random draw, chain assessment and scoring of every department in a phase.
 
-Scoring is one task per batch of 50 departments. A task gets department ids only, loads its
-batch's inputs and chains itself and stores its scores: Prefect walks (and copies) every task
-parameter, so handing the phase's data to tasks made a province's assessment quadratic, and
-even a batch's chain links cost a city's assessment a tenth of a second (issue 13.4).
+Scoring is one task per batch of up to 400 departments (services.assessment.BATCH). A task gets
+department ids only, loads its batch's inputs and chains itself and stores its scores: Prefect
+walks (and copies) every task parameter, so handing the phase's data to tasks made a province's
+assessment quadratic, and even the batches' chain links cost a city's phase a tenth of a second
+(issue 13.4).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 inputs of a batch of departments, central-task chains, the double-random draw, stored scores.
 
 Everything a batch needs is loaded in one query per table for the batch's departments, so a
-province's assessment is a fixed number of queries per 50 departments.
+province's assessment is a fixed number of queries per batch of departments.
 """
 
 from __future__ import annotations
