@@ -477,15 +477,17 @@ class AssessmentRepo:
         hc = table(HotlineCase)
         cutoff = scope.phase.window_end
         out: dict[int, list[bool]] = defaultdict(list)
-        for dept_id, due_on, closed_on in self.session.execute(
-            select(hc.c.department_id, hc.c.due_on, hc.c.closed_on).where(
+        # decided in SQL: no date of a city's 12,000 cases is parsed into Python
+        on_time = and_(hc.c.closed_on.is_not(None), hc.c.closed_on <= hc.c.due_on)
+        for dept_id, closed_in_time in self.session.execute(
+            select(hc.c.department_id, on_time).where(
                 hc.c.cycle_id == scope.cycle_id,
                 hc.c.received_on <= cutoff,
+                hc.c.due_on <= cutoff,
                 hc.c.department_id.in_(ids),
             )
         ).all():
-            if due_on <= cutoff:
-                out[dept_id].append(closed_on is not None and closed_on <= due_on)
+            out[dept_id].append(bool(closed_in_time))
         return out
 
     def _carried(self, scope: Scope, ids: list[int]) -> dict[int, int]:
