@@ -175,7 +175,7 @@ def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector for a short burst of allocation (a scoring batch:
     tens of thousands of small objects that live until the batch ends, then go by reference
     counting). Left on, the collector walks them again and again, and with Prefect loaded a full
-    collection walks some 400,000 objects: a third of a city's assessment went on it (issue
+    collection walks some 370,000 objects: a third of a city's assessment went on it (issue
     13.4). Threads share the collector: it resumes when the last paused block ends, and only if
     it was on before the first."""
     global _pauses, _resume
