@@ -4,12 +4,14 @@ from __future__ import annotations
 
 
 class UserError(Exception):
-    """A user's mistake: printed without a traceback; exit code 1 unless given."""
+    """A user's mistake: printed without a traceback; exit code 1 unless given. `zh`, when
+    given, says the same in Chinese for the portal (the command line prints the message)."""
 
     exit_code = 1
 
-    def __init__(self, message: str, *, exit_code: int | None = None):
+    def __init__(self, message: str, *, exit_code: int | None = None, zh: str = ""):
         super().__init__(message)
+        self.zh = zh
         if exit_code is not None:
             self.exit_code = exit_code
 

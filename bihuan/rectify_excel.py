@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import openpyxl
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from bihuan.core.access import Actor
@@ -111,6 +112,7 @@ BLANK_ANSWER = ("", "否", "", "否", "", "")  # the fill columns as exported
 
 _GREY = PatternFill("solid", fgColor="E7E6E6")
 _YELLOW = PatternFill("solid", fgColor="FFF2CC")
+_TOP_WRAP = Alignment(wrap_text=True, vertical="top")
 _WIDTH = {"title": 48, "progress": 40, "evidence": 30, "explanation": 30, "alternative": 30}
 
 
@@ -206,13 +208,28 @@ def _write_workbook(path: Path, code: str, name: str, items: list[ItemRow]) -> N
         head = ws.cell(row=1, column=idx)
         head.font = Font(bold=True)
         head.fill = fill
+        first: StyleArray | None = None
         for row in range(2, n + 1):
             cell = ws.cell(row=row, column=idx)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if first is not None:
+                # the column's style as the first row got it, by its ids in the workbook's
+                # style tables (what assigning the same objects again would find there),
+                # keeping the cell's own attributes (a text cell's quote prefix)
+                style = cell._style
+                if style is None:  # a cell nothing styled yet (as the descriptors do)
+                    style = cell._style = StyleArray()
+                style.alignmentId = first.alignmentId
+                if col.key in READ_ONLY:
+                    style.fillId = first.fillId
+                if col.kind is ColType.DATE:
+                    style.numFmtId = first.numFmtId
+                continue
+            cell.alignment = _TOP_WRAP
             if col.key in READ_ONLY:
                 cell.fill = _GREY
             if col.kind is ColType.DATE:
                 cell.number_format = "yyyy-mm-dd"
+            first = cell._style
         ws.column_dimensions[letter].width = _WIDTH.get(col.key, 14)
         if col.kind is ColType.BOOL and n > 1:
             dv = DataValidation(type="list", formula1='"是,否"', allow_blank=True)

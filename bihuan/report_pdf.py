@@ -9,12 +9,18 @@ test can stand in a machine without fonts.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes.util
 import logging
 import subprocess
-from collections.abc import Callable
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from bihuan.errors import UserError
+from bihuan.runtime import old_objects_frozen
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,46 @@ for _name in ("weasyprint", "weasyprint.progress", "fontTools"):
 logging.getLogger("weasyprint").addFilter(_not_ignored_css)
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _ldconfig_only() -> Iterator[None]:
+    """Look shared libraries up in ldconfig's cache only, for the duration of the block.
+
+    WeasyPrint's first import opens pango, harfbuzz, fontconfig… through cffi, trying several
+    names per library; cffi asks `ctypes.util.find_library`, which on Linux runs ldconfig, then
+    gcc and ld for every name it does not find: some 20 lookups, 0.23 s of the report's stage.
+    ldconfig's answer is the one find_library would give first; a library it does not know is
+    found by the caller (`weasyprint_module`) with the full search on a second attempt."""
+    ldconfig = getattr(ctypes.util, "_findSoname_ldconfig", None)
+    if not sys.platform.startswith("linux") or ldconfig is None:
+        yield
+        return
+    original = ctypes.util.find_library
+    ctypes.util.find_library = ldconfig
+    try:
+        yield
+    finally:
+        ctypes.util.find_library = original
+
+
+def weasyprint_module() -> Any:
+    """`weasyprint`, imported (on first use: WeasyPrint loads pango through cffi, which only the
+    PDF path needs) without find_library's slow fallbacks when ldconfig knows the libraries."""
+    with _IMPORT_LOCK:  # also while another thread imports it (it is in sys.modules already)
+        if "weasyprint" in sys.modules:
+            return sys.modules["weasyprint"]
+        try:
+            with _ldconfig_only():
+                import weasyprint
+        except OSError:  # a library ldconfig does not know: import again with the full search
+            for name in [m for m in sys.modules if m.partition(".")[0] == "weasyprint"]:
+                del sys.modules[name]
+            import weasyprint
+        return weasyprint
+
+
 def has_cjk_font() -> bool:
     """Whether fontconfig (which WeasyPrint's pango uses) knows a font covering Chinese."""
     try:
@@ -77,11 +123,11 @@ def html_to_pdf(html: str, out: Path, *, has_cjk_font: Callable[[], bool] = has_
 
     Raises UserError, before writing anything, when no CJK font is installed."""
     require_cjk_font(out, has_cjk_font=has_cjk_font)
-    # Imported here: WeasyPrint loads pango through cffi, which only the PDF path needs.
-    from weasyprint import CSS, HTML
-
+    weasyprint = weasyprint_module()
     out.parent.mkdir(parents=True, exist_ok=True)
-    HTML(string=html).write_pdf(out, stylesheets=[CSS(string=PRINT_CSS)])
+    with old_objects_frozen():
+        css = weasyprint.CSS(string=PRINT_CSS)
+        weasyprint.HTML(string=html).write_pdf(out, stylesheets=[css])
     return out
 
 
@@ -92,9 +138,10 @@ def html_to_pdf_bytes(
     `what` and the font package when no CJK font is installed."""
     if not has_cjk_font():
         raise UserError(f"{what}: {NO_FONT}")
-    from weasyprint import CSS, HTML
-
-    return bytes(HTML(string=html).write_pdf(stylesheets=[CSS(string=PRINT_CSS)]))
+    weasyprint = weasyprint_module()
+    with old_objects_frozen():
+        css = weasyprint.CSS(string=PRINT_CSS)
+        return bytes(weasyprint.HTML(string=html).write_pdf(stylesheets=[css]))
 
 
 def pdf_beside(html_path: Path, *, has_cjk_font: Callable[[], bool] = has_cjk_font) -> Path | None:

@@ -61,6 +61,18 @@ class PlannedItem:
 WEEKDAYS = "一二三四五六日"
 
 
+class Problem(str):
+    """What is wrong, in English (the string itself, for the command line and the logs), with
+    the same in Chinese (`zh`) for the coordinator's page in the portal."""
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> Problem:
+        said = super().__new__(cls, en)
+        said.zh = zh
+        return said
+
+
 def decision_problems(
     pending_ids: Iterable[int],
     decision: Decision,
@@ -68,7 +80,7 @@ def decision_problems(
     *,
     calendar: WorkCalendar | None = None,
     elsewhere: Mapping[int, str] | None = None,
-) -> list[str]:
+) -> list[Problem]:
     """What is wrong with a decision, in words for the coordinator (empty: nothing).
 
     `elsewhere` maps findings awaiting approval in departments this decision does not decide
@@ -76,20 +88,29 @@ def decision_problems(
     hand must be a working day, and the message names the next one."""
     known = set(pending_ids)
     others = elsewhere or {}
-    out = [
-        f"finding {ref} is of {others[ref]}, which this decision does not approve"
+    out: list[Problem] = [
+        Problem(
+            f"finding {ref} is of {others[ref]}, which this decision does not approve",
+            f"问题 {ref} 属于 {others[ref]}，不在本次审核的部门之内",
+        )
         if ref in others
-        else f"finding {ref} is not awaiting approval"
+        else Problem(f"finding {ref} is not awaiting approval", f"问题 {ref} 不在待审核之列")
         for ref in sorted({*decision.drops, *decision.deadlines})
         if ref not in known
     ]
     out += [
-        f"finding {ref}: it is both dropped and given a deadline; do one or the other"
+        Problem(
+            f"finding {ref}: it is both dropped and given a deadline; do one or the other",
+            f"问题 {ref} 既被删除又被设定了整改期限，请二者择一",
+        )
         for ref in sorted(set(decision.drops) & set(decision.deadlines))
         if ref in known
     ]
     out += [
-        f"finding {ref}: deadline {day} is before the day of approval {as_of}"
+        Problem(
+            f"finding {ref}: deadline {day} is before the day of approval {as_of}",
+            f"问题 {ref} 的整改期限 {day} 早于审核日期 {as_of}",
+        )
         for ref, day in sorted(decision.deadlines.items())
         if day < as_of
     ]
@@ -102,18 +123,24 @@ def decision_problems(
     return out
 
 
-def not_a_workday(ref: int, day: date, calendar: WorkCalendar) -> str:
-    """Why `day` cannot be a deadline ("" when it can): a weekend or a holiday, with the next
+def not_a_workday(ref: int, day: date, calendar: WorkCalendar) -> Problem | None:
+    """Why `day` cannot be a deadline (None when it can): a weekend or a holiday, with the next
     working day to choose instead; or a year the calendar does not know."""
     try:
         if calendar.is_workday(day):
-            return ""
+            return None
         suggestion = calendar.next_workday(day)
     except CalendarError:
-        return f"finding {ref}: deadline {day} is in a year the working-day calendar does not cover"
-    return (
-        f"finding {ref}: deadline {day} (星期{WEEKDAYS[day.weekday()]}) is not a working day; "
-        f"the next working day is {suggestion} (星期{WEEKDAYS[suggestion.weekday()]})"
+        return Problem(
+            f"finding {ref}: deadline {day} is in a year the working-day calendar does not cover",
+            f"问题 {ref} 的整改期限 {day} 所在年度不在工作日历范围内",
+        )
+    weekday, next_weekday = WEEKDAYS[day.weekday()], WEEKDAYS[suggestion.weekday()]
+    return Problem(
+        f"finding {ref}: deadline {day} (星期{weekday}) is not a working day; "
+        f"the next working day is {suggestion} (星期{next_weekday})",
+        f"问题 {ref} 的整改期限 {day}（星期{weekday}）不是工作日，"
+        f"下一个工作日是 {suggestion}（星期{next_weekday}）",
     )
 
 

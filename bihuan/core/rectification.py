@@ -387,7 +387,10 @@ def amend(
             )
         problem = not_a_workday(item.id, deadline, cal)
         if problem:
-            raise TransitionError(problem.replace("finding ", "item ", 1))
+            raise TransitionError(
+                problem.replace("finding ", "item ", 1),
+                zh=problem.zh.replace("问题", "整改事项", 1),
+            )
         changes.update(deadline=deadline, escalation_level=None)
         details = {"old_deadline": item.deadline.isoformat(), "new_deadline": deadline.isoformat()}
     event = Event(

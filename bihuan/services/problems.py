@@ -18,6 +18,7 @@ user as the approver, instead of being applied behind its back.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -862,7 +863,8 @@ def _chosen(
         raise UserError(
             f"the {cmd.year} {cmd.phase.value} approval was not applied:\n"
             + "\n".join(f"  {p}" for p in problems)
-            + f"\nsee `bihuan findings --year {cmd.year} --phase {cmd.phase.value}`"
+            + f"\nsee `bihuan findings --year {cmd.year} --phase {cmd.phase.value}`",
+            zh="本次审核未执行：" + "；".join(p.zh for p in problems) + "。",
         )
     return _Chosen(pending, elsewhere, decision, everything)
 
@@ -948,13 +950,18 @@ def _answer_workbooks(
     in as `bihuan rectify export` writes it, under var/attachments/; department id -> its
     path relative to var/. Written again, identically, when the approval is re-run."""
     from bihuan.rectify_excel import write_workbooks  # the Excel adapter; openpyxl is heavy
-    from bihuan.services.rectification import export_rows
+    from bihuan.services.rectification import ItemRow, export_rows
 
     var_dir = uow.settings.var_dir
+    # one query for every department's open items (in each department's export order), not
+    # one per department
+    by_code: dict[str, list[ItemRow]] = defaultdict(list)
+    for row in export_rows(uow, actor, cmd.jurisdiction):
+        by_code[row.department].append(row)
     out: dict[int, str] = {}
     for dept_id, items in groups.items():
         code = items[0].finding.department
-        rows = export_rows(uow, actor, cmd.jurisdiction, department=code)
+        rows = by_code.get(code, [])
         folder = (
             Path(ATTACHMENTS)
             / f"problem-list-{cmd.jurisdiction}-{cmd.year}-{cmd.phase.value}-{code}"

@@ -491,3 +491,36 @@ def test_codes_and_title_rows_follow_the_ledger_rules(sqlite_db: str, tmp_path: 
     wb.save(a02)
     result = import_(sqlite_db, a02, office)
     assert result.applied == 1
+
+
+def test_every_row_of_a_workbook_is_styled_like_the_first(tmp_path: Path) -> None:
+    """The column's style is set on its first row and copied by id to the others: each row
+    still reads wrapped and top-aligned, grey where read-only, dates as dates, and only the
+    text cell that starts like a formula has the quote prefix."""
+    from bihuan.rectify_excel import READ_ONLY, SHEET, write_workbooks
+    from bihuan.services.rectification import ItemRow
+
+    base = {
+        "department": "A01", "department_name": "甲局", "year": 2025, "phase": "mid-year",
+        "phase_label": "年中", "category": "indicator", "category_label": "指标",
+        "severity": "low", "severity_label": "低", "status": "open",
+        "status_label": "待整改", "issued_on": date(2025, 7, 2), "escalation_level": None,
+        "escalation_level_label": "", "supervising_section": "", "extensions": 0,
+        "last_response_on": None, "closed_on": None, "version": 1,
+    }  # fmt: skip
+    titles = ["台账不全", '=HYPERLINK("x")', "材料缺失"]
+    rows = [
+        ItemRow.model_validate({**base, "id": i, "title": t, "deadline": date(2025, 8, 1 + i)})
+        for i, t in enumerate(titles, start=1)
+    ]
+    [path] = write_workbooks(rows, tmp_path)
+    ws = openpyxl.load_workbook(path)[SHEET.zh]
+    keys = [c.key for c in SHEET.columns]
+    for row in ws.iter_rows(min_row=2, max_row=len(rows) + 1):
+        for key, cell in zip(keys, row, strict=True):
+            assert cell.alignment.wrap_text and cell.alignment.vertical == "top", cell.coordinate
+            grey = cell.fill.fgColor.rgb == "00E7E6E6"
+            assert grey == (key in READ_ONLY), cell.coordinate
+            if key == "deadline":
+                assert cell.number_format == "yyyy-mm-dd", cell.coordinate
+            assert cell.quotePrefix == (key == "title" and cell.row == 3), cell.coordinate

@@ -11,6 +11,7 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -123,6 +124,40 @@ def test_missing_font_is_a_user_error_and_writes_nothing(tmp_path: Path) -> None
         html_to_pdf(render_report(sample_data()), out, has_cjk_font=lambda: False)
     assert "fonts-wqy-microhei" in str(err.value) and str(out) in str(err.value)
     assert not out.exists()
+
+
+# In a fresh interpreter: WeasyPrint is imported once per process.
+IMPORT_WEASYPRINT = """
+import ctypes.util
+{setup}
+original = ctypes.util.find_library
+from bihuan.report_pdf import weasyprint_module
+module = weasyprint_module()
+assert ctypes.util.find_library is original, "find_library left patched"
+print(module.HTML.__name__)
+"""
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "",
+        # a machine whose ldconfig cache knows none of the libraries: they are still found (by
+        # the file names WeasyPrint tries last, or the full search of a second attempt)
+        "ctypes.util._findSoname_ldconfig = lambda name: None",
+    ],
+    ids=["ldconfig", "ldconfig-knows-nothing"],
+)
+def test_weasyprint_imports_with_ldconfig_lookups_only(setup: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_WEASYPRINT.format(setup=setup)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "HTML"
 
 
 @pytest.mark.usefixtures("no_fonts")

@@ -156,8 +156,10 @@ def test_a_deadline_on_a_saturday_is_refused_with_the_next_working_day(portal: P
         ),
     )
     assert r.status_code == 400
-    assert "is not a working day" in r.text
-    assert f"the next working day is {calendar.next_workday(saturday)}" in r.text
+    # in Chinese on the coordinator's page (the command line says it in English)
+    assert "本次审核未执行" in r.text and "不是工作日" in r.text
+    assert f"下一个工作日是 {calendar.next_workday(saturday)}" in r.text
+    assert "is not a working day" not in r.text
     assert f'value="{saturday}"' in r.text, "what was entered is shown again"
     assert statuses(portal.url) == before
     # a drop without a reason long enough, and no department chosen, are refused too

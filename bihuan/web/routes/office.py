@@ -251,7 +251,7 @@ def _is_input_error(exc: UserError) -> bool:
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "；".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    return str(exc)
+    return getattr(exc, "zh", "") or str(exc)
 
 
 def _notice(request: Request, done: str) -> str:
