@@ -1,7 +1,7 @@
 """Profile the data work of scoring without Prefect: load → score → store for both phases.
 
 Runs the same service calls as the assess flow's tasks (plan_assessment, then score_batch and
-store_scores per batch of 50 departments) on a fresh synthetic SQLite jurisdiction, then a
+store_scores per batch of departments) on a fresh synthetic SQLite jurisdiction, then a
 re-run of the year-end phase (nothing changed: every row compared, none written), then the
 plain-SQL baseline on the same data; prints seconds per step and the ratio, and with
 ``--profile`` the top of cProfile's cumulative listing. Usage:
@@ -40,7 +40,7 @@ def _assess_phase(url: str, login: str, kind: Any, as_of: date) -> int:
     for batch in plan.batches:
         with UnitOfWork(app, readonly=True) as uow:
             scores = assessment.score_batch(
-                uow, JURISDICTION, YEAR, kind, batch.department_ids, actor, links=batch.links
+                uow, JURISDICTION, YEAR, kind, batch.department_ids, actor
             )
         with UnitOfWork(app) as uow:
             changed += assessment.store_scores(

@@ -7,6 +7,7 @@ stops the program at start with the file, the key and the reason (exit code 2).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -606,14 +607,25 @@ def _key(loc: tuple[int | str, ...]) -> str:
 
 
 def load_policy(config_dir: Path) -> Policy:
-    """Read and validate config/policy.toml; raise PolicyError naming file, key and reason."""
+    """Read and validate config/policy.toml; raise PolicyError naming file, key and reason.
+
+    The file is read every time; the same text is parsed and validated once per process (every
+    flow task opens its own context: a city's assessment loaded it some thirty times). A Policy
+    is frozen, so the one instance is shared."""
     path = config_dir / POLICY_FILE
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError(
             path, [("(file)", "not found; copy config/policy.toml from the repository")]
         ) from None
+    return _parse_policy(path, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_policy(path: Path, text: str) -> Policy:
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(path, [("(syntax)", str(exc))]) from None
     try:

@@ -1,5 +1,5 @@
-"""Process-wide environment: where the installation is, its env file, and Prefect's offline
-settings."""
+"""Process-wide environment: where the installation is, its env file, Prefect's offline
+settings, and pauses of the garbage collector."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import io
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,3 +184,31 @@ def old_objects_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+_pause_lock = threading.Lock()
+_pauses = 0  # blocks inside collector_paused(), in every thread
+_resume = False  # whether the collector was enabled when the first of them began
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a short burst of allocation (a scoring batch:
+    tens of thousands of small objects that live until the batch ends, then go by reference
+    counting). Left on, the collector walks them again and again, and with Prefect loaded a full
+    collection walks some 370,000 objects: a third of a city's assessment went on it (issue
+    13.4). Threads share the collector: it resumes when the last paused block ends, and only if
+    it was on before the first."""
+    global _pauses, _resume
+    with _pause_lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()

@@ -1,9 +1,10 @@
 """assess: the double-random draw, chain assessment and scoring of every department in a phase.
 
-Scoring is one task per batch of 50 departments. A task gets department ids and its own
-departments' chain links, loads its batch's inputs itself and stores its scores: Prefect walks
-and records every task parameter, so handing the phase's data to tasks made a province's
-assessment quadratic.
+Scoring is one task per batch of up to 400 departments (services.assessment.BATCH). A task gets
+department ids only, loads its batch's inputs and chains itself and stores its scores: Prefect
+walks (and copies) every task parameter, so handing the phase's data to tasks made a province's
+assessment quadratic, and even the batches' chain links cost a city's phase a tenth of a second
+(issue 13.4).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from bihuan.core.access import Actor, Permission
-from bihuan.core.chain import LinkResult
+from bihuan.runtime import collector_paused
 from bihuan.services import assessment
 from bihuan.services.assessment import (
     AssessmentPlan,
@@ -57,19 +58,17 @@ def score_batch(
     year: int,
     phase: PhaseKind,
     department_ids: list[int],
-    links: dict[str, list[LinkResult]],
     actor: Actor,
     as_of: date,
 ) -> BatchScores:
     """Score and store one batch of departments (one task per batch, never per indicator):
     scored in a read transaction, so batches score side by side, stored in a short write."""
     app = flow_app(jurisdiction)
-    with UnitOfWork(app, readonly=True) as uow:
-        scores = assessment.score_batch(
-            uow, jurisdiction, year, phase, department_ids, actor, links=links
-        )
-    with UnitOfWork(app) as uow:
-        return assessment.store_scores(uow, jurisdiction, year, phase, scores, actor, as_of)
+    with collector_paused():  # the batch's objects go when it ends: see bihuan/runtime.py
+        with UnitOfWork(app, readonly=True) as uow:
+            scores = assessment.score_batch(uow, jurisdiction, year, phase, department_ids, actor)
+        with UnitOfWork(app) as uow:
+            return assessment.store_scores(uow, jurisdiction, year, phase, scores, actor, as_of)
 
 
 @task(name="finish-assessment", cache_policy=NO_CACHE)
@@ -176,7 +175,7 @@ def assess(
     drawn = draw_task(jurisdiction, year, kind, seed, actor)
     plan = plan_task(jurisdiction, year, kind, actor)
     futures = [
-        score_batch.submit(jurisdiction, year, kind, b.department_ids, b.links, actor, day)
+        score_batch.submit(jurisdiction, year, kind, b.department_ids, actor, day)
         for b in plan.batches
     ]
     batches = [f.result() for f in futures]

@@ -239,14 +239,21 @@ class IndicatorScore(NamedTuple):
         return indicator_rule(self, self.target_share)
 
     def compact(self) -> dict[str, Any]:
-        """As stored: the values not at IndicatorLine's defaults (written out for speed: one
-        per indicator of the phase; a test keeps it equal to IndicatorLine's dump)."""
+        """As stored: the values not at IndicatorLine's defaults, in its order (written out for
+        speed: one per indicator of the phase; a test keeps it equal to IndicatorLine's dump)."""
         (
             code,
             kind,
             score,
             missing,
-            *numbers,
+            value,
+            baseline,
+            target,
+            level,
+            direction,
+            change_pct,
+            trend_score,
+            target_score,
             name,
             section,
             weight,
@@ -267,10 +274,22 @@ class IndicatorScore(NamedTuple):
         out["score"] = score
         if missing:
             out["missing"] = True
-        for key, number in zip(_OPTIONAL_NUMBERS, numbers, strict=True):
-            if number is not None:
-                out[key] = number
-        # in IndicatorLine's order, after its numbers
+        if value is not None:
+            out["value"] = value
+        if baseline is not None:
+            out["baseline"] = baseline
+        if target is not None:
+            out["target"] = target
+        if level is not None:
+            out["level"] = level
+        if direction is not None:
+            out["direction"] = direction
+        if change_pct is not None:
+            out["change_pct"] = change_pct
+        if trend_score is not None:
+            out["trend_score"] = trend_score
+        if target_score is not None:
+            out["target_score"] = target_score
         if not compared:
             out["compared"] = False
         if mid_year:
@@ -302,16 +321,31 @@ class IndicatorScore(NamedTuple):
         }
 
 
-_OPTIONAL_NUMBERS = (
-    "value",
-    "baseline",
-    "target",
-    "level",
-    "direction",
-    "change_pct",
-    "trend_score",
-    "target_score",
-)
+# IndicatorScore built positionally, as a plain tuple of its fields in order: one per indicator
+# of a phase, and the keyword-argument constructor costs several times more (issue 13.4).
+_new_tuple = tuple.__new__
+
+
+def _qualitative_score(
+    level: str | None,
+    rule: QualitativeScores,
+    code: str,
+    name: str,
+    section: str,
+    weight: float,
+) -> IndicatorScore:
+    if level is None:
+        score = 0.0
+    elif level in LEVEL_LABELS:
+        score = float(getattr(rule, level))
+    else:
+        raise ValueError(f"indicator {code}: unknown qualitative level {level!r}")
+    # fields in IndicatorScore's order
+    return _new_tuple(
+        IndicatorScore,
+        (code, QUALITATIVE, score, level is None, None, None, None, level, None, None, None,
+         None, name, section, weight, None, True, False, False, False),
+    )  # fmt: skip
 
 
 def score_qualitative(
@@ -324,22 +358,7 @@ def score_qualitative(
     weight: float = 1.0,
 ) -> IndicatorScore:
     """Score a qualitative indicator (定性) from its level; None (not submitted) scores 0."""
-    if level is None:
-        score = 0.0
-    elif level in LEVEL_LABELS:
-        score = float(getattr(rule, level))
-    else:
-        raise ValueError(f"indicator {code}: unknown qualitative level {level!r}")
-    return IndicatorScore(
-        code=code,
-        kind=QUALITATIVE,
-        score=score,
-        missing=level is None,
-        level=level,
-        name=name,
-        section=section,
-        weight=weight,
-    )
+    return _qualitative_score(level, rule, code, name, section, weight)
 
 
 _CHANGE_CAP = 1e9
@@ -373,13 +392,6 @@ class MidYear:
     target: float | None = None
 
 
-class _Compared(NamedTuple):
-    compared: bool
-    mid_year: bool
-    same_period: bool
-    mid_year_target: bool
-
-
 def score_quantitative(
     value: float | None,
     history: Mapping[int, float],
@@ -400,45 +412,62 @@ def score_quantitative(
     replaces last year's and the mid-year target (年中目标) the full-year one; a cumulative
     indicator without them is compared with neither full-year figure (no baseline, no target,
     and `compared` False so that it is never failed), while a rate keeps both."""
-    if direction not in (HIGHER, LOWER):
+    if mid_year is None:
+        return _quantitative_score(
+            value, history, year, direction, target, rule, code, name, section, weight,
+            False, False, None, None,
+        )  # fmt: skip
+    return _quantitative_score(
+        value, history, year, direction, target, rule, code, name, section, weight,
+        True, mid_year.cumulative, mid_year.same_period, mid_year.target,
+    )  # fmt: skip
+
+
+def _quantitative_score(
+    value: float | None,
+    history: Mapping[int, float],
+    year: int,
+    direction: str,
+    target: float | None,
+    rule: QuantitativeRule,
+    code: str,
+    name: str,
+    section: str,
+    weight: float,
+    mid_year: bool,
+    cumulative: bool,
+    same_period_value: float | None,
+    mid_year_target: float | None,
+) -> IndicatorScore:
+    """score_quantitative with positional arguments and the mid-year facts spread out (the
+    scoring of a phase calls it once per quantitative indicator)."""
+    if direction != HIGHER and direction != LOWER:
         raise ValueError(f"indicator {code}: unknown direction {direction!r}")
     baseline = history.get(year - 1)
-    compared, same_period, mid_year_target = True, False, False
-    if mid_year is not None:
-        if mid_year.same_period is not None:
-            baseline, same_period = mid_year.same_period, True
-        elif mid_year.cumulative:
-            baseline, same_period = None, True
-        if mid_year.target is not None:
-            target, mid_year_target = mid_year.target, True
-        elif mid_year.cumulative:
-            target = None
-        compared = not (
-            mid_year.cumulative and mid_year.same_period is None and mid_year.target is None
-        )
     # what was compared with what, for the prose (bihuan.core.breakdown.indicator_rule)
-    facts = _Compared(compared, mid_year is not None, same_period, mid_year_target)
+    compared, same_period, on_mid_year_target = True, False, False
+    if mid_year:
+        if same_period_value is not None:
+            baseline, same_period = same_period_value, True
+        elif cumulative:
+            baseline, same_period = None, True
+        if mid_year_target is not None:
+            target, on_mid_year_target = mid_year_target, True
+        elif cumulative:
+            target = None
+        compared = not (cumulative and same_period_value is None and mid_year_target is None)
     if baseline is not None:
         baseline = _finite(baseline, f"indicator {code}: value of {year - 1}")
     if target is not None:
         target = _finite(target, f"indicator {code}: target")
     if value is None:
-        return IndicatorScore(
-            code=code,
-            kind=QUANTITATIVE,
-            score=0.0,
-            missing=True,
-            baseline=baseline,
-            target=target,
-            direction=direction,
-            name=name,
-            section=section,
-            weight=weight,
-            compared=facts.compared,
-            mid_year=facts.mid_year,
-            same_period=facts.same_period,
-            mid_year_target=facts.mid_year_target,
-        )
+        # fields in IndicatorScore's order
+        return _new_tuple(
+            IndicatorScore,
+            (code, QUANTITATIVE, 0.0, True, None, baseline, target, None, direction, None,
+             None, None, name, section, weight, None, compared, mid_year, same_period,
+             on_mid_year_target),
+        )  # fmt: skip
     value = _finite(value, f"indicator {code}: value")
 
     change: float | None = None
@@ -451,72 +480,51 @@ def score_quantitative(
         trend = _clamp(rule.at_par + rule.points_per_percent * change)
 
     target_points: float | None = None
+    share: float | None = None
     score = trend
     if target is not None:
         target_points = _target_score(value, target, direction)
         share = rule.target_share
         # clamped: a blend of two scores within 0–100 can leave it by a rounding step
         score = _clamp(share * target_points + (1 - share) * trend)
-    return IndicatorScore(
-        code=code,
-        kind=QUANTITATIVE,
-        score=score,
-        value=value,
-        baseline=baseline,
-        target=target,
-        direction=direction,
-        change_pct=change,
-        trend_score=trend,
-        target_score=target_points,
-        name=name,
-        section=section,
-        weight=weight,
-        target_share=None if target is None else rule.target_share,
-        compared=facts.compared,
-        mid_year=facts.mid_year,
-        same_period=facts.same_period,
-        mid_year_target=facts.mid_year_target,
-    )
+    return _new_tuple(
+        IndicatorScore,
+        (code, QUANTITATIVE, score, False, value, baseline, target, None, direction, change,
+         trend, target_points, name, section, weight, share, compared, mid_year, same_period,
+         on_mid_year_target),
+    )  # fmt: skip
 
 
 def score_indicator(indicator: IndicatorInput, *, year: int, scoring: Scoring) -> IndicatorScore:
     """Score one indicator by its kind."""
-    code, name, section, weight = (
-        indicator.code,
-        indicator.name,
-        indicator.section,
-        indicator.weight,
-    )
-    if indicator.kind == QUALITATIVE:
-        return score_qualitative(
+    kind = indicator.kind
+    if kind == QUALITATIVE:
+        return _qualitative_score(
             indicator.level,
             scoring.qualitative,
-            code=code,
-            name=name,
-            section=section,
-            weight=weight,
+            indicator.code,
+            indicator.name,
+            indicator.section,
+            indicator.weight,
         )
-    if indicator.kind == QUANTITATIVE:
-        return score_quantitative(
+    if kind == QUANTITATIVE:
+        rule = scoring.quantitative
+        mid_year = indicator.mid_year
+        return _quantitative_score(
             indicator.value,
             indicator.history,
             year,
             indicator.direction,
             indicator.target,
-            scoring.quantitative,
-            code=code,
-            name=name,
-            section=section,
-            weight=weight,
-            mid_year=MidYear(
-                cumulative=is_cumulative(
-                    indicator.unit, indicator.cumulative, scoring.quantitative
-                ),
-                same_period=indicator.same_period,
-                target=indicator.mid_year_target,
-            )
-            if indicator.mid_year
-            else None,
+            rule,
+            indicator.code,
+            indicator.name,
+            indicator.section,
+            indicator.weight,
+            mid_year,
+            mid_year and is_cumulative(indicator.unit, indicator.cumulative, rule),
+            indicator.same_period,
+            indicator.mid_year_target,
         )
     raise ValueError(f"indicator {indicator.code}: unknown kind {indicator.kind!r}")
 
@@ -542,39 +550,53 @@ class LedgerScore:
     indicators: tuple[IndicatorScore, ...]
 
 
-def _weighted_mean(pairs: Iterable[tuple[float, float]]) -> float | None:
-    pairs = list(pairs)
-    total_weight = sum(w for w, _ in pairs)
+def _mean_of(weights: list[float], products: list[float]) -> float | None:
+    """The weighted mean from the weights and the weight × score products; None when
+    nothing has weight."""
+    total_weight = sum(weights)
     if total_weight <= 0:
         return None
-    return sum(w * s for w, s in pairs) / total_weight
+    return sum(products) / total_weight
 
 
 def score_ledger(indicators: Sequence[IndicatorScore]) -> LedgerScore:
     """Weighted mean of the indicator scores; None when there is nothing (of weight) to assess."""
+    # one pass over the indicators (one per indicator of a phase): weights, products and
+    # missing counts gathered for the whole ledger and per section, then summed in order
+    isfinite = math.isfinite
+    weights: list[float] = []
+    products: list[float] = []
+    by_section: dict[str, tuple[list[float], list[float], list[bool]]] = {}
     for ind in indicators:
-        if ind.weight < 0 or not math.isfinite(ind.weight):
-            raise ValueError(f"indicator {ind.code}: weight must be >= 0, got {ind.weight!r}")
-    by_section: dict[str, list[IndicatorScore]] = {}
-    for ind in indicators:
-        by_section.setdefault(ind.section, []).append(ind)
+        weight = ind.weight
+        if weight < 0 or not isfinite(weight):
+            raise ValueError(f"indicator {ind.code}: weight must be >= 0, got {weight!r}")
+        product = weight * ind.score
+        weights.append(weight)
+        products.append(product)
+        group = by_section.get(ind.section)
+        if group is None:
+            group = by_section[ind.section] = ([], [], [])
+        group[0].append(weight)
+        group[1].append(product)
+        group[2].append(ind.missing)
     sections = []
     for section in sorted(by_section):
-        members = by_section[section]
-        mean = _weighted_mean((i.weight, i.score) for i in members)
+        section_weights, section_products, missing = by_section[section]
+        mean = _mean_of(section_weights, section_products)
         if mean is None:
             continue
         sections.append(
             SectionSubtotal(
                 section=section,
                 score=mean,
-                weight=sum(i.weight for i in members),
-                indicators=len(members),
-                missing=sum(1 for i in members if i.missing),
+                weight=sum(section_weights),
+                indicators=len(section_weights),
+                missing=missing.count(True),
             )
         )
     return LedgerScore(
-        score=_weighted_mean((i.weight, i.score) for i in indicators),
+        score=_mean_of(weights, products),
         sections=tuple(sections),
         indicators=tuple(indicators),
     )

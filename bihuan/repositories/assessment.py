@@ -2,7 +2,7 @@
 inputs of a batch of departments, central-task chains, the double-random draw, stored scores.
 
 Everything a batch needs is loaded in one query per table for the batch's departments, so a
-province's assessment is a fixed number of queries per 50 departments.
+province's assessment is a fixed number of queries per batch of departments.
 """
 
 from __future__ import annotations
@@ -397,6 +397,7 @@ class AssessmentRepo:
             .order_by(ind.c.department_id, ind.c.code)
         ).all()
         out: dict[int, list[IndicatorInput]] = defaultdict(list)
+        new = tuple.__new__  # IndicatorInput built positionally: one per indicator of a phase
         for (
             dept_id,
             code,
@@ -414,25 +415,16 @@ class AssessmentRepo:
             level,
             prior,
         ) in rows:
-            out[dept_id].append(
-                IndicatorInput(
-                    code=code,
-                    kind=kind,
-                    name=name,
-                    section=section,
-                    weight=weight,
-                    direction=direction,
-                    target=target,
-                    value=value,
-                    level=level,
-                    history=_NO_HISTORY if prior is None else {last_year: prior},
-                    mid_year=mid_year,
-                    unit=unit or "",
-                    cumulative=cumulative,
-                    same_period=same_period,
-                    mid_year_target=mid_year_target,
-                )
-            )
+            # IndicatorInput's fields in order: code, kind, name, section, weight, direction,
+            # target, value, level, history, mid_year, unit, cumulative, same_period,
+            # mid_year_target
+            history = _NO_HISTORY if prior is None else {last_year: prior}
+            item = new(
+                IndicatorInput,
+                (code, kind, name, section, weight, direction, target, value, level, history,
+                 mid_year, unit or "", cumulative, same_period, mid_year_target),
+            )  # fmt: skip
+            out[dept_id].append(item)
         return out
 
     def _staffing(self, scope: Scope, ids: list[int]) -> dict[int, list[StaffingCheckInput]]:
@@ -485,15 +477,17 @@ class AssessmentRepo:
         hc = table(HotlineCase)
         cutoff = scope.phase.window_end
         out: dict[int, list[bool]] = defaultdict(list)
-        for dept_id, due_on, closed_on in self.session.execute(
-            select(hc.c.department_id, hc.c.due_on, hc.c.closed_on).where(
+        # decided in SQL: no date of a city's 12,000 cases is parsed into Python
+        on_time = and_(hc.c.closed_on.is_not(None), hc.c.closed_on <= hc.c.due_on)
+        for dept_id, closed_in_time in self.session.execute(
+            select(hc.c.department_id, on_time).where(
                 hc.c.cycle_id == scope.cycle_id,
                 hc.c.received_on <= cutoff,
+                hc.c.due_on <= cutoff,
                 hc.c.department_id.in_(ids),
             )
         ).all():
-            if due_on <= cutoff:
-                out[dept_id].append(closed_on is not None and closed_on <= due_on)
+            out[dept_id].append(bool(closed_in_time))
         return out
 
     def _carried(self, scope: Scope, ids: list[int]) -> dict[int, int]:
@@ -514,11 +508,22 @@ class AssessmentRepo:
             )
         }
 
-    def chain_tasks(self, scope: Scope) -> list[CentralTaskInput]:
-        """Every central task of the cycle with its links (active departments) and their
-        results in the phase: the compact input of chain assessment (链条式评估)."""
+    def chain_tasks(
+        self, scope: Scope, *, department_ids: Sequence[int] | None = None
+    ) -> list[CentralTaskInput]:
+        """Every central task of the cycle (only those `department_ids` are links of, when
+        given: a scoring batch's) with its links (active departments) and their results in the
+        phase: the compact input of chain assessment (链条式评估)."""
         ct, cl, cr = table(CentralTask), table(CentralTaskLink), table(CentralTaskResult)
         d = table(Department)
+        tasks = ct.c.cycle_id == scope.cycle_id
+        if department_ids is not None:
+            tasks = and_(
+                tasks,
+                ct.c.id.in_(
+                    select(cl.c.task_id).where(cl.c.department_id.in_(list(department_ids)))
+                ),
+            )
         links: dict[int, list[ChainLinkInput]] = defaultdict(list)
         for task_id, code, role, duty, pct, shortfall in self.session.execute(
             select(
@@ -532,7 +537,7 @@ class AssessmentRepo:
             .outerjoin(cr, and_(cr.c.link_id == cl.c.id, cr.c.phase_id == scope.phase_id))
             .join(ct, ct.c.id == cl.c.task_id)
             .join(d, d.c.id == cl.c.department_id)
-            .where(ct.c.cycle_id == scope.cycle_id, d.c.active.is_(True))
+            .where(tasks, d.c.active.is_(True))
             .order_by(cl.c.task_id, cl.c.role.desc(), cl.c.department_id)
         ):
             links[task_id].append(
@@ -547,9 +552,7 @@ class AssessmentRepo:
         return [
             CentralTaskInput(code=code, name=name, links=tuple(links.get(task_id, ())))
             for task_id, code, name in self.session.execute(
-                select(ct.c.id, ct.c.code, ct.c.name)
-                .where(ct.c.cycle_id == scope.cycle_id)
-                .order_by(ct.c.code)
+                select(ct.c.id, ct.c.code, ct.c.name).where(tasks).order_by(ct.c.code)
             )
         ]
 

@@ -76,9 +76,7 @@ def run_phase(url: str, actor: Actor, *, seed: int = 7, batch_size: int = 2) -> 
     batches = []
     for batch in plan.batches:
         with uow_for(url, readonly=True) as uow:
-            scores = assessment.score_batch(
-                uow, J, 2022, MID, batch.department_ids, actor, links=batch.links
-            )
+            scores = assessment.score_batch(uow, J, 2022, MID, batch.department_ids, actor)
         with uow_for(url) as uow:
             batches.append(assessment.store_scores(uow, J, 2022, MID, scores, actor, DAY))
     result = assessment.summarise(
@@ -94,8 +92,13 @@ def test_the_services_score_the_small_county_as_computed_by_hand(
 ) -> None:
     collected, drawn, plan, result = run_phase(county, users["office"])
     assert collected.missing == ["B01"] and collected.submitted == 2 and collected.closed is True
-    assert len(plan.batches) == 2 and plan.batches[0].links.keys() == {"A01", "A02"}
-    assert not plan.batches[1].links  # B01 has no link: its batch carries none
+    assert [len(b.department_ids) for b in plan.batches] == [2, 1]  # ids only
+    # each batch assesses its own departments' chains: B01 is a link of none
+    assert {r.code: r.central_tasks is not None for r in result.scores} == {
+        "A01": True,
+        "A02": True,
+        "B01": False,
+    }
     totals = {r.code: r.total for r in result.scores}
     assert totals["A01"] == pytest.approx(99.25)
     assert totals["B01"] == pytest.approx(15 / 0.7)

@@ -144,9 +144,7 @@ def test_prefect_artifacts_show_labels_not_codes(demo: str) -> None:
     batches = []
     for batch in plan.batches:
         with UnitOfWork(app_, readonly=True) as uow:
-            scores = assessment.score_batch(
-                uow, J, 2023, phase, batch.department_ids, actor, links=batch.links
-            )
+            scores = assessment.score_batch(uow, J, 2023, phase, batch.department_ids, actor)
         with UnitOfWork(app_) as uow:
             batches.append(
                 assessment.store_scores(uow, J, 2023, phase, scores, actor, date(2024, 1, 2))
