@@ -153,9 +153,12 @@ def describe_step(step: str) -> str:
     return prefix + text
 
 
-def digest_key(day: date, recipient: str) -> str:
-    """Idempotency key of the one digest a recipient gets on a day."""
-    return f"digest:{day.isoformat()}:{recipient}"
+def digest_key(jurisdiction_id: int, day: date, recipient: str) -> str:
+    """Idempotency key of the one digest a recipient gets on a day from a jurisdiction. The
+    jurisdiction is part of it: in a province-wide installation the counties share recipient
+    tags (`leadership`, a section's tag, a department code that every county has), and each
+    county's digest is a message of its own (migration 0014 added it to older keys)."""
+    return f"digest:{jurisdiction_id}:{day.isoformat()}:{recipient}"
 
 
 def round_prefix(extensions: int) -> str:

@@ -224,18 +224,6 @@ class NotificationRepo:
             ).scalars()
         )
 
-    def count_key_family(self, key: str) -> int:
-        """How many rows hold `key` or one of its numbered supplements (`key:2`, `key:3`, ...)."""
-        n = table(Notification)
-        return int(
-            self.session.execute(
-                select(func.count()).where(
-                    (n.c.idempotency_key == key)
-                    | n.c.idempotency_key.startswith(f"{key}:", autoescape=True)
-                )
-            ).scalar_one()
-        )
-
     # ------------------------------------------------------------------ dispatching
 
     def due(self, jurisdiction_id: int, now: datetime, *, limit: int | None = None) -> list[DueRef]:

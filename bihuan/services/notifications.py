@@ -830,7 +830,7 @@ def item_notices(
     digests = uow.notifications.statuses(
         jur.id,
         [
-            digest_key(r.business_date, r.recipient_tag)
+            digest_key(jur.id, r.business_date, r.recipient_tag)
             for group in reminders.values()
             for r in group
         ],
@@ -838,7 +838,7 @@ def item_notices(
     out: list[ItemNotice] = []
     for step, group in reminders.items():
         first = group[0]
-        found = [digests.get(digest_key(r.business_date, r.recipient_tag)) for r in group]
+        found = [digests.get(digest_key(jur.id, r.business_date, r.recipient_tag)) for r in group]
         states = [f[0] for f in found if f is not None]
         sent = [f[1] for f in found if f is not None and f[1] is not None]
         delivery = _delivery(states)

@@ -15,9 +15,10 @@ The outbox design, chosen so that three promises hold with nothing but unique ke
   markers back as the item's ``sent_steps``, so the planner never plans that step again. Its
   subject and body are the single-item reminder, so `bihuan notifications --kind reminder` shows
   what each one said.
-- **Digests** (kind ``digest``, status ``pending``): one row per recipient per day, key
-  ``digest:<day>:<recipient>`` (:func:`~bihuan.core.reminders.digest_key`), listing every item
-  of that recipient's notices of the day. Only digests are delivered.
+- **Digests** (kind ``digest``, status ``pending``): one row per recipient per day and
+  jurisdiction, key ``digest:<jurisdiction id>:<day>:<recipient>``
+  (:func:`~bihuan.core.reminders.digest_key`), listing every item of that recipient's notices of
+  the day. Only digests are delivered.
 - Markers, digests, levels and the last run commit together. (a) A second run on the same day
   finds the markers and plans nothing; a crash before the commit leaves nothing, and the next
   run plans it all again; a crash after the commit and before the send leaves pending digests
@@ -26,7 +27,7 @@ The outbox design, chosen so that three promises hold with nothing but unique ke
   (its ``skipped`` steps), so each recipient gets one digest with one line per item.
 - The one exception to (b): a second run on the same day that finds something new (an item
   reopened or extended since the morning). Its items go out in a supplementary digest
-  (``digest:<day>:<recipient>:2``, ...) rather than being lost.
+  (``digest:<jurisdiction id>:<day>:<recipient>:2``, ...) rather than being lost.
 
 Two trackers of one jurisdiction never interleave: the run locks its JobState row first
 (SQLite's write transactions are serialised anyway). The level update does not bump the item's
@@ -486,7 +487,7 @@ def _digests(
                 office=day.office,
             )
         )
-        key = digest_key(day.as_of, tag)
+        key = digest_key(day.jurisdiction_id, day.as_of, tag)
 
         def message(
             key: str, tag: str = tag, subject: str = subject, text: str = text
@@ -505,8 +506,11 @@ def _digests(
         if uow.notifications.enqueue(message(key)):
             summary.digests += 1
             continue
-        earlier = uow.notifications.count_key_family(key)
-        uow.notifications.enqueue(message(f"{key}:{earlier + 1}"))
+        # the day's digest went out with an earlier run: the next free supplement, key:2,
+        # key:3, ... (each try one insert on the key's unique index)
+        supplement = 2
+        while not uow.notifications.enqueue(message(f"{key}:{supplement}")):
+            supplement += 1
         summary.supplementary_digests += 1
 
 

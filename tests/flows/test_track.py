@@ -181,7 +181,7 @@ def test_ladder_across_national_day_with_levels_recipients_and_digests(county: s
     # A02 has two items due the same day: one digest lists both
     (body,) = q(
         county,
-        "SELECT body FROM notification WHERE idempotency_key = 'digest:2022-10-24:a02'",
+        "SELECT body FROM notification WHERE idempotency_key LIKE 'digest_%_2022-10-24_a02'",
     )[0]
     assert "今日共有 2 项整改事项" in body and "剩余5个工作日" in body and "县财政局" in body
     assert body.rstrip().endswith("莒县县委编办\n2022年10月24日")  # signed by policy.office_name

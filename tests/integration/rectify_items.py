@@ -21,7 +21,7 @@ from bihuan.ingest.load import import_path
 from bihuan.repositories.ledger import load_scope
 from bihuan.services.problems import ApproveLists, approve_problem_lists
 from bihuan.services.uow import UnitOfWork
-from models import Department, Finding, FindingStatus, PhaseKind, RectificationItem
+from models import Department, Finding, FindingStatus, Jurisdiction, PhaseKind, RectificationItem
 from tests.flows.small_county import write_small_county
 from tests.users import office
 
@@ -43,16 +43,23 @@ FINDINGS = [
 ]
 
 
-def make_items(url: str, tmp_path: Path) -> dict[str, int]:
-    """Import the small county and issue its mid-year problem lists; item ids by finding key."""
+def make_items(url: str, tmp_path: Path, jurisdiction: str = "juxian") -> dict[str, int]:
+    """Import the small county (as `jurisdiction`) and issue its mid-year problem lists; item ids
+    by finding key (of every jurisdiction in the database)."""
     import_path(
-        url, write_small_county(tmp_path / "county"), year=2022, jurisdiction="juxian", actor="t"
-    )
-    ctx = app_context(url, "juxian")
+        url, write_small_county(tmp_path / jurisdiction), year=2022, jurisdiction=jurisdiction,
+        actor="t",
+    )  # fmt: skip
+    ctx = app_context(url, jurisdiction)
     with session_scope(url) as session:
         scope = load_scope(session, ctx, 2022, PhaseKind.MID_YEAR)
+        d, j = table(Department), table(Jurisdiction)
         depts = dict(
-            session.execute(select(table(Department).c.code, table(Department).c.id)).all()
+            session.execute(
+                select(d.c.code, d.c.id)
+                .join(j, j.c.id == d.c.jurisdiction_id)
+                .where(j.c.code == jurisdiction)
+            ).all()
         )
         upsert(
             session,
@@ -74,11 +81,12 @@ def make_items(url: str, tmp_path: Path) -> dict[str, int]:
             ],
             keys=["cycle_id", "department_id", "key"],
         )
+    login = "office" if jurisdiction == "juxian" else f"office-{jurisdiction}"
     with UnitOfWork(ctx) as uow:
         approve_problem_lists(
             uow,
-            ApproveLists(jurisdiction="juxian", year=2022, phase=PhaseKind.MID_YEAR),
-            office(url),
+            ApproveLists(jurisdiction=jurisdiction, year=2022, phase=PhaseKind.MID_YEAR),
+            office(url, login, jurisdiction),
             ISSUED_ON,
         )
     return item_ids(url)

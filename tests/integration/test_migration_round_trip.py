@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import column as sa_column
 from sqlalchemy import func, inspect, select, table
 
 from bihuan.db import audit, get_engine, session_scope
@@ -51,3 +52,38 @@ def test_one_step_down_and_up_again_keeps_every_row(db_url: str, tmp_path: Path)
 
         result = audit_service.verify(uow, identity.actor_for(uow, "root"))
     assert result.ok, result
+
+
+def test_0014_puts_the_jurisdiction_into_digest_keys_and_takes_it_out_again(db_url: str) -> None:
+    from datetime import date
+
+    from bihuan.core.outbox import NewMessage
+    from models import Jurisdiction
+
+    with session_scope(db_url) as s:
+        jur = Jurisdiction(code="juxian", name="莒县")
+        s.add(jur)
+        s.flush()
+        jid = int(jur.id)  # type: ignore[arg-type]
+    day = date(2022, 10, 24)
+    old = ["digest:2022-10-24:leadership", "digest:2022-10-24:leadership:2", "item:5:due:a01"]
+    with UnitOfWork(app_for(db_url)) as uow:
+        for key in old:
+            uow.notifications.enqueue(
+                NewMessage(jid, key, None, "leadership", "digest", "s", "b", day)
+            )
+
+    def keys() -> list[str]:
+        with get_engine(db_url).connect() as conn:
+            n = table("notification", sa_column("idempotency_key"))
+            return sorted(conn.execute(select(n.c.idempotency_key)).scalars())
+
+    downgrade(db_url, "0013")  # keys written the old way, as a 0013 installation has them
+    assert keys() == sorted(old)
+    upgrade(db_url)
+    new = [f"digest:{jid}:2022-10-24:leadership", f"digest:{jid}:2022-10-24:leadership:2"]
+    assert keys() == sorted([*new, "item:5:due:a01"])
+    downgrade(db_url, "0013")
+    assert keys() == sorted(old)
+    upgrade(db_url)
+    assert keys() == sorted([*new, "item:5:due:a01"])

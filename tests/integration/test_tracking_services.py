@@ -71,6 +71,10 @@ class County:
     def uow(self, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(app_for(self.url), readonly=readonly)
 
+    @property
+    def jurisdiction_id(self) -> int:
+        return int(rows(self.url, "SELECT id FROM jurisdiction WHERE code = 'juxian'")[0][0])
+
 
 @pytest.fixture
 def county(db_url: str, tmp_path: Path) -> County:
@@ -167,11 +171,12 @@ def test_something_new_later_the_same_day_goes_out_in_a_supplementary_digest(
 
     def a02_digests() -> set[str]:
         keys = [k for (k,) in rows(c.url, "SELECT idempotency_key FROM notification")]
-        return {k for k in keys if k.startswith("digest:") and k.split(":")[2] == "a02"}
+        return {k for k in keys if k.startswith("digest:") and k.split(":")[3] == "a02"}
 
-    assert a02_digests() == {f"digest:{DAY}:a02", f"digest:{DAY}:a02:2"}
+    key = f"digest:{c.jurisdiction_id}:{DAY}:a02"
+    assert a02_digests() == {key, f"{key}:2"}
     assert track(c, c.office).notices == 0  # and a third run finds nothing new
-    assert a02_digests() == {f"digest:{DAY}:a02", f"digest:{DAY}:a02:2"}
+    assert a02_digests() == {key, f"{key}:2"}
 
 
 @pytest.mark.reliability
@@ -199,6 +204,34 @@ def test_two_trackers_at_once_write_each_notice_once(county: County) -> None:
 
 
 # ------------------------------------------------------------------ dispatch, listing, resend
+
+
+def test_two_counties_sharing_a_tag_each_get_their_own_digest_of_the_day(
+    county: County, tmp_path: Path
+) -> None:
+    # A province-wide installation: both counties have departments A01, A02, B01 (same tags)
+    # and the same leadership tag. Each county's digest of the day is its own, not the other's
+    # "supplement", and a second run of either sends nothing more.
+    c = county
+    make_items(c.url, tmp_path, "linyi")
+    first, second = track(c, c.office), _track_in(c.url, "linyi")
+    assert first.digests == second.digests > 0
+    assert first.supplementary_digests == second.supplementary_digests == 0
+    keys = [k for (k,) in rows(c.url, "SELECT idempotency_key FROM notification")]
+    juxian, linyi = (
+        rows(c.url, "SELECT id FROM jurisdiction WHERE code = :c", c=code)[0][0]
+        for code in ("juxian", "linyi")
+    )
+    a02 = sorted(k for k in keys if k.startswith("digest:") and k.endswith(":a02"))
+    assert a02 == sorted([f"digest:{juxian}:{DAY}:a02", f"digest:{linyi}:{DAY}:a02"])
+    assert track(c, c.office).notices == _track_in(c.url, "linyi").notices == 0
+
+
+def _track_in(url: str, jurisdiction: str) -> tracking.TrackSummary:
+    app = app_for(url, jurisdiction)
+    with UnitOfWork(app) as uow:
+        actor = identity.actor_for(uow, f"office-{jurisdiction}")
+        return tracking.track(uow, actor, jurisdiction, DAY)
 
 
 def test_dispatch_sends_once_reports_failures_and_keeps_to_its_jurisdiction(
@@ -305,7 +338,9 @@ ACTORS: dict[str, Callable[[str], Actor]] = {
 
 def _resend(c: County, actor: Actor) -> Any:
     [(b01_digest,)] = rows(
-        c.url, "SELECT id FROM notification WHERE idempotency_key = :k", k=f"digest:{DAY}:b01"
+        c.url,
+        "SELECT id FROM notification WHERE idempotency_key = :k",
+        k=f"digest:{c.jurisdiction_id}:{DAY}:b01",
     )
     with c.uow() as uow:
         return notifications.resend(uow, actor, "juxian", Resend(ids=[b01_digest]), NOW)

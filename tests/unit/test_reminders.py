@@ -225,7 +225,7 @@ def test_digest_groups_by_recipient_and_keys_are_stable() -> None:
     assert groups["d02"][0].step == "overdue-1"
     assert groups["d02"][0].skipped == ("pre-5", "pre-2", "pre-1", "due")
     assert notice_key(5, "overdue-3", "d01-head") == "item:5:overdue-3:d01-head"
-    assert digest_key(date(2022, 10, 8), "leadership") == "digest:2022-10-08:leadership"
+    assert digest_key(7, date(2022, 10, 8), "leadership") == "digest:7:2022-10-08:leadership"
     assert recipients(None, "d07") == ("d07",)
     assert recipients(L.LEADERSHIP, "d07", "sec-a") == ("d07", "d07-head", "sec-a", "leadership")
 
